@@ -1,0 +1,224 @@
+//! The running server: listeners bound, stages wired, one shutdown for all.
+//!
+//! [`App::build`] does everything that can fail at start-up (database, migrations, TLS files,
+//! relay settings, binding ports) so `serve` fails fast with a clear message; [`App::run_until`]
+//! serves until the given future completes, then drains: listeners stop, SMTP transactions in
+//! progress finish, delivery batches in flight are recorded, all within `server.shutdown_grace`.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{net::TcpListener, sync::Semaphore};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    clock::{SharedClock, SystemClock},
+    config::Config,
+    delivery::{Relay, Transport},
+    http,
+    ingress::{self, Context},
+    queue::{
+        Queue,
+        manager::{ManagerSettings, QueueManager},
+        schedule::RetrySchedule,
+    },
+    store::{Store, StoreError},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Setup(String),
+}
+
+pub struct App {
+    config: Config,
+    store: Store,
+    clock: SharedClock,
+    smtp: Vec<TcpListener>,
+    lmtp: Vec<TcpListener>,
+    http: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    transport: Transport,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<App, AppError> {
+        let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let tls = match (&config.smtp.tls_certificate, &config.smtp.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(ingress::tls::acceptor(cert, key).map_err(AppError::Setup)?)
+            }
+            _ => None,
+        };
+        let relay = Relay::new(&config.delivery, &config.server.hostname)
+            .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?;
+        let store = Store::connect(
+            config.database.url.expose(),
+            config.database.max_connections,
+        )
+        .await?;
+        store.migrate().await?;
+        let mut smtp = Vec::new();
+        for addr in &config.smtp.listen {
+            smtp.push(bind(*addr).await?);
+        }
+        let mut lmtp = Vec::new();
+        for addr in &config.lmtp.listen {
+            lmtp.push(bind(*addr).await?);
+        }
+        let http = bind(config.http.listen).await?;
+        Ok(App {
+            config,
+            store,
+            clock,
+            smtp,
+            lmtp,
+            http,
+            tls,
+            transport: Transport::Relay(relay),
+        })
+    }
+
+    /// The bound SMTP addresses (the real ports when the config said port 0).
+    pub fn smtp_addrs(&self) -> Vec<SocketAddr> {
+        self.smtp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    pub fn lmtp_addrs(&self) -> Vec<SocketAddr> {
+        self.lmtp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.local_addr().ok()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` completes, then drains within `server.shutdown_grace`.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        let App {
+            config,
+            store,
+            clock,
+            smtp,
+            lmtp,
+            http,
+            tls,
+            transport,
+        } = self;
+        let token = CancellationToken::new();
+        let queue = Queue::new(store.clone());
+        let ctx = Arc::new(Context {
+            hostname: config.server.hostname.clone(),
+            domains: config
+                .server
+                .domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
+            max_message_size: config.smtp.max_message_size,
+            max_recipients: config.smtp.max_recipients,
+            idle_timeout: config.smtp.idle_timeout,
+            tls,
+            store: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            shutdown: token.clone(),
+        });
+        let sessions = Arc::new(Semaphore::new(config.smtp.max_sessions));
+        let session_tracker = TaskTracker::new();
+        let tasks = TaskTracker::new();
+        for (listener, lmtp) in smtp
+            .into_iter()
+            .map(|l| (l, false))
+            .chain(lmtp.into_iter().map(|l| (l, true)))
+        {
+            tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                protocol = if lmtp { "LMTP" } else { "SMTP" }, "listening");
+            tasks.spawn(ingress::serve(
+                listener,
+                ctx.clone(),
+                lmtp,
+                sessions.clone(),
+                session_tracker.clone(),
+            ));
+        }
+        let manager = QueueManager::new(
+            &queue,
+            store.clone(),
+            clock,
+            transport,
+            manager_settings(&config),
+        );
+        tasks.spawn(manager.run(token.clone()));
+        let http_token = token.clone();
+        tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
+        tasks.spawn(async move {
+            let served = axum::serve(http, http::router(store.clone()))
+                .with_graceful_shutdown(async move { http_token.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+
+        shutdown.await;
+        tracing::info!(grace = %humantime::format_duration(config.server.shutdown_grace), "shutting down");
+        token.cancel();
+        tasks.close();
+        session_tracker.close();
+        let drained = tokio::time::timeout(config.server.shutdown_grace, async {
+            tasks.wait().await;
+            session_tracker.wait().await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                "shutdown grace period over; leaving work in progress to the next start"
+            );
+        }
+        ctx.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn manager_settings(config: &Config) -> ManagerSettings {
+    let d = &config.delivery;
+    ManagerSettings {
+        workers: d.workers,
+        batch_size: d.max_recipients_per_transaction,
+        lease: d.lease,
+        poll_interval: d.poll_interval.max(Duration::from_millis(10)),
+        schedule: RetrySchedule {
+            initial: d.retry_initial,
+            max_interval: d.retry_max_interval,
+            max_age: d.max_age,
+        },
+    }
+}

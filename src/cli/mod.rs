@@ -1,0 +1,94 @@
+//! The command line: `serve`, `migrate`, `check-config`, and group/member administration.
+//! Each subcommand is thin: parse, call the library, print.
+
+mod admin;
+mod serve;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "circlemail",
+    version,
+    about = "Mailing lists for associations: every group has an address"
+)]
+pub struct Cli {
+    /// The configuration file. Every key can also be set as CIRCLEMAIL_<SECTION>_<KEY>.
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "config/circlemail.toml",
+        env = "CIRCLEMAIL_CONFIG"
+    )]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: SMTP/LMTP ingress, delivery, HTTP. Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Check the configuration and exit: 0 when valid, 2 with one line per problem otherwise.
+    CheckConfig,
+    /// Create and list groups.
+    #[command(subcommand)]
+    Group(admin::GroupCommand),
+    /// Add, remove and list a group's members.
+    #[command(subcommand)]
+    Member(admin::MemberCommand),
+}
+
+/// Why a command failed, and with which exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Exit status 2: systemd's `RestartPreventExitStatus=2` does not restart a broken config.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// Exit status 1.
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config(_) => ExitCode::from(2),
+            CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let config = Config::load(&cli.config)?;
+    let level = match cli.command {
+        Command::Serve => config.log.level.as_str(),
+        _ => "warn",
+    };
+    crate::telemetry::init(level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve::serve(config).await,
+            Command::Migrate => serve::migrate(&config).await,
+            Command::CheckConfig => {
+                println!("{}: the configuration is valid", cli.config.display());
+                Ok(())
+            }
+            Command::Group(cmd) => admin::group(&config, cmd).await,
+            Command::Member(cmd) => admin::member(&config, cmd).await,
+        }
+        .map_err(CliError::Failed)
+    })
+}

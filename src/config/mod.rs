@@ -1,0 +1,329 @@
+//! Configuration: one TOML file (`config/circlemail.toml` documents every key), overridable key by key
+//! from the environment (see [`env`]), checked as a whole before anything starts (see [`validate`]).
+//!
+//! Loading never panics: every problem comes back as a [`ConfigError`] naming the key path, so
+//! `circlemail` can print one line per problem and exit with status 2.
+
+mod env;
+mod secret;
+mod validate;
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+/// The whole configuration, as typed values.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub smtp: SmtpConfig,
+    pub lmtp: LmtpConfig,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub delivery: DeliveryConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Our host name: the SMTP greeting, `Received:` lines and the EHLO we send.
+    pub hostname: String,
+    /// Mail domains whose addresses we accept mail for. Any other domain is relaying: refused.
+    pub domains: Vec<String>,
+    /// How long a SIGTERM waits for SMTP transactions and delivery batches in flight.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub listen: Vec<SocketAddr>,
+    /// Largest message accepted, in bytes (advertised as SIZE).
+    pub max_message_size: u64,
+    /// Most recipients accepted in one inbound transaction.
+    pub max_recipients: usize,
+    /// Most SMTP and LMTP sessions at once; the next client gets `421` and may retry.
+    pub max_sessions: usize,
+    /// A client silent for this long is disconnected with `421`.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// PEM certificate chain for STARTTLS. STARTTLS is offered only when this and `tls_key` are set.
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LmtpConfig {
+    /// LMTP listeners (RFC 2033), for running behind Postfix or another MTA. Empty: no LMTP.
+    pub listen: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    /// The address people reach us at; links in mail are built from it.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (created on first start) or `postgres://user@host/db`.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// Plain SMTP, never STARTTLS (a relay on loopback).
+    None,
+    /// STARTTLS when the relay offers it, certificate checked; plain otherwise.
+    Opportunistic,
+    /// STARTTLS required, certificate checked.
+    Starttls,
+    /// Implicit TLS from the first byte (SMTPS, port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// The smarthost every copy goes through: `smtp://host:port`.
+    pub relay: String,
+    pub relay_tls: RelayTls,
+    /// Accept a relay certificate that does not verify (a self-signed relay on your own network).
+    pub relay_allow_invalid_certs: bool,
+    pub relay_username: Option<String>,
+    pub relay_password: Option<Secret>,
+    /// Outbound SMTP connections open at once.
+    pub workers: usize,
+    /// Most RCPT TO in one outbound transaction.
+    pub max_recipients_per_transaction: usize,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Longest wait for any one reply from the relay (and for the whole DATA phase).
+    #[serde(with = "humantime_serde")]
+    pub command_timeout: Duration,
+    /// First retry after a temporary failure; doubles each time up to `retry_max_interval`.
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max_interval: Duration,
+    /// A recipient still failing temporarily this long after the post arrived fails for good.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// How long a claimed batch stays reserved for the instance that claimed it.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// How often the queue looks for due work when nothing wakes it.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter: `info`, `debug`, `circlemail=debug,sqlx=warn`, …
+    pub level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            domains: vec!["lists.localhost".into()],
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 2525))],
+            max_message_size: 25 * 1024 * 1024,
+            max_recipients: 100,
+            max_sessions: 200,
+            idle_timeout: Duration::from_secs(300),
+            tls_certificate: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://localhost:8080".into(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://data/circlemail.db"),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            relay: "smtp://127.0.0.1:25".into(),
+            relay_tls: RelayTls::Opportunistic,
+            relay_allow_invalid_certs: false,
+            relay_username: None,
+            relay_password: None,
+            workers: 4,
+            max_recipients_per_transaction: 100,
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(300),
+            retry_initial: Duration::from_secs(60),
+            retry_max_interval: Duration::from_secs(3600),
+            max_age: Duration::from_secs(5 * 24 * 3600),
+            lease: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+/// One thing wrong with the configuration: the key path and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigProblem {
+    pub key: String,
+    pub problem: String,
+}
+
+impl ConfigProblem {
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Everything wrong with a configuration, collected rather than stopping at the first problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|p| format!("config: {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+impl ConfigError {
+    fn one(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self(vec![ConfigProblem::new(key, problem)])
+    }
+}
+
+impl Config {
+    /// Reads `path`, applies `CIRCLEMAIL_*` environment overrides, and checks the result.
+    pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::one(
+                path.display().to_string(),
+                format!("cannot read the config file ({e}); pass --config PATH"),
+            )
+        })?;
+        Self::from_toml_with_env(&text, std::env::vars())
+    }
+
+    /// Parses TOML text, applies overrides from `vars` (normally the process environment), checks.
+    pub fn from_toml_with_env(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].lines().count().max(1);
+                    format!("line {line}")
+                })
+                .unwrap_or_else(|| "file".into());
+            ConfigError::one(place, e.message().to_string())
+        })?;
+        env::apply_overrides(&mut table, vars)?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::one(e.path().to_string(), e.inner().to_string()))?;
+        validate::check(&config)?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_toml_with_env(
+            text,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn the_shipped_config_file_is_valid() {
+        let text = include_str!("../../config/circlemail.toml");
+        let config = load(text, &[]).expect("config/circlemail.toml must load");
+        assert_eq!(config.smtp.listen[0].port(), 2525);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = load("[smtp]\nmax_mesage_size = 5\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("smtp.max_mesage_size"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key() {
+        let err = load("[delivery]\nworkers = \"many\"\n", &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("config: delivery.workers:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_a_key_of_any_type() {
+        let config = load(
+            "[delivery]\nworkers = 2\n",
+            &[
+                ("CIRCLEMAIL_DATABASE_URL", "postgres://x@localhost/db"),
+                ("CIRCLEMAIL_DELIVERY_WORKERS", "7"),
+                ("CIRCLEMAIL_SERVER_DOMAINS", "a.example, b.example"),
+                ("CIRCLEMAIL_DELIVERY_RETRY_INITIAL", "10s"),
+                ("CIRCLEMAIL_TEST_POSTGRES", "ignored: not a config section"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(config.database.url.expose(), "postgres://x@localhost/db");
+        assert_eq!(config.delivery.workers, 7);
+        assert_eq!(config.server.domains, vec!["a.example", "b.example"]);
+        assert_eq!(config.delivery.retry_initial, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable_key() {
+        let err = load("", &[("CIRCLEMAIL_SMTP_MAX_SESSIONS", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("smtp.max_sessions"), "{err}");
+    }
+}

@@ -1,0 +1,114 @@
+//! Checks that need more than types: every problem is collected, each with its key path.
+
+use super::{Config, ConfigError, ConfigProblem, RelayTls};
+use crate::model::address::is_valid_domain;
+
+pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
+    let mut problems = Vec::new();
+    let mut bad = |key: &str, problem: String| problems.push(ConfigProblem::new(key, problem));
+
+    if !is_valid_domain(&config.server.hostname) && config.server.hostname != "localhost" {
+        bad(
+            "server.hostname",
+            format!("{:?} is not a host name", config.server.hostname),
+        );
+    }
+    if config.server.domains.is_empty() {
+        bad(
+            "server.domains",
+            "list at least one mail domain to accept mail for".into(),
+        );
+    }
+    for d in &config.server.domains {
+        if !is_valid_domain(d) {
+            bad("server.domains", format!("{d:?} is not a domain name"));
+        }
+    }
+    if config.smtp.listen.is_empty() && config.lmtp.listen.is_empty() {
+        bad(
+            "smtp.listen",
+            "no SMTP or LMTP listener: nothing could receive mail".into(),
+        );
+    }
+    if config.smtp.max_message_size < 1024 {
+        bad(
+            "smtp.max_message_size",
+            "must be at least 1024 bytes".into(),
+        );
+    }
+    for (key, n) in [
+        ("smtp.max_recipients", config.smtp.max_recipients),
+        ("smtp.max_sessions", config.smtp.max_sessions),
+        ("delivery.workers", config.delivery.workers),
+        (
+            "delivery.max_recipients_per_transaction",
+            config.delivery.max_recipients_per_transaction,
+        ),
+    ] {
+        if n == 0 {
+            bad(key, "must be at least 1".into());
+        }
+    }
+    if config.smtp.tls_certificate.is_some() != config.smtp.tls_key.is_some() {
+        bad(
+            "smtp.tls_key",
+            "set both smtp.tls_certificate and smtp.tls_key, or neither".into(),
+        );
+    }
+    if config.database.max_connections == 0 {
+        bad("database.max_connections", "must be at least 1".into());
+    }
+    let url = config.database.url.expose();
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        bad(
+            "database.url",
+            "must start with sqlite:// or postgres://".into(),
+        );
+    }
+    if let Err(e) =
+        crate::delivery::RelayTarget::parse(&config.delivery.relay, config.delivery.relay_tls)
+    {
+        bad("delivery.relay", e);
+    }
+    if config.delivery.relay_username.is_some() != config.delivery.relay_password.is_some() {
+        bad(
+            "delivery.relay_password",
+            "set both delivery.relay_username and delivery.relay_password, or neither".into(),
+        );
+    }
+    if config.delivery.relay_username.is_some() && config.delivery.relay_tls == RelayTls::None {
+        bad(
+            "delivery.relay_tls",
+            "\"none\" would send the relay password in clear text; use starttls or tls".into(),
+        );
+    }
+    if !(config.http.public_url.starts_with("http://")
+        || config.http.public_url.starts_with("https://"))
+    {
+        bad(
+            "http.public_url",
+            "must be an http:// or https:// URL".into(),
+        );
+    }
+    if config.delivery.retry_initial.is_zero() {
+        bad("delivery.retry_initial", "must be longer than 0s".into());
+    }
+    if config.delivery.lease < config.delivery.command_timeout {
+        bad(
+            "delivery.lease",
+            "must be at least delivery.command_timeout, or a slow batch could be sent twice".into(),
+        );
+    }
+    if let Err(e) = config.log.level.parse::<tracing_subscriber::EnvFilter>() {
+        bad("log.level", e.to_string());
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError(problems))
+    }
+}

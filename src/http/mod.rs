@@ -1,0 +1,26 @@
+//! HTTP: health now; the admin API and public pages (unsubscribe, moderation) join here.
+
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use serde_json::json;
+
+use crate::store::Store;
+
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(store)
+}
+
+/// `200 {"status":"ok"}` when the database answers, `503` with the reason when it does not.
+async fn healthz(State(store): State<Store>) -> (StatusCode, Json<serde_json::Value>) {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "reason": "database unreachable" })),
+            )
+        }
+    }
+}

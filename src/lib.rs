@@ -1,0 +1,36 @@
+//! circlemail: a mailing-list server whose lists are groups of people.
+//!
+//! # Layout
+//! The modules follow a post through the server:
+//!
+//! ```text
+//!  SMTP/LMTP ─► ingress ─► groups (who is this address? who receives?) ─► policy (accept/drop)
+//!              │           ─► rewrite (the list copy) ─► queue::enqueue ══ one transaction ══► 250
+//!              ▼
+//!  queue::manager (claims due recipients under a lease) ─► delivery (relay SMTP) ─► outcomes stored
+//! ```
+//!
+//! - [`ingress`]: the SMTP/LMTP server (one file per phase; every reply text in `ingress::reply`).
+//! - [`groups`]: routing an address to a group, and resolving its recipients.
+//! - [`policy`]: what happens to a post (for now: loop detection).
+//! - [`rewrite`]: the list copy (Received, List-Id, List-Post, Precedence, loop marker).
+//! - [`queue`]: the durable contract between acceptance and delivery; retries; leases.
+//! - [`delivery`]: outbound SMTP through the relay, with a per-recipient outcome.
+//! - [`store`]: SQLite or PostgreSQL, one schema, migrations in `migrations/`.
+//! - [`http`]: health now; the admin API later.
+//! - [`config`], [`cli`], [`app`] (wiring and shutdown), [`clock`], [`telemetry`], [`model`].
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod groups;
+pub mod http;
+pub mod ingress;
+pub mod model;
+pub mod policy;
+pub mod queue;
+pub mod rewrite;
+pub mod store;
+pub mod telemetry;

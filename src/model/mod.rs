@@ -1,0 +1,4 @@
+//! The shared vocabulary of every stage: addresses, ids.
+
+pub mod address;
+pub mod ids;

@@ -1,0 +1,61 @@
+//! The queue: the contract between acceptance and delivery (Postfix's qmgr, in spirit).
+//!
+//! Acceptance ([`Queue::enqueue`]) writes a post with every recipient in one transaction, before
+//! the SMTP `250`. The [`manager`] claims due recipients in batches under a lease, hands each batch
+//! to the transport and records each recipient's outcome. States per recipient:
+//!
+//! ```text
+//!   queued ──► (leased) ──► delivered
+//!     ▲            │
+//!     │            ├──► deferred ──(next_attempt_at)──► (leased) … ──► failed (5xx, or too old)
+//!     └────────────┘ (lease expired: the process died mid-batch; the batch is sent again)
+//! ```
+//!
+//! A crash loses nothing: an unrecorded batch is sent again once its lease is free, so the only
+//! duplicates are the recipients of batches in flight at the moment of the crash — at most
+//! `delivery.workers × delivery.max_recipients_per_transaction` copies.
+
+pub mod manager;
+pub mod schedule;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::store::{
+    Store, StoreError,
+    posts::{NewBounce, NewPost},
+};
+
+/// The acceptance side of the queue: cheap to clone, shared by every SMTP session.
+#[derive(Clone)]
+pub struct Queue {
+    store: Store,
+    wake: Arc<Notify>,
+}
+
+impl Queue {
+    pub fn new(store: Store) -> Queue {
+        Queue {
+            store,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Stores posts and bounces durably (one transaction), then wakes the delivery side.
+    pub async fn enqueue(
+        &self,
+        posts: &[NewPost],
+        bounces: &[NewBounce],
+    ) -> Result<(), StoreError> {
+        self.store.insert_accepted(posts, bounces).await?;
+        if !posts.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}

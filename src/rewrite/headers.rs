@@ -1,0 +1,64 @@
+//! Removing header fields from a raw message without touching anything else.
+
+use mail_parser::Message;
+
+/// Headers a list copy must not inherit: the hop's `Return-Path` and another list's `List-*`.
+pub(super) const HOP_AND_LIST_HEADERS: &[&str] = &[
+    "Return-Path",
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Subscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Owner",
+    "List-Archive",
+    "Precedence",
+];
+
+/// `raw` without the top-level header fields named in `names` (case-insensitive), each removed
+/// with its folded continuation lines. Everything else, the body included, is copied unchanged.
+pub(super) fn strip(raw: &[u8], parsed: &Message<'_>, names: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut from = 0usize;
+    for header in parsed.headers() {
+        let name = header.name.as_str();
+        if names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            let start = (header.offset_field as usize).min(raw.len());
+            let end = (header.offset_end as usize).min(raw.len());
+            if start >= from {
+                out.extend_from_slice(&raw[from..start]);
+                from = end;
+            }
+        }
+    }
+    out.extend_from_slice(&raw[from..]);
+    out
+}
+
+/// A display name as an RFC 5322 phrase: a quoted string, or an RFC 2047 encoded word when it
+/// holds anything but printable ASCII.
+pub(super) fn phrase(name: &str) -> String {
+    use base64::Engine;
+    if name.chars().all(|c| (' '..='~').contains(&c)) {
+        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("\"{escaped}\"")
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        format!("=?utf-8?b?{encoded}?=")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_names_are_quoted_and_others_encoded() {
+        assert_eq!(phrase("Board \"2026\""), "\"Board \\\"2026\\\"\"");
+        assert_eq!(
+            phrase("Styrelsen för Öst"),
+            "=?utf-8?b?U3R5cmVsc2VuIGbDtnIgw5ZzdA==?="
+        );
+    }
+}

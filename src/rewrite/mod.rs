@@ -1,0 +1,97 @@
+//! Rewrite: the list copy of a post, built once at acceptance and stored beside the original.
+//!
+//! Input: the raw post, its parsed headers, the group and how it arrived. Output: the bytes every
+//! recipient gets. The body is never touched here (signatures over it stay valid); headers are
+//! removed or added by the handlers below, in this order:
+//! 1. [`headers::strip`] drops headers that belong to the hop or to another list (`Return-Path`,
+//!    `List-*`, `Precedence`), so a post forwarded from another list does not carry its links;
+//! 2. [`received::line`] records our hop (RFC 5321 §4.4);
+//! 3. [`list_headers::lines`] adds `List-Id` (RFC 2919), `List-Post` (RFC 2369), `Precedence: list`
+//!    and our loop marker.
+
+mod headers;
+mod list_headers;
+mod received;
+
+use mail_parser::Message;
+
+pub use received::Arrival;
+
+use crate::store::groups::Group;
+
+/// The header that marks a message as already distributed by a list: its value is the list
+/// address. A post that arrives carrying our own marker is a loop ([`crate::policy`]).
+pub const LOOP_HEADER: &str = "X-Loop";
+
+/// Builds the list copy of `raw` for `group`.
+pub fn list_copy(
+    raw: &[u8],
+    parsed: &Message<'_>,
+    group: &Group,
+    arrival: &Arrival<'_>,
+) -> Vec<u8> {
+    let kept = headers::strip(raw, parsed, headers::HOP_AND_LIST_HEADERS);
+    let mut out = Vec::with_capacity(kept.len() + 512);
+    out.extend_from_slice(received::line(arrival).as_bytes());
+    out.extend_from_slice(list_headers::lines(group).as_bytes());
+    out.extend_from_slice(&kept);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POST: &[u8] = b"Return-Path: <x@y.org>\r\nFrom: Anna <anna@example.net>\r\nList-Id: <old.other.org>\r\nList-Unsubscribe:\r\n <mailto:x@other.org>\r\nSubject: Minutes\r\n\r\nThe body.\r\n.dot line\r\n";
+
+    fn copy() -> Vec<u8> {
+        let parsed = mail_parser::MessageParser::new().parse(POST).unwrap();
+        let group = Group {
+            id: 3,
+            name: "Board".into(),
+            address: Some("board@lists.example.org".into()),
+        };
+        let arrival = Arrival {
+            helo: "client.example.net",
+            peer: "192.0.2.7".parse().unwrap(),
+            protocol: "ESMTP",
+            hostname: "mx.example.org",
+            queue_id: "ABC",
+            recipient: "board@lists.example.org",
+            date: 0,
+        };
+        list_copy(POST, &parsed, &group, &arrival)
+    }
+
+    #[test]
+    fn the_list_copy_has_our_list_headers_and_none_of_the_old_ones() {
+        let out = String::from_utf8(copy()).unwrap();
+        assert!(
+            out.starts_with("Received: from client.example.net ([192.0.2.7])"),
+            "{out}"
+        );
+        assert!(
+            out.contains("List-Id: \"Board\" <board.lists.example.org>\r\n"),
+            "{out}"
+        );
+        assert!(out.contains("List-Post: <mailto:board@lists.example.org>\r\n"));
+        assert!(out.contains("Precedence: list\r\nX-Loop: board@lists.example.org\r\n"));
+        assert!(
+            !out.contains("old.other.org") && !out.contains("mailto:x@other.org"),
+            "{out}"
+        );
+        assert!(!out.contains("Return-Path"));
+        assert!(
+            out.contains("From: Anna <anna@example.net>\r\nSubject: Minutes\r\n\r\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_body_is_kept_byte_for_byte() {
+        let out = copy();
+        assert!(out.ends_with(b"\r\n\r\nThe body.\r\n.dot line\r\n"));
+        let parsed = mail_parser::MessageParser::new().parse(&out).unwrap();
+        assert_eq!(parsed.subject(), Some("Minutes"));
+    }
+}

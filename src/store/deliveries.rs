@@ -1,0 +1,227 @@
+//! Per-recipient delivery state: claiming due batches under a lease, and recording outcomes.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, list_of};
+
+/// A recipient claimed for one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub post_id: i64,
+    pub recipient: String,
+    pub attempts: i64,
+}
+
+/// What became of one recipient after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Delivered,
+    /// Try again at `next_attempt_at` (epoch ms).
+    Deferred {
+        error: String,
+        next_attempt_at: i64,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Counts of a post's recipients by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub queued: i64,
+    pub deferred: i64,
+    pub delivered: i64,
+    pub failed: i64,
+}
+
+/// A recipient's state, for the queue listing and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+const DUE: &str = "status IN ('queued', 'deferred') AND next_attempt_at <= $2
+                   AND (lease_until IS NULL OR lease_until < $2)";
+
+impl Store {
+    /// Leases up to `limit` due recipients of one post (the post due longest) to `owner` until
+    /// `lease_until`. Returns nothing when no recipient is due.
+    pub async fn claim_batch(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let lock = self.backend().skip_locked();
+        let sql = format!(
+            "UPDATE deliveries SET lease_owner = $1, lease_until = $3
+             WHERE id IN (
+                 SELECT id FROM deliveries
+                 WHERE {DUE} AND post_id = (
+                     SELECT post_id FROM deliveries WHERE {DUE}
+                     ORDER BY next_attempt_at, post_id LIMIT 1 {lock})
+                 ORDER BY id LIMIT $4 {lock})
+               AND {DUE}
+             RETURNING id, post_id, recipient, attempts"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit as i64)
+            .fetch_all(self.pool())
+            .await?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                Ok(Claimed {
+                    id: row.try_get("id")?,
+                    post_id: row.try_get("post_id")?,
+                    recipient: row.try_get("recipient")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
+    }
+
+    /// Frees every lease. Only for a single instance at start-up (SQLite): any lease in the table
+    /// then belongs to a process that is gone.
+    pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Frees the leases `owner` still holds (its graceful shutdown).
+    pub async fn release_leases_of(&self, owner: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+        )
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records the outcome of an attempt for each recipient, in one transaction, and frees their
+    /// leases. Delivered recipients are written in bulk: they are the common case.
+    pub async fn record_outcomes(
+        &self,
+        outcomes: &[(i64, Recorded)],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let delivered: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Recorded::Delivered)
+            .map(|(id, _)| *id)
+            .collect();
+        for chunk in delivered.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
+                        updated_at = $1, lease_owner = NULL, lease_until = NULL
+                 WHERE id IN ({})",
+                list_of(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for (id, outcome) in outcomes {
+            let (status, error, next) = match outcome {
+                Recorded::Delivered => continue,
+                Recorded::Deferred {
+                    error,
+                    next_attempt_at,
+                } => ("deferred", error, *next_attempt_at),
+                Recorded::Failed { error } => ("failed", error, now),
+            };
+            sqlx::query(
+                "UPDATE deliveries SET status = $1, attempts = attempts + 1, last_error = $2,
+                        next_attempt_at = $3, updated_at = $4, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $5",
+            )
+            .bind(status)
+            .bind(error)
+            .bind(next)
+            .bind(now)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the next recipient falls due, if any is waiting (leased ones included).
+    pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
+                             THEN lease_until ELSE next_attempt_at END) AS due
+             FROM deliveries WHERE status IN ('queued', 'deferred')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<Option<i64>, _>("due")?)
+    }
+
+    pub async fn delivery_counts(
+        &self,
+        post_id: Option<i64>,
+    ) -> Result<DeliveryCounts, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM deliveries WHERE ($1 IS NULL OR post_id = $1)
+             GROUP BY status",
+        )
+        .bind(post_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut counts = DeliveryCounts::default();
+        for row in rows {
+            let n: i64 = row.try_get("n")?;
+            match row.try_get::<String, _>("status")?.as_str() {
+                "queued" => counts.queued = n,
+                "deferred" => counts.deferred = n,
+                "delivered" => counts.delivered = n,
+                "failed" => counts.failed = n,
+                _ => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Every recipient of a post with its state, ordered by address.
+    pub async fn deliveries_of(&self, queue_id: &str) -> Result<Vec<DeliveryRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.recipient, d.status, d.attempts, d.last_error
+             FROM deliveries d JOIN posts p ON p.id = d.post_id
+             WHERE p.queue_id = $1 ORDER BY d.recipient",
+        )
+        .bind(queue_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeliveryRow {
+                    recipient: row.try_get("recipient")?,
+                    status: row.try_get("status")?,
+                    attempts: row.try_get("attempts")?,
+                    last_error: row.try_get("last_error")?,
+                })
+            })
+            .collect()
+    }
+}

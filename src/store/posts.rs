@@ -1,0 +1,127 @@
+//! Accepted posts and inbound bounces: written in the one transaction that precedes our `250`.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, value_rows};
+
+/// Rows per multi-row INSERT of recipients (4 values each: far below both backends' bind limits).
+const RECIPIENT_ROWS_PER_INSERT: usize = 500;
+
+/// A post for one group, with its recipients frozen at acceptance.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub queue_id: String,
+    pub group_id: i64,
+    pub author_envelope: String,
+    pub envelope_from: String,
+    pub message_id: Option<String>,
+    pub received_at: i64,
+    pub original: Vec<u8>,
+    pub list_copy: Vec<u8>,
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBounce {
+    pub group_id: i64,
+    pub envelope_from: String,
+    pub received_at: i64,
+    pub raw: Vec<u8>,
+}
+
+/// What delivery needs of a post.
+#[derive(Debug, Clone)]
+pub struct StoredPost {
+    pub id: i64,
+    pub queue_id: String,
+    pub envelope_from: String,
+    pub received_at: i64,
+    pub list_copy: Vec<u8>,
+}
+
+impl Store {
+    /// Stores posts (with every recipient) and bounces atomically: all of it, or none of it.
+    pub async fn insert_accepted(
+        &self,
+        posts: &[NewPost],
+        bounces: &[NewBounce],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for post in posts {
+            let post_id: i64 = sqlx::query(
+                "INSERT INTO posts (queue_id, group_id, author_envelope, envelope_from, message_id,
+                                    received_at, size, original, list_copy)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&post.queue_id)
+            .bind(post.group_id)
+            .bind(&post.author_envelope)
+            .bind(&post.envelope_from)
+            .bind(&post.message_id)
+            .bind(post.received_at)
+            .bind(post.original.len() as i64)
+            .bind(&post.original)
+            .bind(&post.list_copy)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for chunk in post.recipients.chunks(RECIPIENT_ROWS_PER_INSERT) {
+                let sql = format!(
+                    "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at) VALUES {}",
+                    value_rows(chunk.len(), 4)
+                );
+                let mut q = sqlx::query(&sql);
+                for rcpt in chunk {
+                    q = q
+                        .bind(post_id)
+                        .bind(rcpt)
+                        .bind(post.received_at)
+                        .bind(post.received_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        for bounce in bounces {
+            sqlx::query(
+                "INSERT INTO inbound_bounces (group_id, envelope_from, received_at, raw)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(bounce.group_id)
+            .bind(&bounce.envelope_from)
+            .bind(bounce.received_at)
+            .bind(&bounce.raw)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, queue_id, envelope_from, received_at, list_copy FROM posts WHERE id = $1",
+        )
+        .bind(post_id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("post {post_id} does not exist")))?;
+        Ok(StoredPost {
+            id: row.try_get("id")?,
+            queue_id: row.try_get("queue_id")?,
+            envelope_from: row.try_get("envelope_from")?,
+            received_at: row.try_get("received_at")?,
+            list_copy: row.try_get("list_copy")?,
+        })
+    }
+
+    /// The number of inbound bounces stored for a group.
+    pub async fn count_bounces(&self, group_id: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM inbound_bounces WHERE group_id = $1")
+                .bind(group_id)
+                .fetch_one(self.pool())
+                .await?
+                .try_get("n")?,
+        )
+    }
+}
