@@ -263,7 +263,7 @@ impl Config {
         })?;
         env::apply_overrides(&mut table, vars)?;
         let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| ConfigError::one(e.path().to_string(), e.inner().to_string()))?;
+            .map_err(|e| ConfigError::one(e.path().to_string(), e.inner().message().trim()))?;
         validate::check(&config)?;
         Ok(config)
     }

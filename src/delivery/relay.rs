@@ -299,6 +299,9 @@ async fn transaction(
     if outcomes.iter().all(Option::is_some) {
         let _ = client.cmd(b"RSET\r\n").await;
     } else {
+        // mail-send always writes CRLF.CRLF after the data; a message that already ends in CRLF
+        // would otherwise gain an empty line (and break a c=simple DKIM body hash).
+        let message = message.strip_suffix(b"\r\n").unwrap_or(message);
         let data_outcome = match client.data(message).await {
             Ok(()) => RcptOutcome::Delivered,
             Err(e) => from_error("DATA", &e),

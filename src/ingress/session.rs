@@ -101,6 +101,8 @@ impl Session {
         let mut buf = vec![0u8; 16 * 1024];
         let mut requests = RequestReceiver::default();
         let mut state = State::Command;
+        // After an over-long command line, the rest of that line is thrown away, not parsed.
+        let mut skip_line = false;
         let shutdown = self.ctx.shutdown.clone();
         loop {
             let idle = matches!(state, State::Command) && self.tx.mail_from.is_none();
@@ -120,6 +122,16 @@ impl Session {
             let mut out = Vec::new();
             let mut ended = None;
             while ended.is_none() {
+                if skip_line && matches!(state, State::Command) {
+                    let rest = bytes.as_slice();
+                    match rest.iter().position(|&b| b == b'\n') {
+                        Some(lf) => {
+                            bytes = rest[lf + 1..].iter();
+                            skip_line = false;
+                        }
+                        None => break,
+                    }
+                }
                 match &mut state {
                     State::Command => match requests.ingest(&mut bytes) {
                         Ok(request) => {
@@ -135,7 +147,10 @@ impl Session {
                             }
                         }
                         Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
-                        Err(e) => self.refuse(reply::for_parse_error(&e), &mut out),
+                        Err(e) => {
+                            skip_line = matches!(e, smtp_proto::Error::ResponseTooLong);
+                            self.refuse(reply::for_parse_error(&e), &mut out);
+                        }
                     },
                     State::Data(rx) => {
                         let done = rx.ingest(&mut bytes, &mut self.tx.body);

@@ -59,15 +59,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
         let lock = self.backend().skip_locked();
+        // The batch is picked in a MATERIALIZED CTE: PostgreSQL may otherwise re-run a LIMITed
+        // subquery inside `IN (…)` and lease more rows than asked for.
         let sql = format!(
-            "UPDATE deliveries SET lease_owner = $1, lease_until = $3
-             WHERE id IN (
+            "WITH batch AS MATERIALIZED (
                  SELECT id FROM deliveries
                  WHERE {DUE} AND post_id = (
                      SELECT post_id FROM deliveries WHERE {DUE}
                      ORDER BY next_attempt_at, post_id LIMIT 1 {lock})
                  ORDER BY id LIMIT $4 {lock})
-               AND {DUE}
+             UPDATE deliveries SET lease_owner = $1, lease_until = $3
+             WHERE id IN (SELECT id FROM batch) AND {DUE}
              RETURNING id, post_id, recipient, attempts"
         );
         let rows = sqlx::query(&sql)

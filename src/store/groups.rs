@@ -48,13 +48,13 @@ impl Store {
                 existing.name, existing.id
             )));
         }
-        if let Some(a) = &address {
-            if let Some(existing) = self.group_by_address(a).await? {
-                return Err(StoreError::Conflict(format!(
-                    "{a} is already the address of group {:?}",
-                    existing.name
-                )));
-            }
+        if let Some(a) = &address
+            && let Some(existing) = self.group_by_address(a).await?
+        {
+            return Err(StoreError::Conflict(format!(
+                "{a} is already the address of group {:?}",
+                existing.name
+            )));
         }
         let row = sqlx::query(
             "INSERT INTO groups (name, address, created_at) VALUES ($1, $2, $3)

@@ -113,16 +113,15 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" {
-        if let Some(parent) = Path::new(path)
+    if path != ":memory:"
+        && let Some(parent) = Path::new(path)
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-                path: parent.display().to_string(),
-                source,
-            })?;
-        }
+    {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
     let query = if query.split('&').any(|kv| kv.starts_with("mode=")) {
         query.to_string()

@@ -1,0 +1,74 @@
+//! `kill -9` between acceptance and delivery loses nothing and sends each recipient one copy.
+
+use std::time::Duration;
+
+use circlemail::{model::address::EmailAddress, store::Store};
+
+use crate::on_both_backends;
+use crate::support::{
+    app::message,
+    db::TestDb,
+    process::{Server, write_config},
+    sink::Sink,
+    smtp::Client,
+};
+
+on_both_backends!(
+    a_server_killed_mid_delivery_delivers_after_restart_each_recipient_once,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let config = write_config(db.dir.path(), &db.url, sink.addr);
+        let server = Server::start(&config);
+
+        let store = Store::connect(&db.url, 2).await.unwrap();
+        let group = store
+            .create_group(
+                "Board",
+                Some(&EmailAddress::parse("board@lists.test").unwrap()),
+                0,
+            )
+            .await
+            .unwrap();
+        let members = ["anna@example.org", "bo@example.net", "cay@example.com"];
+        for m in members {
+            let p = store
+                .upsert_person(&EmailAddress::parse(m).unwrap(), None, 0)
+                .await
+                .unwrap();
+            store.add_member(group.id, p.id, 0).await.unwrap();
+        }
+
+        // The relay takes the connection but never answers: the batch is in flight when we kill.
+        sink.stall(true);
+        let (mut c, _) = Client::connect(server.smtp).await;
+        c.cmd("EHLO client").await;
+        let reply = c
+            .post(
+                "anna@example.org",
+                &["board@lists.test"],
+                &message("anna@example.org", "board@lists.test", "Survives", "hi"),
+            )
+            .await;
+        assert!(reply.starts_with("250"), "{reply}");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        server.kill();
+        assert!(sink.messages().is_empty());
+
+        sink.stall(false);
+        let server = Server::start(&config);
+        sink.wait_for_recipients(3, Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let got = sink.by_recipient();
+        for m in members {
+            assert_eq!(
+                got.get(m).map(Vec::len),
+                Some(1),
+                "{m} must get exactly one copy: {:?}",
+                got.keys()
+            );
+        }
+        assert_eq!(got.len(), 3);
+        server.kill();
+        store.close().await;
+    }
+);

@@ -1,0 +1,284 @@
+//! Posts reach the members: who received what, with which headers, through a relay that
+//! sometimes says no.
+
+use std::time::Duration;
+
+use crate::on_both_backends;
+use crate::support::{
+    app::{TestApp, message, test_config},
+    db::TestDb,
+    sink::Sink,
+    smtp::Client,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn post(app: &TestApp, to: &str, msg: &str) -> String {
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client.example.org").await;
+    let reply = c.post("anna@example.org", &[to], msg).await;
+    c.cmd("QUIT").await;
+    reply
+}
+
+on_both_backends!(
+    a_post_reaches_exactly_the_three_members_with_the_body_intact,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let app = TestApp::start(db, &sink).await;
+        let list = app
+            .group(
+                "Board",
+                "board",
+                &["anna@example.org", "bo@example.net", "cay@example.com"],
+            )
+            .await;
+        app.group("Others", "others", &["outsider@example.org"])
+            .await;
+        let body = "Minutes attached.\r\n.leading dot stays\r\n\r\nÅsa says hej.";
+        let reply = post(
+            &app,
+            &list,
+            &message("Anna <anna@example.org>", &list, "Minutes", body),
+        )
+        .await;
+        assert!(reply.starts_with("250 2.0.0 Queued as"), "{reply}");
+
+        sink.wait_for_recipients(3, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let got = sink.by_recipient();
+        let mut who: Vec<_> = got.keys().cloned().collect();
+        who.sort();
+        assert_eq!(
+            who,
+            ["anna@example.org", "bo@example.net", "cay@example.com"]
+        );
+        for (rcpt, copies) in &got {
+            assert_eq!(copies.len(), 1, "{rcpt} got {} copies", copies.len());
+            let copy = &copies[0];
+            assert_eq!(
+                copy.mail_from, "board-bounces@lists.test",
+                "envelope sender is the list's bounce address"
+            );
+            assert!(
+                copy.text().ends_with(&format!("\r\n\r\n{body}\r\n")),
+                "body intact: {}",
+                copy.text()
+            );
+            assert_eq!(
+                copy.header("From").as_deref(),
+                Some("Anna <anna@example.org>")
+            );
+            assert_eq!(copy.header("Subject").as_deref(), Some("Minutes"));
+            assert_eq!(
+                copy.header("List-Id").as_deref(),
+                Some("\"Board\" <board.lists.test>")
+            );
+            assert_eq!(
+                copy.header("List-Post").as_deref(),
+                Some("<mailto:board@lists.test>")
+            );
+            assert_eq!(copy.header("Precedence").as_deref(), Some("list"));
+            assert_eq!(copy.header("X-Loop").as_deref(), Some("board@lists.test"));
+            assert!(
+                copy.header("Received")
+                    .unwrap()
+                    .contains("by circlemail.test")
+            );
+        }
+        let counts = app.store.delivery_counts(None).await.unwrap();
+        assert_eq!(
+            (
+                counts.delivered,
+                counts.queued,
+                counts.deferred,
+                counts.failed
+            ),
+            (3, 0, 0, 0)
+        );
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
+    a_relay_answering_4xx_for_a_while_delivers_after_it_recovers,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        sink.fail_temporarily(2);
+        let app = TestApp::start(db, &sink).await;
+        let list = app
+            .group("Board", "board", &["anna@example.org", "bo@example.net"])
+            .await;
+        let reply = post(
+            &app,
+            &list,
+            &message("anna@example.org", &list, "Retry", "hello"),
+        )
+        .await;
+        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+
+        sink.wait_for_recipients(2, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(sink.recipient_count(), 2, "each recipient once");
+        let rows = app.store.deliveries_of(&queue_id).await.unwrap();
+        assert!(
+            rows.iter()
+                .all(|r| r.status == "delivered" && r.attempts == 3),
+            "{rows:?}"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
+    a_relay_refusing_one_recipient_fails_only_that_one,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
+        let app = TestApp::start(db, &sink).await;
+        let list = app
+            .group(
+                "Board",
+                "board",
+                &["anna@example.org", "gone@example.net", "cay@example.com"],
+            )
+            .await;
+        let reply = post(
+            &app,
+            &list,
+            &message("anna@example.org", &list, "Hi", "hello"),
+        )
+        .await;
+        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+
+        sink.wait_for_recipients(2, WAIT).await;
+        let mut rows = Vec::new();
+        for _ in 0..100 {
+            rows = app.store.deliveries_of(&queue_id).await.unwrap();
+            if rows.iter().all(|r| r.status != "queued") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let gone = rows
+            .iter()
+            .find(|r| r.recipient == "gone@example.net")
+            .unwrap();
+        assert_eq!(gone.status, "failed");
+        assert!(
+            gone.last_error
+                .as_deref()
+                .unwrap()
+                .contains("550 5.1.1 No such user here"),
+            "{gone:?}"
+        );
+        assert_eq!(rows.iter().filter(|r| r.status == "delivered").count(), 2);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            sink.recipient_count(),
+            2,
+            "the refused recipient is not retried"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
+    large_groups_are_sent_in_batches_of_the_configured_size,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let mut config = test_config(&db.url, sink.addr);
+        config.delivery.max_recipients_per_transaction = 2;
+        let app = TestApp::spawn(config).await;
+        let list = app
+            .group(
+                "Five",
+                "five",
+                &["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
+            )
+            .await;
+        post(
+            &app,
+            &list,
+            &message("anna@example.org", &list, "Batches", "hi"),
+        )
+        .await;
+        sink.wait_for_recipients(5, WAIT).await;
+        let sizes: Vec<usize> = sink.messages().iter().map(|m| m.rcpts.len()).collect();
+        assert_eq!(sizes.len(), 3, "{sizes:?}");
+        assert!(sizes.iter().all(|&n| n <= 2));
+        app.stop().await;
+    }
+);
+
+#[tokio::test]
+async fn a_post_carrying_our_own_loop_marker_is_not_distributed_again() {
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::start(&db, &sink).await;
+    let list = app.group("Board", "board", &["anna@example.org"]).await;
+    let looped = format!(
+        "X-Loop: {list}\r\n{}",
+        message("anna@example.org", &list, "again", "hi")
+    );
+    let reply = post(&app, &list, &looped).await;
+    assert!(
+        reply.starts_with("250 2.0.0 Accepted but not distributed: mail loop"),
+        "{reply}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(sink.messages().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_transaction_to_two_lists_makes_one_post_per_list() {
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::start(&db, &sink).await;
+    let board = app
+        .group("Board", "board", &["anna@example.org", "both@example.org"])
+        .await;
+    let youth = app
+        .group("Youth", "youth", &["kim@example.org", "both@example.org"])
+        .await;
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    let reply = c
+        .post(
+            "anna@example.org",
+            &[&board, &youth],
+            &message("anna@example.org", &board, "Both", "hi"),
+        )
+        .await;
+    assert!(reply.starts_with("250 2.0.0 Queued as "), "{reply}");
+    sink.wait_for_recipients(4, WAIT).await;
+    let got = sink.by_recipient();
+    let ids: Vec<String> = got["both@example.org"]
+        .iter()
+        .filter_map(|m| m.header("List-Id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "a member of both lists gets each list's copy");
+    assert!(
+        ids.iter().any(|i| i.contains("board.lists.test"))
+            && ids.iter().any(|i| i.contains("youth.lists.test"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_answers_ok_when_the_database_is_reachable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::start(&db, &sink).await;
+    let mut s = tokio::net::TcpStream::connect(app.http).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("{\"status\":\"ok\"}"), "{resp}");
+    app.stop().await;
+}

@@ -1,0 +1,11 @@
+//! The integration tests: one binary (one link step). Each test starts the real server on
+//! ephemeral ports and talks SMTP/HTTP to it, with a real SMTP sink receiving the fan-out.
+
+mod support;
+
+mod cli;
+mod crash;
+mod fanout;
+mod ingress;
+mod interop;
+mod store;

@@ -1,0 +1,178 @@
+//! The storage contract, on SQLite and PostgreSQL alike.
+
+use circlemail::{
+    model::address::EmailAddress,
+    store::{Store, deliveries::Recorded, posts::NewPost},
+};
+
+use crate::on_both_backends;
+use crate::support::db::TestDb;
+
+async fn open(db: &TestDb) -> Store {
+    let store = Store::connect(&db.url, 4).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+async fn post_with(store: &Store, recipients: &[&str]) -> i64 {
+    let group = store
+        .create_group(&format!("G{}", rand::random::<u32>()), None, 0)
+        .await
+        .unwrap();
+    let post = NewPost {
+        queue_id: format!("Q{}", rand::random::<u64>()),
+        group_id: group.id,
+        author_envelope: "a@x.org".into(),
+        envelope_from: "g-bounces@lists.test".into(),
+        message_id: None,
+        received_at: 1_000,
+        original: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        list_copy: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+    };
+    store.insert_accepted(&[post], &[]).await.unwrap();
+    group.id
+}
+
+on_both_backends!(
+    leased_recipients_are_claimed_once_until_the_lease_expires,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        post_with(
+            &store,
+            &["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
+        )
+        .await;
+        let now = 2_000;
+        let a = store.claim_batch("A", now, now + 1_000, 3).await.unwrap();
+        let b = store.claim_batch("B", now, now + 1_000, 3).await.unwrap();
+        let c = store.claim_batch("C", now, now + 1_000, 3).await.unwrap();
+        assert_eq!((a.len(), b.len(), c.len()), (3, 2, 0));
+        assert!(
+            a.iter().all(|x| !b.iter().any(|y| y.id == x.id)),
+            "no recipient in two batches"
+        );
+
+        // A finishes; B dies. After B's lease, only B's recipients come back.
+        let done: Vec<_> = a.iter().map(|c| (c.id, Recorded::Delivered)).collect();
+        store.record_outcomes(&done, now + 10).await.unwrap();
+        let again = store
+            .claim_batch("C", now + 1_001, now + 2_000, 10)
+            .await
+            .unwrap();
+        let mut ids: Vec<i64> = again.iter().map(|c| c.id).collect();
+        ids.sort();
+        let mut b_ids: Vec<i64> = b.iter().map(|c| c.id).collect();
+        b_ids.sort();
+        assert_eq!(ids, b_ids);
+    }
+);
+
+on_both_backends!(
+    deferred_recipients_wait_for_their_next_attempt,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        post_with(&store, &["a@x.org"]).await;
+        let claimed = store.claim_batch("A", 2_000, 3_000, 10).await.unwrap();
+        let deferred = Recorded::Deferred {
+            error: "451 later".into(),
+            next_attempt_at: 5_000,
+        };
+        store
+            .record_outcomes(&[(claimed[0].id, deferred)], 2_100)
+            .await
+            .unwrap();
+        assert_eq!(store.next_due_at().await.unwrap(), Some(5_000));
+        assert!(
+            store
+                .claim_batch("A", 4_999, 9_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let retry = store.claim_batch("A", 5_000, 9_000, 10).await.unwrap();
+        assert_eq!(retry.len(), 1);
+        assert_eq!(retry[0].attempts, 1);
+        store
+            .record_outcomes(
+                &[(
+                    retry[0].id,
+                    Recorded::Failed {
+                        error: "550 no".into(),
+                    },
+                )],
+                5_100,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.next_due_at().await.unwrap(), None);
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!(counts.failed, 1);
+    }
+);
+
+on_both_backends!(a_failed_insert_stores_nothing, async |db: &TestDb| {
+    let store = open(db).await;
+    let group = store.create_group("G", None, 0).await.unwrap();
+    let post = NewPost {
+        queue_id: "DUP".into(),
+        group_id: group.id,
+        author_envelope: String::new(),
+        envelope_from: "g-bounces@lists.test".into(),
+        message_id: None,
+        received_at: 1,
+        original: vec![],
+        list_copy: vec![],
+        recipients: vec!["same@x.org".into(), "same@x.org".into()],
+    };
+    assert!(store.insert_accepted(&[post], &[]).await.is_err());
+    assert!(store.deliveries_of("DUP").await.unwrap().is_empty());
+    assert_eq!(store.delivery_counts(None).await.unwrap().queued, 0);
+});
+
+on_both_backends!(
+    people_are_one_per_address_whatever_the_case,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        let a = store
+            .upsert_person(
+                &EmailAddress::parse("Anna@Example.org").unwrap(),
+                Some("Anna"),
+                1,
+            )
+            .await
+            .unwrap();
+        let b = store
+            .upsert_person(&EmailAddress::parse("anna@EXAMPLE.ORG").unwrap(), None, 2)
+            .await
+            .unwrap();
+        assert_eq!(a.id, b.id);
+        assert_eq!(
+            b.name.as_deref(),
+            Some("Anna"),
+            "a missing name does not erase the stored one"
+        );
+        let g = store
+            .create_group(
+                "Board",
+                Some(&EmailAddress::parse("board@lists.test").unwrap()),
+                1,
+            )
+            .await
+            .unwrap();
+        assert!(store.add_member(g.id, a.id, 1).await.unwrap());
+        assert!(
+            !store.add_member(g.id, b.id, 1).await.unwrap(),
+            "adding twice is harmless"
+        );
+        assert_eq!(store.members(g.id).await.unwrap().len(), 1);
+        let dup = store
+            .create_group(
+                "Board2",
+                Some(&EmailAddress::parse("BOARD@lists.test").unwrap()),
+                1,
+            )
+            .await;
+        assert!(dup.unwrap_err().to_string().contains("already the address"));
+    }
+);

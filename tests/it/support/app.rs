@@ -1,0 +1,126 @@
+//! The real server, in-process, on ephemeral ports, delivering to a [`Sink`].
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use circlemail::{
+    app::App,
+    clock::SystemClock,
+    config::{Config, RelayTls, Secret},
+    model::address::EmailAddress,
+    store::Store,
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+use super::{db::TestDb, sink::Sink};
+
+pub const DOMAIN: &str = "lists.test";
+
+/// A configuration for tests: loopback, port 0, fast retries, delivery to `sink`.
+pub fn test_config(db_url: &str, relay: SocketAddr) -> Config {
+    let mut c = Config::default();
+    c.server.hostname = "circlemail.test".into();
+    c.server.domains = vec![DOMAIN.into()];
+    c.server.shutdown_grace = Duration::from_secs(5);
+    c.smtp.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    c.smtp.max_message_size = 64 * 1024;
+    c.smtp.idle_timeout = Duration::from_secs(30);
+    c.http.listen = "127.0.0.1:0".parse().unwrap();
+    c.database.url = Secret::new(db_url);
+    c.database.max_connections = 4;
+    c.delivery.relay = format!("smtp://{relay}");
+    c.delivery.relay_tls = RelayTls::None;
+    c.delivery.retry_initial = Duration::from_millis(200);
+    c.delivery.retry_max_interval = Duration::from_millis(400);
+    c.delivery.poll_interval = Duration::from_millis(50);
+    c.delivery.connect_timeout = Duration::from_secs(5);
+    c.delivery.command_timeout = Duration::from_secs(5);
+    c.delivery.lease = Duration::from_secs(5);
+    c
+}
+
+pub struct TestApp {
+    pub smtp: SocketAddr,
+    pub lmtp: Option<SocketAddr>,
+    pub http: SocketAddr,
+    pub store: Store,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn spawn(config: Config) -> TestApp {
+        let app = App::build_with_clock(config, Arc::new(SystemClock))
+            .await
+            .expect("app builds");
+        let smtp = app.smtp_addrs()[0];
+        let lmtp = app.lmtp_addrs().first().copied();
+        let http = app.http_addr().unwrap();
+        let store = app.store().clone();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("app runs");
+        });
+        TestApp {
+            smtp,
+            lmtp,
+            http,
+            store,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Starts the server on `db`, delivering to `sink`.
+    pub async fn start(db: &TestDb, sink: &Sink) -> TestApp {
+        Self::spawn(test_config(&db.url, sink.addr)).await
+    }
+
+    /// Creates a group `local@lists.test` with these members.
+    pub async fn group(&self, name: &str, local: &str, members: &[&str]) -> String {
+        let now = chrono_now();
+        let address = format!("{local}@{DOMAIN}");
+        let group = self
+            .store
+            .create_group(name, Some(&EmailAddress::parse(&address).unwrap()), now)
+            .await
+            .expect("create group");
+        for m in members {
+            let person = self
+                .store
+                .upsert_person(&EmailAddress::parse(m).unwrap(), None, now)
+                .await
+                .unwrap();
+            self.store
+                .add_member(group.id, person.id, now)
+                .await
+                .unwrap();
+        }
+        address
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
+    }
+}
+
+pub fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A small RFC 5322 message (no final CRLF: [`super::smtp::Client::post`] adds the terminator).
+pub fn message(from: &str, to: &str, subject: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@client.test>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n{body}",
+        rand::random::<u32>()
+    )
+}

@@ -1,0 +1,5 @@
+pub mod app;
+pub mod db;
+pub mod process;
+pub mod sink;
+pub mod smtp;

@@ -1,0 +1,251 @@
+//! A real SMTP server standing in for the relay: it records every transaction it accepts, and can
+//! be told to answer 4xx for a while, refuse given recipients, or stall without greeting.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use smtp_proto::{
+    Request,
+    request::receiver::{DataReceiver, RequestReceiver},
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// One message as the sink received it.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+impl Delivered {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.data).into_owned()
+    }
+
+    /// The value of the first header called `name`, unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let text = self.text();
+        let head = text.split("\r\n\r\n").next().unwrap_or("");
+        let mut found: Option<String> = None;
+        for line in head.split("\r\n") {
+            if let Some(v) = found.as_mut() {
+                if line.starts_with([' ', '\t']) {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                    continue;
+                }
+                break;
+            }
+            if let Some((n, v)) = line.split_once(':')
+                && n.eq_ignore_ascii_case(name)
+            {
+                found = Some(v.trim().to_string());
+            }
+        }
+        found
+    }
+}
+
+#[derive(Default)]
+struct Behaviour {
+    /// Answer `451` to MAIL FROM for this many transactions, then work normally.
+    temp_fail_transactions: AtomicUsize,
+    /// Per-recipient RCPT replies, e.g. "550 5.1.1 No such user".
+    rcpt_replies: Mutex<HashMap<String, String>>,
+    /// Accept connections but say nothing.
+    stall: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct Sink {
+    pub addr: SocketAddr,
+    messages: Arc<Mutex<Vec<Delivered>>>,
+    behaviour: Arc<Behaviour>,
+    pub transactions: Arc<AtomicUsize>,
+}
+
+impl Sink {
+    pub async fn start() -> Sink {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Sink {
+        let listener = TcpListener::bind(addr).await.expect("bind sink");
+        let sink = Sink {
+            addr: listener.local_addr().unwrap(),
+            messages: Arc::default(),
+            behaviour: Arc::default(),
+            transactions: Arc::default(),
+        };
+        let s = sink.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let _ = s.session(stream).await;
+                });
+            }
+        });
+        sink
+    }
+
+    pub fn fail_temporarily(&self, transactions: usize) {
+        self.behaviour
+            .temp_fail_transactions
+            .store(transactions, Ordering::SeqCst);
+    }
+
+    pub fn refuse_recipient(&self, rcpt: &str, reply: &str) {
+        self.behaviour
+            .rcpt_replies
+            .lock()
+            .unwrap()
+            .insert(rcpt.to_lowercase(), reply.to_string());
+    }
+
+    pub fn stall(&self, on: bool) {
+        self.behaviour.stall.store(on, Ordering::SeqCst);
+    }
+
+    pub fn messages(&self) -> Vec<Delivered> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    /// Every copy each recipient got.
+    pub fn by_recipient(&self) -> HashMap<String, Vec<Delivered>> {
+        let mut map: HashMap<String, Vec<Delivered>> = HashMap::new();
+        for m in self.messages() {
+            for r in &m.rcpts {
+                map.entry(r.clone()).or_default().push(m.clone());
+            }
+        }
+        map
+    }
+
+    pub fn recipient_count(&self) -> usize {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.rcpts.len())
+            .sum()
+    }
+
+    /// Waits until at least `n` recipient copies arrived; panics after `limit`.
+    pub async fn wait_for_recipients(&self, n: usize, limit: Duration) {
+        let start = tokio::time::Instant::now();
+        while self.recipient_count() < n {
+            assert!(
+                start.elapsed() < limit,
+                "the sink got {} recipient copies in {limit:?}, expected {n}",
+                self.recipient_count()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn session(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        while self.behaviour.stall.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stream.set_nodelay(true)?;
+        stream.write_all(b"220 sink.test ESMTP\r\n").await?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut parser = RequestReceiver::default();
+        let mut data: Option<DataReceiver> = None;
+        let mut body = Vec::new();
+        let mut from = String::new();
+        let mut rcpts: Vec<String> = Vec::new();
+        let mut refuse_tx = false;
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            let mut it = buf[..n].iter();
+            let mut out = Vec::<u8>::new();
+            loop {
+                if let Some(rx) = data.as_mut() {
+                    if rx.ingest(&mut it, &mut body) {
+                        data = None;
+                        self.transactions.fetch_add(1, Ordering::SeqCst);
+                        self.messages.lock().unwrap().push(Delivered {
+                            mail_from: from.clone(),
+                            rcpts: std::mem::take(&mut rcpts),
+                            data: std::mem::take(&mut body),
+                        });
+                        out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");
+                        continue;
+                    }
+                    break;
+                }
+                match parser.ingest(&mut it) {
+                    Ok(req) => match req {
+                        Request::Ehlo { .. } | Request::Lhlo { .. } => out.extend_from_slice(
+                            b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
+                        ),
+                        Request::Helo { .. } => out.extend_from_slice(b"250 sink.test\r\n"),
+                        Request::Mail { from: f } => {
+                            let left = self.behaviour.temp_fail_transactions.load(Ordering::SeqCst);
+                            refuse_tx = left > 0;
+                            if refuse_tx {
+                                self.behaviour.temp_fail_transactions.store(left - 1, Ordering::SeqCst);
+                                out.extend_from_slice(b"451 4.3.0 Try again later\r\n");
+                            } else {
+                                from = f.address.to_string();
+                                rcpts.clear();
+                                out.extend_from_slice(b"250 2.1.0 Ok\r\n");
+                            }
+                        }
+                        Request::Rcpt { to } => {
+                            let special = self.behaviour.rcpt_replies.lock().unwrap().get(&to.address.to_lowercase()).cloned();
+                            if refuse_tx {
+                                out.extend_from_slice(b"503 5.5.1 No sender\r\n");
+                            } else if let Some(reply) = special {
+                                out.extend_from_slice(format!("{reply}\r\n").as_bytes());
+                            } else {
+                                rcpts.push(to.address.to_string());
+                                out.extend_from_slice(b"250 2.1.5 Ok\r\n");
+                            }
+                        }
+                        Request::Data => {
+                            if rcpts.is_empty() {
+                                out.extend_from_slice(b"554 5.5.1 No valid recipients\r\n");
+                            } else {
+                                data = Some(DataReceiver::new());
+                                body.clear();
+                                out.extend_from_slice(b"354 Go ahead\r\n");
+                            }
+                        }
+                        Request::Rset => {
+                            rcpts.clear();
+                            out.extend_from_slice(b"250 2.0.0 Ok\r\n");
+                        }
+                        Request::Quit => {
+                            out.extend_from_slice(b"221 2.0.0 Bye\r\n");
+                            stream.write_all(&out).await?;
+                            return Ok(());
+                        }
+                        _ => out.extend_from_slice(b"250 2.0.0 Ok\r\n"),
+                    },
+                    Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                    Err(_) => out.extend_from_slice(b"500 5.5.1 What?\r\n"),
+                }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+            }
+        }
+    }
+}
