@@ -1,1 +1,131 @@
-fn main() {}
+//! Fan-out rate: recipients per second from a post accepted over SMTP to copies received by a
+//! local SMTP sink, through the real server (SMTP ingress, store, queue, relay delivery).
+//!
+//!     cargo bench --bench fanout                      # 1,000 members, SQLite
+//!     cargo bench --bench fanout -- 10000 5           # members, runs
+//!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench fanout
+//!
+//! Prints one line per run and the median. The sink shares the machine's cores with the server,
+//! so the figure is a floor for a real relay on another machine.
+
+#[path = "../tests/it/support/sink.rs"]
+#[allow(dead_code)]
+mod sink;
+
+use std::{sync::Arc, time::Duration};
+
+use circlemail::{
+    app::App,
+    clock::SystemClock,
+    config::{Config, RelayTls, Secret},
+    model::address::EmailAddress,
+};
+use sink::Sink;
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+};
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let members: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
+        bench("sqlite", &sqlite, members, runs).await;
+        match std::env::var("CIRCLEMAIL_TEST_POSTGRES") {
+            Ok(url) => bench("postgres", &url, members, runs).await,
+            Err(_) => println!("postgres: skipped (set CIRCLEMAIL_TEST_POSTGRES to measure it)"),
+        }
+    });
+}
+
+async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
+    let sink = Sink::start().await;
+    let mut config = Config::default();
+    config.server.domains = vec!["lists.test".into()];
+    config.smtp.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.url = Secret::new(db_url);
+    config.delivery.relay = format!("smtp://{}", sink.addr);
+    config.delivery.relay_tls = RelayTls::None;
+    config.delivery.poll_interval = Duration::from_millis(20);
+    let workers = config.delivery.workers;
+    let batch = config.delivery.max_recipients_per_transaction;
+    let app = App::build_with_clock(config, Arc::new(SystemClock))
+        .await
+        .expect("app");
+    let smtp = app.smtp_addrs()[0];
+    let store = app.store().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+
+    let local = format!("bench{}", rand::random::<u32>());
+    let address = EmailAddress::parse(&format!("{local}@lists.test")).unwrap();
+    let group = store
+        .create_group(&local, Some(&address), 0)
+        .await
+        .expect("group");
+    for i in 0..members {
+        let person = EmailAddress::parse(&format!("member{i}@example{}.org", i % 50)).unwrap();
+        let p = store.upsert_person(&person, None, 0).await.expect("person");
+        store.add_member(group.id, p.id, 0).await.expect("member");
+    }
+
+    println!("{label}: {members} members, {workers} workers, {batch} recipients per transaction");
+    let mut rates = Vec::new();
+    for run in 1..=runs {
+        let before = sink.recipient_count();
+        let start = std::time::Instant::now();
+        post(smtp, &address.to_string()).await;
+        let accepted = start.elapsed();
+        sink.wait_for_recipients(before + members, Duration::from_secs(600))
+            .await;
+        let total = start.elapsed();
+        let rate = members as f64 / total.as_secs_f64();
+        println!(
+            "  run {run}: accepted in {:.1} ms, all {members} delivered in {:.1} ms: {rate:.0} recipients/s",
+            accepted.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3
+        );
+        rates.push(rate);
+    }
+    rates.sort_by(f64::total_cmp);
+    println!(
+        "{label}: median {:.0} recipients/s over {runs} runs",
+        rates[rates.len() / 2]
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+async fn post(smtp: std::net::SocketAddr, to: &str) {
+    let stream = TcpStream::connect(smtp).await.expect("connect");
+    let mut s = BufReader::new(stream);
+    let body = "Dear members,\r\n\r\nthe annual meeting is on Thursday.\r\n".repeat(40);
+    let script =
+        format!("EHLO bench\r\nMAIL FROM:<chair@example.org>\r\nRCPT TO:<{to}>\r\nDATA\r\n");
+    s.get_mut().write_all(script.as_bytes()).await.unwrap();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        s.read_line(&mut line).await.unwrap();
+        if line.starts_with("354") {
+            break;
+        }
+    }
+    let msg = format!(
+        "From: Chair <chair@example.org>\r\nTo: {to}\r\nSubject: Annual meeting\r\n\r\n{body}.\r\nQUIT\r\n"
+    );
+    s.get_mut().write_all(msg.as_bytes()).await.unwrap();
+    line.clear();
+    s.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("250"), "post refused: {line}");
+}

@@ -7,7 +7,9 @@
 //!    `List-*`, `Precedence`), so a post forwarded from another list does not carry its links;
 //! 2. [`received::line`] records our hop (RFC 5321 §4.4);
 //! 3. [`list_headers::lines`] adds `List-Id` (RFC 2919), `List-Post` (RFC 2369), `Precedence: list`
-//!    and our loop marker.
+//!    and our loop marker;
+//! 4. [`missing_headers`] adds the `Message-ID` and `Date` RFC 5322 requires when the author's
+//!    client left them out (large providers refuse mail without a Message-ID).
 
 mod headers;
 mod list_headers;
@@ -34,7 +36,24 @@ pub fn list_copy(
     let mut out = Vec::with_capacity(kept.len() + 512);
     out.extend_from_slice(received::line(arrival).as_bytes());
     out.extend_from_slice(list_headers::lines(group).as_bytes());
+    out.extend_from_slice(missing_headers(parsed, arrival).as_bytes());
     out.extend_from_slice(&kept);
+    out
+}
+
+/// `Message-ID` and `Date` for a post that lacks them, built from the queue id and arrival time.
+fn missing_headers(parsed: &Message<'_>, arrival: &Arrival<'_>) -> String {
+    let mut out = String::new();
+    if parsed.message_id().is_none() {
+        out.push_str(&format!(
+            "Message-ID: <{}@{}>\r\n",
+            arrival.queue_id, arrival.hostname
+        ));
+    }
+    if parsed.date().is_none() {
+        let date = mail_parser::DateTime::from_timestamp(arrival.date).to_rfc822();
+        out.push_str(&format!("Date: {date}\r\n"));
+    }
     out
 }
 
@@ -83,6 +102,19 @@ mod tests {
         assert!(!out.contains("Return-Path"));
         assert!(
             out.contains("From: Anna <anna@example.net>\r\nSubject: Minutes\r\n\r\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_missing_message_id_and_date_are_added() {
+        let out = String::from_utf8(copy()).unwrap();
+        assert!(
+            out.contains("Message-ID: <ABC@mx.example.org>\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"),
             "{out}"
         );
     }

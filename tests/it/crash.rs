@@ -72,3 +72,77 @@ on_both_backends!(
         store.close().await;
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_transaction_in_progress_finish_then_exits_cleanly() {
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let config = write_config(db.dir.path(), &db.url, sink.addr);
+    let mut server = Server::start(&config);
+    let store = Store::connect(&db.url, 1).await.unwrap();
+    let group = store
+        .create_group(
+            "Board",
+            Some(&EmailAddress::parse("board@lists.test").unwrap()),
+            0,
+        )
+        .await
+        .unwrap();
+    let p = store
+        .upsert_person(&EmailAddress::parse("anna@example.org").unwrap(), None, 0)
+        .await
+        .unwrap();
+    store.add_member(group.id, p.id, 0).await.unwrap();
+
+    let (mut c, _) = Client::connect(server.smtp).await;
+    c.cmd("EHLO client").await;
+    assert!(
+        c.cmd("MAIL FROM:<anna@example.org>")
+            .await
+            .starts_with("250")
+    );
+    assert!(c.cmd("RCPT TO:<board@lists.test>").await.starts_with("250"));
+    let pid = server.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    assert!(
+        c.cmd("DATA").await.starts_with("354"),
+        "the transaction in progress goes on"
+    );
+    c.send(&message(
+        "anna@example.org",
+        "board@lists.test",
+        "Last words",
+        "hi",
+    ))
+    .await;
+    c.send("\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250 2.0.0 Queued as"));
+    assert!(
+        c.reply().await.starts_with("421 4.3.2"),
+        "then the server says goodbye"
+    );
+
+    let smtp = server.smtp;
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        tokio::net::TcpStream::connect(smtp).await.is_err(),
+        "no longer listening"
+    );
+    let counts = store.delivery_counts(None).await.unwrap();
+    assert_eq!(
+        counts.queued + counts.delivered,
+        1,
+        "the post was stored before the exit"
+    );
+}
