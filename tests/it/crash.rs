@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use circlemail::{model::address::EmailAddress, store::Store};
+use circlemail::store::Store;
 
 use crate::on_both_backends;
 use crate::support::{
-    app::message,
+    app::{message, seed_group},
     db::TestDb,
     process::{Server, write_config},
     sink::Sink,
@@ -21,22 +21,8 @@ on_both_backends!(
         let server = Server::start(&config);
 
         let store = Store::connect(&db.url, 2).await.unwrap();
-        let group = store
-            .create_group(
-                "Board",
-                Some(&EmailAddress::parse("board@lists.test").unwrap()),
-                0,
-            )
-            .await
-            .unwrap();
         let members = ["anna@example.org", "bo@example.net", "cay@example.com"];
-        for m in members {
-            let p = store
-                .upsert_person(&EmailAddress::parse(m).unwrap(), None, 0)
-                .await
-                .unwrap();
-            store.add_member(group.id, p.id, 0).await.unwrap();
-        }
+        seed_group(&store, "Board", "board", &members).await;
 
         // The relay takes the connection but never answers: the batch is in flight when we kill.
         sink.stall(true);
@@ -80,19 +66,7 @@ async fn sigterm_lets_the_transaction_in_progress_finish_then_exits_cleanly() {
     let config = write_config(db.dir.path(), &db.url, sink.addr);
     let mut server = Server::start(&config);
     let store = Store::connect(&db.url, 1).await.unwrap();
-    let group = store
-        .create_group(
-            "Board",
-            Some(&EmailAddress::parse("board@lists.test").unwrap()),
-            0,
-        )
-        .await
-        .unwrap();
-    let p = store
-        .upsert_person(&EmailAddress::parse("anna@example.org").unwrap(), None, 0)
-        .await
-        .unwrap();
-    store.add_member(group.id, p.id, 0).await.unwrap();
+    seed_group(&store, "Board", "board", &["anna@example.org"]).await;
 
     let (mut c, _) = Client::connect(server.smtp).await;
     c.cmd("EHLO client").await;

@@ -81,25 +81,7 @@ impl TestApp {
 
     /// Creates a group `local@lists.test` with these members.
     pub async fn group(&self, name: &str, local: &str, members: &[&str]) -> String {
-        let now = chrono_now();
-        let address = format!("{local}@{DOMAIN}");
-        let group = self
-            .store
-            .create_group(name, Some(&EmailAddress::parse(&address).unwrap()), now)
-            .await
-            .expect("create group");
-        for m in members {
-            let person = self
-                .store
-                .upsert_person(&EmailAddress::parse(m).unwrap(), None, now)
-                .await
-                .unwrap();
-            self.store
-                .add_member(group.id, person.id, now)
-                .await
-                .unwrap();
-        }
-        address
+        seed_group(&self.store, name, local, members).await
     }
 
     pub async fn stop(mut self) {
@@ -108,6 +90,24 @@ impl TestApp {
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
     }
+}
+
+/// Creates a group `local@lists.test` with these members, straight in the store.
+pub async fn seed_group(store: &Store, name: &str, local: &str, members: &[&str]) -> String {
+    let now = chrono_now();
+    let address = format!("{local}@{DOMAIN}");
+    let group = store
+        .create_group(name, Some(&EmailAddress::parse(&address).unwrap()), now)
+        .await
+        .expect("create group");
+    for m in members {
+        let person = store
+            .upsert_person(&EmailAddress::parse(m).unwrap(), None, now)
+            .await
+            .unwrap();
+        store.add_member(group.id, person.id, now).await.unwrap();
+    }
+    address
 }
 
 pub fn chrono_now() -> i64 {
