@@ -146,6 +146,7 @@ impl App {
             idle_timeout: config.smtp.idle_timeout,
             tls,
             store: store.clone(),
+            resolver: Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone())),
             queue: queue.clone(),
             clock: clock.clone(),
             shutdown: token.clone(),

@@ -1,15 +1,34 @@
-//! Groups: which address is which group, and who receives a post sent to it.
+//! Groups: which address is which group, who is in a group, and why.
 //!
-//! Input: a recipient address at one of our domains. Output: a [`Route`] (a group's post address
-//! or its bounce address), and for a post, the de-duplicated recipient list frozen at acceptance.
-//! Membership is flat for now (direct members); nesting and rules resolve here too once they exist.
+//! Input: a recipient address at one of our domains, or a group. Output: a [`Route`] (a group's
+//! post address or its bounce address); for a post, the de-duplicated recipients frozen at
+//! acceptance ([`Resolver::recipients`]); for a person, every path that makes them a member
+//! ([`Resolver::explain`]).
+//!
+//! A group's members come from direct members (with role and term), subgroups (transitively),
+//! a rule over people's data ([`criteria`]), and for standard groups the system's own rule
+//! ([`standard`]). Resolution runs on an in-memory [`directory::Directory`] built from one read of
+//! the store and rebuilt when the store's directory version moves, so resolving a large group
+//! costs bitset unions, not queries.
 
-use std::collections::HashSet;
+pub mod criteria;
+pub mod directory;
+mod explain;
+mod resolve;
+mod standard;
+
+use std::sync::{Arc, RwLock};
+
+use chrono::NaiveDate;
+
+pub use explain::Explanation;
 
 use crate::{
+    clock::SharedClock,
     model::address::EmailAddress,
     store::{Store, StoreError, groups::Group},
 };
+use directory::Directory;
 
 /// The suffix of a list's bounce address: `board-bounces@example.org` for `board@example.org`.
 pub const BOUNCES_SUFFIX: &str = "-bounces";
@@ -54,15 +73,117 @@ pub fn bounce_address(list_address: &str) -> String {
     }
 }
 
-/// Everyone a post to `group` goes to right now, each address once (compared case-insensitively).
-pub async fn recipients(store: &Store, group: &Group) -> Result<Vec<String>, StoreError> {
-    let members = store.members(group.id).await?;
-    let mut seen = HashSet::with_capacity(members.len());
-    Ok(members
-        .into_iter()
-        .filter(|m| seen.insert(m.email.to_lowercase()))
-        .map(|m| m.email)
-        .collect())
+/// Resolves groups against an in-memory copy of the directory, kept current with the store.
+pub struct Resolver {
+    store: Store,
+    clock: SharedClock,
+    current: RwLock<Option<Arc<Directory>>>,
+}
+
+impl Resolver {
+    pub fn new(store: Store, clock: SharedClock) -> Resolver {
+        Resolver {
+            store,
+            clock,
+            current: RwLock::new(None),
+        }
+    }
+
+    pub fn today(&self) -> NaiveDate {
+        chrono::DateTime::from_timestamp_millis(self.clock.now_ms())
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+
+    /// The current directory: the cached one if the store has not changed since, else a new one.
+    /// Standard groups missing from the store (a new team, a renamed type) are created first.
+    pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
+        let version = self.store.directory_version().await?;
+        if let Some(dir) = self.current.read().ok().and_then(|c| c.clone()) {
+            if dir.version == version {
+                return Ok(dir);
+            }
+        }
+        let mut rows = self.store.load_directory().await?;
+        if standard::out_of_date(&rows) {
+            standard::sync(&self.store, &rows, self.clock.now_ms()).await?;
+            rows = self.store.load_directory().await?;
+        }
+        let dir = Arc::new(
+            tokio::task::spawn_blocking(move || Directory::build(rows))
+                .await
+                .map_err(|e| StoreError::Conflict(format!("building the directory failed: {e}")))?,
+        );
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(dir.clone());
+        }
+        Ok(dir)
+    }
+
+    /// The addresses a post to `group_id` goes to right now, each once.
+    pub async fn recipients(&self, group_id: i64) -> Result<Vec<String>, StoreError> {
+        let dir = self.directory().await?;
+        Ok(recipients_in(&dir, group_id, self.today()))
+    }
+
+    /// Every path by which `person_id` is in `group_id`, and what keeps them from its mail.
+    pub async fn explain(&self, group_id: i64, person_id: i64) -> Result<Explanation, StoreError> {
+        let dir = self.directory().await?;
+        let (Some(&g), Some(&p)) = (
+            dir.group_index.get(&group_id),
+            dir.person_index.get(&person_id),
+        ) else {
+            return Err(StoreError::NotFound(format!(
+                "no group {group_id} or person {person_id}"
+            )));
+        };
+        Ok(explain::explain(&dir, g, p, self.today()))
+    }
+
+    /// How many people a rule would select now (a dry run before saving it).
+    pub async fn count_matching(&self, rule: &criteria::Criteria) -> Result<usize, StoreError> {
+        let dir = self.directory().await?;
+        let compiled = dir.compile(rule);
+        let today = self.today();
+        Ok(dir
+            .people
+            .iter()
+            .filter(|p| compiled.matches(p, today))
+            .count())
+    }
+
+    /// The addresses of a group's managers.
+    pub async fn managers(&self, group_id: i64) -> Result<Vec<String>, StoreError> {
+        let dir = self.directory().await?;
+        let Some(&g) = dir.group_index.get(&group_id) else {
+            return Ok(Vec::new());
+        };
+        let set = resolve::Resolution::new(&dir, self.today()).managers(g);
+        Ok(set.ones().map(|i| dir.people[i].email.clone()).collect())
+    }
+}
+
+/// Recipients of a group in a directory on a given day (also used by benchmarks).
+pub fn recipients_in(dir: &Directory, group_id: i64, today: NaiveDate) -> Vec<String> {
+    let Some(&g) = dir.group_index.get(&group_id) else {
+        return Vec::new();
+    };
+    let set = resolve::Resolution::new(dir, today).recipients(g);
+    set.ones().map(|i| dir.people[i].email.clone()).collect()
+}
+
+/// Explain on a given directory and day (also used by benchmarks).
+pub fn explain_in(
+    dir: &Directory,
+    group_id: i64,
+    person_id: i64,
+    today: NaiveDate,
+) -> Option<Explanation> {
+    let (&g, &p) = (
+        dir.group_index.get(&group_id)?,
+        dir.person_index.get(&person_id)?,
+    );
+    Some(explain::explain(dir, g, p, today))
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ async fn build_unit(
         date: now / 1000,
     };
     let list_copy = rewrite::list_copy(body, parsed, group, &arrival);
-    let recipients = groups::recipients(&session.ctx.store, group).await?;
+    let recipients = session.ctx.resolver.recipients(group.id).await?;
     Ok(Unit::Post(NewPost {
         queue_id,
         group_id: group.id,

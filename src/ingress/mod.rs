@@ -21,7 +21,7 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{clock::SharedClock, queue::Queue, store::Store};
+use crate::{clock::SharedClock, groups::Resolver, queue::Queue, store::Store};
 use session::{Ended, Session};
 
 /// What every session shares: settings (a snapshot taken at start) and handles.
@@ -33,6 +33,7 @@ pub struct Context {
     pub idle_timeout: Duration,
     pub tls: Option<TlsAcceptor>,
     pub store: Store,
+    pub resolver: Arc<Resolver>,
     pub queue: Queue,
     pub clock: SharedClock,
     pub shutdown: CancellationToken,

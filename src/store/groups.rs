@@ -107,23 +107,191 @@ impl Store {
             .collect()
     }
 
-    /// Adds a direct member; adding someone twice is not an error. Returns whether it was new.
+    /// Adds a direct member without a term; adding someone twice is not an error.
+    /// Returns whether it was new.
     pub async fn add_member(
         &self,
         group_id: i64,
         person_id: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.add_member_with_term(group_id, person_id, "member", None, None, now)
+            .await
+    }
+
+    /// Adds a direct member with a role (`member` or `manager`) and an optional term
+    /// (`YYYY-MM-DD`, both ends inclusive). One person may hold several terms in one group.
+    pub async fn add_member_with_term(
+        &self,
+        group_id: i64,
+        person_id: i64,
+        role: &str,
+        valid_from: Option<&str>,
+        valid_until: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO memberships (group_id, person_id, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (group_id, person_id) DO NOTHING",
+            "INSERT INTO memberships (group_id, person_id, role, valid_from, valid_until, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(group_id)
         .bind(person_id)
+        .bind(role)
+        .bind(valid_from)
+        .bind(valid_until)
         .bind(now)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Copies the direct members of `source` (with their roles) into `target` with a new term:
+    /// "the board for next year is this year's board". Returns how many were added.
+    pub async fn copy_members(
+        &self,
+        source: i64,
+        target: i64,
+        valid_from: Option<&str>,
+        valid_until: Option<&str>,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO memberships (group_id, person_id, role, valid_from, valid_until, created_at)
+             SELECT DISTINCT $1, person_id, role, $2, $3, $4 FROM memberships WHERE group_id = $5
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(target)
+        .bind(valid_from)
+        .bind(valid_until)
+        .bind(now)
+        .bind(source)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Makes `child` a subgroup of `parent` (as managers: its members also manage `parent`).
+    /// Refused with [`StoreError::Conflict`] when it would close a cycle.
+    pub async fn add_subgroup(
+        &self,
+        parent: i64,
+        child: i64,
+        as_manager: bool,
+    ) -> Result<(), StoreError> {
+        if parent == child {
+            return Err(StoreError::Conflict("a group cannot contain itself".into()));
+        }
+        let mut tx = self.pool().begin().await?;
+        let cycle = sqlx::query(
+            "WITH RECURSIVE below(id) AS (
+                 SELECT $1 UNION SELECT s.child_id FROM subgroups s JOIN below b ON s.parent_id = b.id)
+             SELECT 1 FROM below WHERE id = $2",
+        )
+        .bind(child)
+        .bind(parent)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if cycle.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "group {child} already contains group {parent} (directly or through subgroups): \
+                 adding it as a subgroup would make a cycle"
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO subgroups (parent_id, child_id, as_manager) VALUES ($1, $2, $3)
+             ON CONFLICT (parent_id, child_id) DO UPDATE SET as_manager = $3",
+        )
+        .bind(parent)
+        .bind(child)
+        .bind(as_manager as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn remove_subgroup(&self, parent: i64, child: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM subgroups WHERE parent_id = $1 AND child_id = $2")
+            .bind(parent)
+            .bind(child)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets (or clears) a group's rule, as validated JSON (see `groups::criteria`).
+    pub async fn set_criteria(
+        &self,
+        group_id: i64,
+        criteria: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET criteria = $1 WHERE id = $2")
+            .bind(criteria)
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_group_active(&self, group_id: i64, active: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET active = $1 WHERE id = $2")
+            .bind(active as i64)
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a group; standard groups are refused (deactivate them instead).
+    pub async fn delete_group(&self, group_id: i64) -> Result<(), StoreError> {
+        let standard: Option<Option<String>> =
+            sqlx::query("SELECT standard_key FROM groups WHERE id = $1")
+                .bind(group_id)
+                .fetch_optional(self.pool())
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        match standard {
+            None => Err(StoreError::NotFound(format!(
+                "group {group_id} does not exist"
+            ))),
+            Some(Some(_)) => Err(StoreError::Conflict(
+                "a standard group cannot be deleted, only deactivated".into(),
+            )),
+            Some(None) => {
+                sqlx::query("DELETE FROM groups WHERE id = $1")
+                    .bind(group_id)
+                    .execute(self.pool())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates the standard group `key` named `name` if missing, or renames it to `name`.
+    pub async fn upsert_standard_group(
+        &self,
+        key: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let renamed =
+            sqlx::query("UPDATE groups SET name = $1 WHERE standard_key = $2 AND name <> $1")
+                .bind(name)
+                .bind(key)
+                .execute(self.pool())
+                .await?;
+        if renamed.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO groups (name, standard_key, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(name)
+            .bind(key)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
     }
 
     /// Returns whether there was such a membership.

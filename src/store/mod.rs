@@ -7,7 +7,9 @@
 
 pub mod deliveries;
 mod dialect;
+pub mod directory;
 pub mod groups;
+pub mod optouts;
 pub mod people;
 pub mod posts;
 
