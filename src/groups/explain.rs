@@ -47,18 +47,17 @@ pub(super) fn explain(dir: &Directory, g: usize, person: u32, today: NaiveDate) 
         }
     }
     for (sg, group) in dir.groups.iter().enumerate() {
-        if let Some((criteria, rule)) = &group.criteria {
-            if rule.matches(p, today) {
-                holds[sg].push(format!("rule: {}", criteria.describe()));
-            }
+        if let Some((criteria, rule)) = &group.criteria
+            && rule.matches(p, today)
+        {
+            holds[sg].push(format!("rule: {}", criteria.describe()));
         }
-        if let Some(Standard::Attribute(key)) = &group.standard {
-            if dir
+        if let Some(Standard::Attribute(key)) = &group.standard
+            && dir
                 .attribute(key)
                 .is_some_and(|id| p.attributes.binary_search(&id).is_ok())
-            {
-                holds[sg].push(format!("standard group: {}", key.replace(':', " ")));
-            }
+        {
+            holds[sg].push(format!("standard group: {}", key.replace(':', " ")));
         }
     }
     // Ancestors of the seeds: the only groups a path goes through.

@@ -99,10 +99,10 @@ impl Resolver {
     /// Standard groups missing from the store (a new team, a renamed type) are created first.
     pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
         let version = self.store.directory_version().await?;
-        if let Some(dir) = self.current.read().ok().and_then(|c| c.clone()) {
-            if dir.version == version {
-                return Ok(dir);
-            }
+        if let Some(dir) = self.current.read().ok().and_then(|c| c.clone())
+            && dir.version == version
+        {
+            return Ok(dir);
         }
         let mut rows = self.store.load_directory().await?;
         if standard::out_of_date(&rows) {
