@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crash;
 mod fanout;
+mod groups;
 mod ingress;
 mod interop;
 mod store;
