@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use circlemail::model::address::EmailAddress;
+
 use crate::on_both_backends;
 use crate::support::{
     app::{TestApp, message, test_config},
@@ -282,3 +284,71 @@ async fn healthz_answers_ok_when_the_database_is_reachable() {
     assert!(resp.contains("{\"status\":\"ok\"}"), "{resp}");
     app.stop().await;
 }
+
+on_both_backends!(
+    a_post_to_nested_groups_reaches_each_member_once_minus_opt_outs,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let mut config = test_config(&db.url, sink.addr);
+        config.delivery.command_timeout = Duration::from_secs(1);
+        config.delivery.lease = Duration::from_secs(1);
+        let app = TestApp::spawn(config).await;
+        let store = &app.store;
+        app.group(
+            "Circle leaders",
+            "circle",
+            &["anna@x.org", "both@x.org", "quiet@x.org"],
+        )
+        .await;
+        app.group("Travel leaders", "travel", &["bo@x.org", "both@x.org"])
+            .await;
+        let all = app.group("All leaders", "leaders", &[]).await;
+        let id =
+            |name: &'static str| async move { store.find_group(name).await.unwrap().unwrap().id };
+        let (all_id, circle_id, travel_id) = (
+            id("All leaders").await,
+            id("Circle leaders").await,
+            id("Travel leaders").await,
+        );
+        store.add_subgroup(all_id, circle_id, false).await.unwrap();
+        store.add_subgroup(all_id, travel_id, false).await.unwrap();
+        let quiet = store
+            .find_person(&EmailAddress::parse("quiet@x.org").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .opt_out(quiet.id, Some(all_id), "link", 0)
+            .await
+            .unwrap();
+
+        // The relay stalls, so the post waits in the queue while the group changes.
+        sink.stall(true);
+        let reply = post(
+            &app,
+            &all,
+            &message("chair@x.org", &all, "Leaders' meeting", "Thursday."),
+        )
+        .await;
+        assert!(reply.starts_with("250"), "{reply}");
+        let late = store
+            .upsert_person(&EmailAddress::parse("late@x.org").unwrap(), None, 0)
+            .await
+            .unwrap();
+        store.add_member(travel_id, late.id, 0).await.unwrap();
+        sink.stall(false);
+
+        sink.wait_for_recipients(3, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let got = sink.by_recipient();
+        let mut who: Vec<&String> = got.keys().collect();
+        who.sort();
+        assert_eq!(
+            who,
+            ["anna@x.org", "bo@x.org", "both@x.org"],
+            "once each; not the opted-out, not the late-comer"
+        );
+        assert!(got.values().all(|copies| copies.len() == 1));
+        app.stop().await;
+    }
+);
