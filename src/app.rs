@@ -133,20 +133,29 @@ impl App {
         } = self;
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
+        let resolver = Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone()));
+        let domains: Vec<String> = config
+            .server
+            .domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect();
+        let api = http::api::ApiState {
+            store: store.clone(),
+            resolver: resolver.clone(),
+            clock: clock.clone(),
+            token: config.http.api_token.clone(),
+            domains: domains.clone(),
+        };
         let ctx = Arc::new(Context {
             hostname: config.server.hostname.clone(),
-            domains: config
-                .server
-                .domains
-                .iter()
-                .map(|d| d.to_ascii_lowercase())
-                .collect(),
+            domains,
             max_message_size: config.smtp.max_message_size,
             max_recipients: config.smtp.max_recipients,
             idle_timeout: config.smtp.idle_timeout,
             tls,
             store: store.clone(),
-            resolver: Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone())),
+            resolver,
             queue: queue.clone(),
             clock: clock.clone(),
             shutdown: token.clone(),
@@ -180,7 +189,7 @@ impl App {
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
-            let served = axum::serve(http, http::router(store.clone()))
+            let served = axum::serve(http, http::router(store.clone(), api))
                 .with_graceful_shutdown(async move { http_token.cancelled().await })
                 .await;
             if let Err(e) = served {

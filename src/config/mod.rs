@@ -70,6 +70,8 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// The address people reach us at; links in mail are built from it.
     pub public_url: String,
+    /// Bearer token for the admin API (`Authorization: Bearer …`). Unset: the API is closed.
+    pub api_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,6 +166,7 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".into(),
+            api_token: None,
         }
     }
 }

@@ -93,6 +93,17 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             "must be an http:// or https:// URL".into(),
         );
     }
+    if config
+        .http
+        .api_token
+        .as_ref()
+        .is_some_and(|t| t.expose().len() < 24)
+    {
+        bad(
+            "http.api_token",
+            "use at least 24 characters (e.g. `openssl rand -hex 24`)".into(),
+        );
+    }
     if config.delivery.retry_initial.is_zero() {
         bad("delivery.retry_initial", "must be longer than 0s".into());
     }

@@ -14,6 +14,7 @@ use super::{
 use crate::store::directory::DirectoryRows;
 
 pub(super) struct PersonRec {
+    pub id: i64,
     pub email: String,
     /// Sorted ids of the attributes the person has ("status:active", "team:Youth", …).
     pub attributes: Vec<u32>,
@@ -106,6 +107,7 @@ impl Directory {
             }
             person_index.insert(p.id, people.len() as u32);
             people.push(PersonRec {
+                id: p.id,
                 email: p.email.clone(),
                 attributes: attrs,
                 periods: Vec::new(),

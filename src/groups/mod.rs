@@ -126,6 +126,19 @@ impl Resolver {
         Ok(recipients_in(&dir, group_id, self.today()))
     }
 
+    /// The people a post to `group_id` goes to right now: (person id, address).
+    pub async fn recipient_people(&self, group_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let dir = self.directory().await?;
+        let Some(&g) = dir.group_index.get(&group_id) else {
+            return Ok(Vec::new());
+        };
+        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
+        Ok(set
+            .ones()
+            .map(|i| (dir.people[i].id, dir.people[i].email.clone()))
+            .collect())
+    }
+
     /// Every path by which `person_id` is in `group_id`, and what keeps them from its mail.
     pub async fn explain(&self, group_id: i64, person_id: i64) -> Result<Explanation, StoreError> {
         let dir = self.directory().await?;

@@ -1,14 +1,19 @@
-//! HTTP: health now; the admin API and public pages (unsubscribe, moderation) join here.
+//! HTTP: `/healthz`, and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
+//! moderation) join here.
+
+pub mod api;
+pub mod error;
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::json;
 
 use crate::store::Store;
 
-pub fn router(store: Store) -> Router {
+pub fn router(store: Store, api: api::ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(store)
+        .merge(api::router(api))
 }
 
 /// `200 {"status":"ok"}` when the database answers, `503` with the reason when it does not.

@@ -56,6 +56,7 @@ pub(super) async fn rcpt_to(session: &mut Session, to: RcptTo<String>) -> Reply 
         return reply::too_many_recipients(session.ctx.max_recipients);
     }
     match groups::route(&session.ctx.store, &address).await {
+        Ok(Some(Route::Post(group))) if !group.active => reply::list_inactive(&address.to_string()),
         Ok(Some(route)) => {
             session.tx.rcpts.push(Accepted { address, route });
             reply::recipient_ok()

@@ -132,6 +132,13 @@ pub fn relaying_denied(domain: &str) -> Reply {
 pub fn no_such_list(address: &str) -> Reply {
     r(550, (5, 1, 1), format!("<{address}>: no such list here"))
 }
+pub fn list_inactive(address: &str) -> Reply {
+    r(
+        550,
+        (5, 2, 1),
+        format!("<{address}>: this list is deactivated and takes no mail"),
+    )
+}
 pub fn too_many_recipients(max: usize) -> Reply {
     r(
         452,

@@ -47,6 +47,9 @@ mod tests {
             id: 1,
             name: "Board".into(),
             address: Some("board@example.org".into()),
+            active: true,
+            standard_key: None,
+            criteria: None,
         }
     }
 

@@ -69,6 +69,9 @@ mod tests {
             id: 3,
             name: "Board".into(),
             address: Some("board@lists.example.org".into()),
+            active: true,
+            standard_key: None,
+            criteria: None,
         };
         let arrival = Arrival {
             helo: "client.example.net",

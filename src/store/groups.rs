@@ -11,6 +11,12 @@ pub struct Group {
     pub name: String,
     /// The list address, lower-cased; `None` for a group without one.
     pub address: Option<String>,
+    /// A deactivated group has no members and its address takes no mail.
+    pub active: bool,
+    /// Set for the groups the system keeps (see `groups::standard`).
+    pub standard_key: Option<String>,
+    /// The group's rule as JSON (see `groups::criteria`).
+    pub criteria: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,11 +25,14 @@ pub struct GroupSummary {
     pub members: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Member {
+    pub person_id: i64,
     pub email: String,
     pub name: Option<String>,
     pub role: String,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
 }
 
 fn group_of(row: &AnyRow) -> Result<Group, sqlx::Error> {
@@ -31,6 +40,9 @@ fn group_of(row: &AnyRow) -> Result<Group, sqlx::Error> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         address: row.try_get("address")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        standard_key: row.try_get("standard_key")?,
+        criteria: row.try_get("criteria")?,
     })
 }
 
@@ -58,7 +70,7 @@ impl Store {
         }
         let row = sqlx::query(
             "INSERT INTO groups (name, address, created_at) VALUES ($1, $2, $3)
-             RETURNING id, name, address",
+             RETURNING id, name, address, active, standard_key, criteria",
         )
         .bind(name)
         .bind(address)
@@ -71,7 +83,7 @@ impl Store {
     /// A group by its name or by its address.
     pub async fn find_group(&self, name_or_address: &str) -> Result<Option<Group>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, address FROM groups WHERE name = $1 OR address = $2 ORDER BY id LIMIT 1",
+            "SELECT id, name, address, active, standard_key, criteria FROM groups WHERE name = $1 OR address = $2 ORDER BY id LIMIT 1",
         )
         .bind(name_or_address)
         .bind(name_or_address.trim().to_lowercase())
@@ -82,16 +94,81 @@ impl Store {
 
     /// The group whose list address is `address_key` (lower-cased `local@domain`).
     pub async fn group_by_address(&self, address_key: &str) -> Result<Option<Group>, StoreError> {
-        let row = sqlx::query("SELECT id, name, address FROM groups WHERE address = $1")
+        let row = sqlx::query("SELECT id, name, address, active, standard_key, criteria FROM groups WHERE address = $1")
             .bind(address_key)
             .fetch_optional(self.pool())
             .await?;
         Ok(row.as_ref().map(group_of).transpose()?)
     }
 
+    pub async fn group(&self, id: i64) -> Result<Option<Group>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, address, active, standard_key, criteria FROM groups WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(group_of).transpose()?)
+    }
+
+    /// Renames a group and/or sets (`Some(Some)`) or clears (`Some(None)`) its address.
+    pub async fn update_group(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        address: Option<Option<&EmailAddress>>,
+    ) -> Result<(), StoreError> {
+        if let Some(name) = name {
+            if self
+                .find_group(name)
+                .await?
+                .is_some_and(|g| g.id != id && g.name == name)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "a group named {name:?} exists already"
+                )));
+            }
+            sqlx::query("UPDATE groups SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
+        if let Some(address) = address {
+            let key = address.map(EmailAddress::key);
+            if let Some(k) = &key {
+                if self.group_by_address(k).await?.is_some_and(|g| g.id != id) {
+                    return Err(StoreError::Conflict(format!(
+                        "{k} is already the address of another group"
+                    )));
+                }
+            }
+            sqlx::query("UPDATE groups SET address = $1 WHERE id = $2")
+                .bind(key)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The direct subgroups of a group: (id, name, as_manager).
+    pub async fn subgroups_of(&self, parent: i64) -> Result<Vec<(i64, String, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.name, s.as_manager FROM subgroups s JOIN groups g ON g.id = s.child_id
+             WHERE s.parent_id = $1 ORDER BY g.name",
+        )
+        .bind(parent)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get::<i64, _>(2)? != 0)))
+            .collect()
+    }
+
     pub async fn list_groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT g.id, g.name, g.address,
+            "SELECT g.id, g.name, g.address, g.active, g.standard_key, g.criteria,
                     (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id) AS members
              FROM groups g ORDER BY g.name",
         )
@@ -306,8 +383,9 @@ impl Store {
 
     pub async fn members(&self, group_id: i64) -> Result<Vec<Member>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.email, p.name, m.role FROM memberships m JOIN people p ON p.id = m.person_id
-             WHERE m.group_id = $1 ORDER BY p.email_key",
+            "SELECT p.id, p.email, p.name, m.role, m.valid_from, m.valid_until
+             FROM memberships m JOIN people p ON p.id = m.person_id
+             WHERE m.group_id = $1 ORDER BY p.email_key, m.valid_from",
         )
         .bind(group_id)
         .fetch_all(self.pool())
@@ -315,9 +393,12 @@ impl Store {
         rows.iter()
             .map(|row| {
                 Ok(Member {
+                    person_id: row.try_get("id")?,
                     email: row.try_get("email")?,
                     name: row.try_get("name")?,
                     role: row.try_get("role")?,
+                    valid_from: row.try_get("valid_from")?,
+                    valid_until: row.try_get("valid_until")?,
                 })
             })
             .collect()

@@ -51,3 +51,46 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// An opt-out as the admin side shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OptOut {
+    pub person_id: i64,
+    pub email: String,
+    /// `None`: all list mail.
+    pub group_id: Option<i64>,
+    pub channel: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Opt-outs of one person, or of one group (`group_id`), newest first.
+    pub async fn opt_outs(
+        &self,
+        person_id: Option<i64>,
+        group_id: Option<i64>,
+    ) -> Result<Vec<OptOut>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT o.person_id, p.email, o.group_id, o.channel, o.created_at
+             FROM opt_outs o JOIN people p ON p.id = o.person_id
+             WHERE ($1 IS NULL OR o.person_id = $1) AND ($2 IS NULL OR o.group_id = $2)
+             ORDER BY o.created_at DESC, o.id DESC",
+        )
+        .bind(person_id)
+        .bind(group_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OptOut {
+                    person_id: r.try_get(0)?,
+                    email: r.try_get(1)?,
+                    group_id: r.try_get(2)?,
+                    channel: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}

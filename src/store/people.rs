@@ -242,3 +242,189 @@ impl Store {
         Ok(())
     }
 }
+
+/// Everything stored about a person's membership data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PersonDetail {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub membership_type: Option<String>,
+    pub profile_type: String,
+    pub teams: Vec<String>,
+    pub services: Vec<String>,
+    pub fields: std::collections::BTreeMap<String, Vec<String>>,
+    pub periods: Vec<Period>,
+    pub no_list_mail: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Period {
+    pub joined: String,
+    pub left: Option<String>,
+}
+
+/// Filters for a people search; every one is optional.
+#[derive(Debug, Clone, Default)]
+pub struct PeopleQuery {
+    /// Part of the address or name, case-insensitive.
+    pub text: Option<String>,
+    pub status: Option<String>,
+    pub membership_type: Option<String>,
+    pub team: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PersonSummary {
+    pub id: i64,
+    pub email: String,
+    pub name: Option<String>,
+    pub status: String,
+    pub membership_type: Option<String>,
+}
+
+impl Store {
+    pub async fn person_detail(&self, id: i64) -> Result<Option<PersonDetail>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT p.id, p.email, p.name, p.status, t.name AS type_name, p.profile_type, p.no_list_mail
+             FROM people p LEFT JOIN membership_types t ON t.id = p.membership_type_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let list = |sql: &'static str| async move {
+            let rows = sqlx::query(sql).bind(id).fetch_all(self.pool()).await?;
+            rows.iter()
+                .map(|r| r.try_get::<String, _>(0))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut detail = PersonDetail {
+            id,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            status: row.try_get("status")?,
+            membership_type: row.try_get("type_name")?,
+            profile_type: row.try_get("profile_type")?,
+            no_list_mail: row.try_get::<i64, _>("no_list_mail")? != 0,
+            teams: list("SELECT t.name FROM person_teams pt JOIN teams t ON t.id = pt.team_id WHERE pt.person_id = $1 ORDER BY t.name").await?,
+            services: list("SELECT s.name FROM person_services ps JOIN services s ON s.id = ps.service_id WHERE ps.person_id = $1 ORDER BY s.name").await?,
+            ..Default::default()
+        };
+        for r in sqlx::query(
+            "SELECT f.name, v.value FROM person_field_values v JOIN custom_fields f ON f.id = v.field_id
+             WHERE v.person_id = $1 ORDER BY f.name, v.value",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        {
+            detail.fields.entry(r.try_get(0)?).or_default().push(r.try_get(1)?);
+        }
+        for r in sqlx::query("SELECT joined_on, left_on FROM membership_periods WHERE person_id = $1 ORDER BY joined_on")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?
+        {
+            detail.periods.push(Period { joined: r.try_get(0)?, left: r.try_get(1)? });
+        }
+        Ok(Some(detail))
+    }
+
+    pub async fn search_people(&self, q: &PeopleQuery) -> Result<Vec<PersonSummary>, StoreError> {
+        let text = q
+            .text
+            .as_ref()
+            .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")));
+        let rows = sqlx::query(
+            "SELECT p.id, p.email, p.name, p.status, t.name AS type_name
+             FROM people p LEFT JOIN membership_types t ON t.id = p.membership_type_id
+             WHERE ($1 IS NULL OR p.email_key LIKE $1 OR LOWER(COALESCE(p.name, '')) LIKE $1)
+               AND ($2 IS NULL OR p.status = $2)
+               AND ($3 IS NULL OR t.name = $3)
+               AND ($4 IS NULL OR EXISTS (SELECT 1 FROM person_teams pt JOIN teams tm ON tm.id = pt.team_id
+                                          WHERE pt.person_id = p.id AND tm.name = $4))
+             ORDER BY p.email_key LIMIT $5 OFFSET $6",
+        )
+        .bind(text)
+        .bind(&q.status)
+        .bind(&q.membership_type)
+        .bind(&q.team)
+        .bind(q.limit)
+        .bind(q.offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PersonSummary {
+                    id: r.try_get("id")?,
+                    email: r.try_get("email")?,
+                    name: r.try_get("name")?,
+                    status: r.try_get("status")?,
+                    membership_type: r.try_get("type_name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Changes a person's address and/or name (`Some(None)` clears the name).
+    pub async fn update_person(
+        &self,
+        id: i64,
+        email: Option<&EmailAddress>,
+        name: Option<Option<&str>>,
+    ) -> Result<(), StoreError> {
+        if let Some(email) = email {
+            if self.find_person(email).await?.is_some_and(|p| p.id != id) {
+                return Err(StoreError::Conflict(format!(
+                    "{email} belongs to another person"
+                )));
+            }
+            sqlx::query("UPDATE people SET email = $1, email_key = $2 WHERE id = $3")
+                .bind(email.to_string())
+                .bind(email.key())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
+        if let Some(name) = name {
+            sqlx::query("UPDATE people SET name = $1 WHERE id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a person with their memberships and opt-outs. Returns whether they existed.
+    pub async fn delete_person(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM people WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The defined custom fields: (name, kind, options).
+    pub async fn custom_fields(&self) -> Result<Vec<(String, String, Vec<String>)>, StoreError> {
+        let rows = sqlx::query("SELECT name, kind, options FROM custom_fields ORDER BY name")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let options: String = r.try_get(2)?;
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    serde_json::from_str(&options).unwrap_or_default(),
+                ))
+            })
+            .collect()
+    }
+}

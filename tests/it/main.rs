@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api;
 mod cli;
 mod crash;
 mod fanout;

@@ -1,0 +1,440 @@
+//! Groups: CRUD, address, activation, direct members with role and term, subgroups, rules (with a
+//! dry-run count), standard groups, recipients with explain.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiPath, ApiQuery, ApiState, check_date};
+use crate::{
+    groups::criteria::Criteria, http::error::ApiError, model::address::EmailAddress,
+    store::groups::Group,
+};
+
+fn group_json(g: &Group) -> Value {
+    let rule = g
+        .criteria
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<Value>(c).ok());
+    let rule_text = rule
+        .as_ref()
+        .and_then(|r| Criteria::parse(r).ok())
+        .map(|c| c.describe());
+    json!({
+        "id": g.id, "name": g.name, "address": g.address, "active": g.active,
+        "standard": g.standard_key.is_some(), "rule": rule, "rule_text": rule_text,
+    })
+}
+
+async fn find(state: &ApiState, id: i64) -> Result<Group, ApiError> {
+    state
+        .store
+        .group(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))
+}
+
+fn list_address(state: &ApiState, address: &str) -> Result<EmailAddress, ApiError> {
+    let a = EmailAddress::parse(address).map_err(|e| ApiError::invalid(format!("address: {e}")))?;
+    if !state
+        .domains
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(a.domain()))
+    {
+        return Err(ApiError::invalid(format!(
+            "address: {} is not in server.domains ({}), so mail to it would be refused",
+            a.domain(),
+            state.domains.join(", ")
+        )));
+    }
+    Ok(a)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupInput {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    address: Option<Option<String>>,
+}
+
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    state.resolver.directory().await?; // creates standard groups the data calls for
+    let groups: Vec<Value> = state
+        .store
+        .list_groups()
+        .await?
+        .iter()
+        .map(|s| {
+            let mut v = group_json(&s.group);
+            v["direct_members"] = json!(s.members);
+            v
+        })
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+pub async fn standard(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    state.resolver.directory().await?;
+    let groups: Vec<Value> = state
+        .store
+        .list_groups()
+        .await?
+        .iter()
+        .filter(|s| s.group.standard_key.is_some())
+        .map(|s| group_json(&s.group))
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let name = input
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError::invalid("name: required"))?;
+    let address = input
+        .address
+        .flatten()
+        .map(|a| list_address(&state, &a))
+        .transpose()?;
+    let group = state
+        .store
+        .create_group(name, address.as_ref(), state.clock.now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(group_json(&group))))
+}
+
+pub async fn read(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let group = find(&state, id).await?;
+    let mut v = group_json(&group);
+    v["subgroups"] = state
+        .store
+        .subgroups_of(id)
+        .await?
+        .into_iter()
+        .map(|(id, name, as_manager)| json!({ "id": id, "name": name, "as_manager": as_manager }))
+        .collect();
+    Ok(Json(v))
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<GroupInput>,
+) -> Result<Json<Value>, ApiError> {
+    let group = find(&state, id).await?;
+    if group.standard_key.is_some() && input.name.is_some() {
+        return Err(ApiError::conflict(
+            "a standard group is named after its data; rename the membership type, team or service instead",
+        ));
+    }
+    let address = match &input.address {
+        Some(Some(a)) => Some(Some(list_address(&state, a)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let name = input.name.as_deref().map(str::trim);
+    if name.is_some_and(str::is_empty) {
+        return Err(ApiError::invalid("name: must not be empty"));
+    }
+    state
+        .store
+        .update_group(id, name, address.as_ref().map(Option::as_ref))
+        .await?;
+    Ok(Json(group_json(&find(&state, id).await?)))
+}
+
+pub async fn delete(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.store.delete_group(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn activate(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    state.store.set_group_active(id, true).await?;
+    Ok(Json(group_json(&find(&state, id).await?)))
+}
+
+pub async fn deactivate(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    state.store.set_group_active(id, false).await?;
+    Ok(Json(group_json(&find(&state, id).await?)))
+}
+
+pub async fn members(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    Ok(Json(json!({ "members": state.store.members(id).await? })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberInput {
+    person_id: Option<i64>,
+    /// Instead of person_id: the person's address (created if new).
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+fn check_term(from: Option<&str>, until: Option<&str>) -> Result<(), ApiError> {
+    check_date("valid_from", from)?;
+    check_date("valid_until", until)?;
+    if let (Some(f), Some(u)) = (from, until) {
+        if f > u {
+            return Err(ApiError::invalid(format!(
+                "valid_until {u} is before valid_from {f}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub async fn add_member(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(m): ApiJson<MemberInput>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, id).await?;
+    let role = m.role.as_deref().unwrap_or("member");
+    if !["member", "manager"].contains(&role) {
+        return Err(ApiError::invalid(format!(
+            "role: {role:?} is not member or manager"
+        )));
+    }
+    check_term(m.valid_from.as_deref(), m.valid_until.as_deref())?;
+    let now = state.clock.now_ms();
+    let person_id = match (m.person_id, &m.email) {
+        (Some(p), None) => {
+            state
+                .store
+                .person_detail(p)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no person with id {p}")))?;
+            p
+        }
+        (None, Some(e)) => {
+            let email =
+                EmailAddress::parse(e).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
+            state
+                .store
+                .upsert_person(&email, m.name.as_deref(), now)
+                .await?
+                .id
+        }
+        _ => return Err(ApiError::invalid("give either person_id or email")),
+    };
+    let new = state
+        .store
+        .add_member_with_term(
+            id,
+            person_id,
+            role,
+            m.valid_from.as_deref(),
+            m.valid_until.as_deref(),
+            now,
+        )
+        .await?;
+    Ok(if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+pub async fn remove_member(
+    State(state): State<ApiState>,
+    ApiPath((id, person)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.remove_member(id, person).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "person {person} is not a direct member of group {id}"
+        )))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyInput {
+    from_group: i64,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+pub async fn copy_members(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(c): ApiJson<CopyInput>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    find(&state, c.from_group).await?;
+    check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
+    let n = state
+        .store
+        .copy_members(
+            c.from_group,
+            id,
+            c.valid_from.as_deref(),
+            c.valid_until.as_deref(),
+            state.clock.now_ms(),
+        )
+        .await?;
+    Ok(Json(json!({ "copied": n })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubgroupInput {
+    group_id: i64,
+    #[serde(default)]
+    as_manager: bool,
+}
+
+pub async fn add_subgroup(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(s): ApiJson<SubgroupInput>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, id).await?;
+    find(&state, s.group_id).await?;
+    state
+        .store
+        .add_subgroup(id, s.group_id, s.as_manager)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_subgroup(
+    State(state): State<ApiState>,
+    ApiPath((id, child)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.remove_subgroup(id, child).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "group {child} is not a subgroup of group {id}"
+        )))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    rule: Value,
+}
+
+fn parse_rule(rule: &Value) -> Result<Criteria, ApiError> {
+    Criteria::parse(rule).map_err(ApiError::invalid)
+}
+
+pub async fn set_rule(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(r): ApiJson<RuleInput>,
+) -> Result<Json<Value>, ApiError> {
+    let group = find(&state, id).await?;
+    if group.standard_key.is_some() {
+        return Err(ApiError::conflict(
+            "a standard group's members come from the system's own rule",
+        ));
+    }
+    let rule = parse_rule(&r.rule)?;
+    let matches = state.resolver.count_matching(&rule).await?;
+    state.store.set_criteria(id, Some(&rule.to_json())).await?;
+    Ok(Json(
+        json!({ "rule": r.rule, "rule_text": rule.describe(), "matches": matches }),
+    ))
+}
+
+pub async fn clear_rule(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, id).await?;
+    state.store.set_criteria(id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// How many people a rule would match, without saving it.
+pub async fn dry_run(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(r): ApiJson<RuleInput>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    let rule = parse_rule(&r.rule)?;
+    let matches = state.resolver.count_matching(&rule).await?;
+    Ok(Json(
+        json!({ "rule_text": rule.describe(), "matches": matches }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientParams {
+    #[serde(default)]
+    explain: bool,
+    /// Explain this one person (member or not) instead of listing everyone.
+    person_id: Option<i64>,
+}
+
+pub async fn recipients(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<RecipientParams>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    if let Some(person) = p.person_id {
+        let why = state.resolver.explain(id, person).await?;
+        return Ok(Json(
+            json!({ "group_id": id, "person_id": person, "explanation": why }),
+        ));
+    }
+    let people = state.resolver.recipient_people(id).await?;
+    let list: Vec<Value> = if p.explain {
+        let mut out = Vec::with_capacity(people.len());
+        for (pid, email) in &people {
+            let why = state.resolver.explain(id, *pid).await?;
+            out.push(json!({ "person_id": pid, "email": email, "paths": why.paths }));
+        }
+        out
+    } else {
+        people.iter().map(|(_, e)| json!(e)).collect()
+    };
+    Ok(Json(
+        json!({ "group_id": id, "count": people.len(), "recipients": list }),
+    ))
+}
+
+pub async fn opt_outs(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    Ok(Json(
+        json!({ "opt_outs": state.store.opt_outs(None, Some(id)).await? }),
+    ))
+}

@@ -1,0 +1,352 @@
+//! People: create, read, update, delete, search; custom fields; opt-outs.
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiPath, ApiQuery, ApiState, check_date};
+use crate::{
+    http::error::ApiError,
+    model::address::EmailAddress,
+    store::people::{PeopleQuery, Period, PersonDetail, Vocabulary},
+};
+
+const STATUSES: &[&str] = &["active", "resigned"];
+const PROFILES: &[&str] = &["person", "organisation", "public_body"];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PersonInput {
+    pub email: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub name: Option<Option<String>>,
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "super::double_option")]
+    pub membership_type: Option<Option<String>>,
+    pub profile_type: Option<String>,
+    pub teams: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    pub fields: Option<BTreeMap<String, Vec<String>>>,
+    /// Periods to add to the history (existing ones are kept).
+    pub add_periods: Option<Vec<Period>>,
+}
+
+fn parse_email(e: &str) -> Result<EmailAddress, ApiError> {
+    EmailAddress::parse(e).map_err(|e| ApiError::invalid(format!("email: {e}")))
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{field}: {value:?} is not one of {}",
+            allowed.join(", ")
+        )))
+    }
+}
+
+/// Checks everything before anything is written, so a bad field changes nothing.
+async fn validate(state: &ApiState, input: &PersonInput) -> Result<(), ApiError> {
+    if let Some(s) = &input.status {
+        one_of("status", s, STATUSES)?;
+    }
+    if let Some(p) = &input.profile_type {
+        one_of("profile_type", p, PROFILES)?;
+    }
+    for p in input.add_periods.iter().flatten() {
+        check_date("add_periods.joined", Some(&p.joined))?;
+        check_date("add_periods.left", p.left.as_deref())?;
+    }
+    if let Some(fields) = &input.fields {
+        let defined = state.store.custom_fields().await?;
+        for (name, values) in fields {
+            let Some((_, kind, options)) = defined.iter().find(|(n, _, _)| n == name) else {
+                return Err(ApiError::invalid(format!(
+                    "fields: no custom field named {name:?}; create it with POST /api/v1/fields"
+                )));
+            };
+            let allowed: Vec<&str> = match kind.as_str() {
+                "checkbox" => vec!["true", "false"],
+                _ => options.iter().map(String::as_str).collect(),
+            };
+            if kind != "multiple" && values.len() > 1 {
+                return Err(ApiError::invalid(format!(
+                    "fields.{name}: a {kind} field holds one value"
+                )));
+            }
+            for v in values {
+                one_of(&format!("fields.{name}"), v, &allowed)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn apply(state: &ApiState, id: i64, input: &PersonInput) -> Result<(), ApiError> {
+    let store = &state.store;
+    let email = input.email.as_deref().map(parse_email).transpose()?;
+    store
+        .update_person(
+            id,
+            email.as_ref(),
+            input.name.as_ref().map(|n| n.as_deref()),
+        )
+        .await?;
+    if input.status.is_some() || input.membership_type.is_some() || input.profile_type.is_some() {
+        let current = store
+            .person_detail(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no person {id}")))?;
+        let status = input.status.clone().unwrap_or(current.status);
+        let kind = match &input.membership_type {
+            Some(k) => k.clone(),
+            None => current.membership_type,
+        };
+        let profile = input.profile_type.clone().unwrap_or(current.profile_type);
+        store
+            .set_person_profile(id, &status, kind.as_deref(), &profile)
+            .await?;
+    }
+    for (list, vocabulary) in [
+        (&input.teams, Vocabulary::Team),
+        (&input.services, Vocabulary::Service),
+    ] {
+        if let Some(names) = list {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            store.set_person_vocabulary(id, vocabulary, &names).await?;
+        }
+    }
+    for (name, values) in input.fields.iter().flatten() {
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        store.set_custom_field(id, name, &values).await?;
+    }
+    for p in input.add_periods.iter().flatten() {
+        store
+            .add_membership_period(id, &p.joined, p.left.as_deref())
+            .await?;
+    }
+    Ok(())
+}
+
+async fn detail(state: &ApiState, id: i64) -> Result<PersonDetail, ApiError> {
+    state
+        .store
+        .person_detail(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no person with id {id}")))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiJson(input): ApiJson<PersonInput>,
+) -> Result<(StatusCode, Json<PersonDetail>), ApiError> {
+    let email = parse_email(
+        input
+            .email
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid("email: required"))?,
+    )?;
+    validate(&state, &input).await?;
+    if state.store.find_person(&email).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "{email} exists already; update it with PATCH /api/v1/people/ID"
+        )));
+    }
+    let name = input.name.clone().flatten();
+    let person = state
+        .store
+        .upsert_person(&email, name.as_deref(), state.clock.now_ms())
+        .await?;
+    apply(
+        &state,
+        person.id,
+        &PersonInput {
+            email: None,
+            name: None,
+            ..input
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(detail(&state, person.id).await?)))
+}
+
+pub async fn read(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<PersonDetail>, ApiError> {
+    Ok(Json(detail(&state, id).await?))
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PersonInput>,
+) -> Result<Json<PersonDetail>, ApiError> {
+    detail(&state, id).await?;
+    validate(&state, &input).await?;
+    apply(&state, id, &input).await?;
+    Ok(Json(detail(&state, id).await?))
+}
+
+pub async fn delete(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_person(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no person with id {id}")))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    q: Option<String>,
+    status: Option<String>,
+    membership_type: Option<String>,
+    team: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub async fn search(
+    State(state): State<ApiState>,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || p.offset.is_some_and(|o| o < 0) {
+        return Err(ApiError::invalid(
+            "limit is 1 to 1000 and offset at least 0",
+        ));
+    }
+    let query = PeopleQuery {
+        text: p.q,
+        status: p.status,
+        membership_type: p.membership_type,
+        team: p.team,
+        limit,
+        offset: p.offset.unwrap_or(0),
+    };
+    let people = state.store.search_people(&query).await?;
+    Ok(Json(json!({ "people": people })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldInput {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    options: Vec<String>,
+}
+
+pub async fn fields(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let fields: Vec<Value> = state
+        .store
+        .custom_fields()
+        .await?
+        .into_iter()
+        .map(|(name, kind, options)| json!({ "name": name, "kind": kind, "options": options }))
+        .collect();
+    Ok(Json(json!({ "fields": fields })))
+}
+
+pub async fn create_field(
+    State(state): State<ApiState>,
+    ApiJson(f): ApiJson<FieldInput>,
+) -> Result<StatusCode, ApiError> {
+    one_of("kind", &f.kind, &["single", "multiple", "checkbox"])?;
+    if f.name.trim().is_empty() || f.name.contains('=') {
+        return Err(ApiError::invalid("name: required, without '='"));
+    }
+    if f.kind != "checkbox" && f.options.is_empty() {
+        return Err(ApiError::invalid(
+            "options: a single or multiple choice field needs its options",
+        ));
+    }
+    if state
+        .store
+        .custom_fields()
+        .await?
+        .iter()
+        .any(|(n, _, _)| *n == f.name)
+    {
+        return Err(ApiError::conflict(format!(
+            "a field named {:?} exists already",
+            f.name
+        )));
+    }
+    let options: Vec<&str> = f.options.iter().map(String::as_str).collect();
+    state
+        .store
+        .create_custom_field(&f.name, &f.kind, &options)
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutInput {
+    /// The group to stop receiving; `null` or absent: all list mail.
+    group_id: Option<i64>,
+    channel: Option<String>,
+}
+
+pub async fn opt_outs(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    detail(&state, id).await?;
+    Ok(Json(
+        json!({ "opt_outs": state.store.opt_outs(Some(id), None).await? }),
+    ))
+}
+
+pub async fn opt_out(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<OptOutInput>,
+) -> Result<StatusCode, ApiError> {
+    detail(&state, id).await?;
+    if let Some(g) = input.group_id {
+        state
+            .store
+            .group(g)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no group with id {g}")))?;
+    }
+    let channel = input.channel.unwrap_or_else(|| "admin".into());
+    one_of("channel", &channel, &["admin", "link", "mailto"])?;
+    let new = state
+        .store
+        .opt_out(id, input.group_id, &channel, state.clock.now_ms())
+        .await?;
+    Ok(if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    })
+}
+
+/// `DELETE /people/{id}/opt-outs/{group}`: `group` is a group id, or `all`.
+pub async fn undo_opt_out(
+    State(state): State<ApiState>,
+    ApiPath((id, group)): ApiPath<(i64, String)>,
+) -> Result<StatusCode, ApiError> {
+    let group_id =
+        match group.as_str() {
+            "all" => None,
+            g => Some(g.parse::<i64>().map_err(|_| {
+                ApiError::invalid(format!("{g:?} is neither a group id nor \"all\""))
+            })?),
+        };
+    if state.store.undo_opt_out(id, group_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such opt-out"))
+    }
+}
