@@ -136,12 +136,12 @@ impl Store {
         }
         if let Some(address) = address {
             let key = address.map(EmailAddress::key);
-            if let Some(k) = &key {
-                if self.group_by_address(k).await?.is_some_and(|g| g.id != id) {
-                    return Err(StoreError::Conflict(format!(
-                        "{k} is already the address of another group"
-                    )));
-                }
+            if let Some(k) = &key
+                && self.group_by_address(k).await?.is_some_and(|g| g.id != id)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "{k} is already the address of another group"
+                )));
             }
             sqlx::query("UPDATE groups SET address = $1 WHERE id = $2")
                 .bind(key)

@@ -201,12 +201,12 @@ pub struct MemberInput {
 fn check_term(from: Option<&str>, until: Option<&str>) -> Result<(), ApiError> {
     check_date("valid_from", from)?;
     check_date("valid_until", until)?;
-    if let (Some(f), Some(u)) = (from, until) {
-        if f > u {
-            return Err(ApiError::invalid(format!(
-                "valid_until {u} is before valid_from {f}"
-            )));
-        }
+    if let (Some(f), Some(u)) = (from, until)
+        && f > u
+    {
+        return Err(ApiError::invalid(format!(
+            "valid_until {u} is before valid_from {f}"
+        )));
     }
     Ok(())
 }
