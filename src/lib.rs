@@ -17,9 +17,11 @@
 //! - [`queue`]: the durable contract between acceptance and delivery; retries; leases.
 //! - [`delivery`]: outbound SMTP through the relay, with a per-recipient outcome.
 //! - [`store`]: SQLite or PostgreSQL, one schema, migrations in `migrations/`.
-//! - [`http`]: health now; the admin API later.
+//! - [`http`]: `/healthz` and the admin API (`/api/v1`); [`admin`]: the operations behind it,
+//!   shared with the command line.
 //! - [`config`], [`cli`], [`app`] (wiring and shutdown), [`clock`], [`telemetry`], [`model`].
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -1,7 +1,8 @@
 //! The command line: `serve`, `migrate`, `check-config`, and group/member administration.
 //! Each subcommand is thin: parse, call the library, print.
 
-mod admin;
+mod groups;
+mod people;
 mod serve;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -39,12 +40,26 @@ pub enum Command {
     Migrate,
     /// Check the configuration and exit: 0 when valid, 2 with one line per problem otherwise.
     CheckConfig,
-    /// Create and list groups.
+    /// Create, change and inspect groups; rules; recipients with explain.
     #[command(subcommand)]
-    Group(admin::GroupCommand),
-    /// Add, remove and list a group's members.
+    Group(groups::GroupCommand),
+    /// Put groups in groups.
     #[command(subcommand)]
-    Member(admin::MemberCommand),
+    Subgroup(groups::SubgroupCommand),
+    /// Add, remove, list and copy a group's direct members.
+    #[command(subcommand)]
+    Member(groups::MemberCommand),
+    /// Add, change, show, search and delete people.
+    #[command(subcommand)]
+    Person(people::PersonCommand),
+    /// Stop or resume a person's list mail.
+    #[command(subcommand)]
+    OptOut(people::OptOutCommand),
+    /// Import people, attributes and group memberships from a CSV file (see docs/groups.md).
+    Import {
+        /// The CSV file; its first row names the columns.
+        file: PathBuf,
+    },
 }
 
 /// Why a command failed, and with which exit status.
@@ -86,9 +101,23 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 println!("{}: the configuration is valid", cli.config.display());
                 Ok(())
             }
-            Command::Group(cmd) => admin::group(&config, cmd).await,
-            Command::Member(cmd) => admin::member(&config, cmd).await,
+            Command::Group(cmd) => groups::group(&config, cmd).await,
+            Command::Subgroup(cmd) => groups::subgroup(&config, cmd).await,
+            Command::Member(cmd) => groups::member(&config, cmd).await,
+            Command::Person(cmd) => people::person(&config, cmd).await,
+            Command::OptOut(cmd) => people::opt_out(&config, cmd).await,
+            Command::Import { file } => people::import(&config, &file).await,
         }
         .map_err(CliError::Failed)
     })
+}
+
+/// Opens the database for an administrative command (migrating it if needed).
+async fn open(config: &Config) -> anyhow::Result<crate::store::Store> {
+    use anyhow::Context as _;
+    let store = crate::store::Store::connect(config.database.url.expose(), 2)
+        .await
+        .context("cannot open the database")?;
+    store.migrate().await?;
+    Ok(store)
 }

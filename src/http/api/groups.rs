@@ -5,9 +5,9 @@ use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, ApiState, check_date};
+use super::{ApiJson, ApiPath, ApiQuery, ApiState};
 use crate::{
-    groups::criteria::Criteria, http::error::ApiError, model::address::EmailAddress,
+    admin, groups::criteria::Criteria, http::error::ApiError, model::address::EmailAddress,
     store::groups::Group,
 };
 
@@ -35,26 +35,14 @@ async fn find(state: &ApiState, id: i64) -> Result<Group, ApiError> {
 }
 
 fn list_address(state: &ApiState, address: &str) -> Result<EmailAddress, ApiError> {
-    let a = EmailAddress::parse(address).map_err(|e| ApiError::invalid(format!("address: {e}")))?;
-    if !state
-        .domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(a.domain()))
-    {
-        return Err(ApiError::invalid(format!(
-            "address: {} is not in server.domains ({}), so mail to it would be refused",
-            a.domain(),
-            state.domains.join(", ")
-        )));
-    }
-    Ok(a)
+    Ok(admin::list_address(&state.domains, address)?)
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupInput {
     name: Option<String>,
-    #[serde(default, deserialize_with = "super::double_option")]
+    #[serde(default, deserialize_with = "crate::admin::double_option")]
     address: Option<Option<String>>,
 }
 
@@ -198,19 +186,6 @@ pub struct MemberInput {
     valid_until: Option<String>,
 }
 
-fn check_term(from: Option<&str>, until: Option<&str>) -> Result<(), ApiError> {
-    check_date("valid_from", from)?;
-    check_date("valid_until", until)?;
-    if let (Some(f), Some(u)) = (from, until)
-        && f > u
-    {
-        return Err(ApiError::invalid(format!(
-            "valid_until {u} is before valid_from {f}"
-        )));
-    }
-    Ok(())
-}
-
 pub async fn add_member(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
@@ -218,12 +193,8 @@ pub async fn add_member(
 ) -> Result<StatusCode, ApiError> {
     find(&state, id).await?;
     let role = m.role.as_deref().unwrap_or("member");
-    if !["member", "manager"].contains(&role) {
-        return Err(ApiError::invalid(format!(
-            "role: {role:?} is not member or manager"
-        )));
-    }
-    check_term(m.valid_from.as_deref(), m.valid_until.as_deref())?;
+    admin::check_role(role)?;
+    admin::check_term(m.valid_from.as_deref(), m.valid_until.as_deref())?;
     let now = state.clock.now_ms();
     let person_id = match (m.person_id, &m.email) {
         (Some(p), None) => {
@@ -291,7 +262,7 @@ pub async fn copy_members(
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
     find(&state, c.from_group).await?;
-    check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
+    admin::check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
     let n = state
         .store
         .copy_members(
@@ -346,10 +317,6 @@ pub struct RuleInput {
     rule: Value,
 }
 
-fn parse_rule(rule: &Value) -> Result<Criteria, ApiError> {
-    Criteria::parse(rule).map_err(ApiError::invalid)
-}
-
 pub async fn set_rule(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
@@ -361,7 +328,7 @@ pub async fn set_rule(
             "a standard group's members come from the system's own rule",
         ));
     }
-    let rule = parse_rule(&r.rule)?;
+    let rule = admin::parse_rule(&r.rule)?;
     let matches = state.resolver.count_matching(&rule).await?;
     state.store.set_criteria(id, Some(&rule.to_json())).await?;
     Ok(Json(
@@ -385,7 +352,7 @@ pub async fn dry_run(
     ApiJson(r): ApiJson<RuleInput>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
-    let rule = parse_rule(&r.rule)?;
+    let rule = admin::parse_rule(&r.rule)?;
     let matches = state.resolver.count_matching(&rule).await?;
     Ok(Json(
         json!({ "rule_text": rule.describe(), "matches": matches }),

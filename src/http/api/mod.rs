@@ -128,22 +128,3 @@ async fn authenticate(
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
-
-/// `YYYY-MM-DD`, or a 422 naming the field.
-fn check_date(field: &str, value: Option<&str>) -> Result<(), ApiError> {
-    match value {
-        Some(v) if chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err() => Err(
-            ApiError::invalid(format!("{field}: {v:?} is not a date; write YYYY-MM-DD")),
-        ),
-        _ => Ok(()),
-    }
-}
-
-/// For PATCH fields that can be absent (keep), `null` (clear) or a value (set).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    serde::Deserialize::deserialize(d).map(Some)
-}

@@ -1,135 +1,15 @@
 //! People: create, read, update, delete, search; custom fields; opt-outs.
 
-use std::collections::BTreeMap;
-
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, ApiState, check_date};
+use super::{ApiJson, ApiPath, ApiQuery, ApiState};
 use crate::{
+    admin::people::{PersonInput, apply, one_of, parse_email, validate},
     http::error::ApiError,
-    model::address::EmailAddress,
-    store::people::{PeopleQuery, Period, PersonDetail, Vocabulary},
+    store::people::{PeopleQuery, PersonDetail},
 };
-
-const STATUSES: &[&str] = &["active", "resigned"];
-const PROFILES: &[&str] = &["person", "organisation", "public_body"];
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PersonInput {
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "super::double_option")]
-    pub name: Option<Option<String>>,
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "super::double_option")]
-    pub membership_type: Option<Option<String>>,
-    pub profile_type: Option<String>,
-    pub teams: Option<Vec<String>>,
-    pub services: Option<Vec<String>>,
-    pub fields: Option<BTreeMap<String, Vec<String>>>,
-    /// Periods to add to the history (existing ones are kept).
-    pub add_periods: Option<Vec<Period>>,
-}
-
-fn parse_email(e: &str) -> Result<EmailAddress, ApiError> {
-    EmailAddress::parse(e).map_err(|e| ApiError::invalid(format!("email: {e}")))
-}
-
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "{field}: {value:?} is not one of {}",
-            allowed.join(", ")
-        )))
-    }
-}
-
-/// Checks everything before anything is written, so a bad field changes nothing.
-async fn validate(state: &ApiState, input: &PersonInput) -> Result<(), ApiError> {
-    if let Some(s) = &input.status {
-        one_of("status", s, STATUSES)?;
-    }
-    if let Some(p) = &input.profile_type {
-        one_of("profile_type", p, PROFILES)?;
-    }
-    for p in input.add_periods.iter().flatten() {
-        check_date("add_periods.joined", Some(&p.joined))?;
-        check_date("add_periods.left", p.left.as_deref())?;
-    }
-    if let Some(fields) = &input.fields {
-        let defined = state.store.custom_fields().await?;
-        for (name, values) in fields {
-            let Some((_, kind, options)) = defined.iter().find(|(n, _, _)| n == name) else {
-                return Err(ApiError::invalid(format!(
-                    "fields: no custom field named {name:?}; create it with POST /api/v1/fields"
-                )));
-            };
-            let allowed: Vec<&str> = match kind.as_str() {
-                "checkbox" => vec!["true", "false"],
-                _ => options.iter().map(String::as_str).collect(),
-            };
-            if kind != "multiple" && values.len() > 1 {
-                return Err(ApiError::invalid(format!(
-                    "fields.{name}: a {kind} field holds one value"
-                )));
-            }
-            for v in values {
-                one_of(&format!("fields.{name}"), v, &allowed)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn apply(state: &ApiState, id: i64, input: &PersonInput) -> Result<(), ApiError> {
-    let store = &state.store;
-    let email = input.email.as_deref().map(parse_email).transpose()?;
-    store
-        .update_person(
-            id,
-            email.as_ref(),
-            input.name.as_ref().map(|n| n.as_deref()),
-        )
-        .await?;
-    if input.status.is_some() || input.membership_type.is_some() || input.profile_type.is_some() {
-        let current = store
-            .person_detail(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no person {id}")))?;
-        let status = input.status.clone().unwrap_or(current.status);
-        let kind = match &input.membership_type {
-            Some(k) => k.clone(),
-            None => current.membership_type,
-        };
-        let profile = input.profile_type.clone().unwrap_or(current.profile_type);
-        store
-            .set_person_profile(id, &status, kind.as_deref(), &profile)
-            .await?;
-    }
-    for (list, vocabulary) in [
-        (&input.teams, Vocabulary::Team),
-        (&input.services, Vocabulary::Service),
-    ] {
-        if let Some(names) = list {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            store.set_person_vocabulary(id, vocabulary, &names).await?;
-        }
-    }
-    for (name, values) in input.fields.iter().flatten() {
-        let values: Vec<&str> = values.iter().map(String::as_str).collect();
-        store.set_custom_field(id, name, &values).await?;
-    }
-    for p in input.add_periods.iter().flatten() {
-        store
-            .add_membership_period(id, &p.joined, p.left.as_deref())
-            .await?;
-    }
-    Ok(())
-}
 
 async fn detail(state: &ApiState, id: i64) -> Result<PersonDetail, ApiError> {
     state
@@ -149,7 +29,7 @@ pub async fn create(
             .as_deref()
             .ok_or_else(|| ApiError::invalid("email: required"))?,
     )?;
-    validate(&state, &input).await?;
+    validate(&state.store, &input).await?;
     if state.store.find_person(&email).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "{email} exists already; update it with PATCH /api/v1/people/ID"
@@ -161,7 +41,7 @@ pub async fn create(
         .upsert_person(&email, name.as_deref(), state.clock.now_ms())
         .await?;
     apply(
-        &state,
+        &state.store,
         person.id,
         &PersonInput {
             email: None,
@@ -186,8 +66,8 @@ pub async fn update(
     ApiJson(input): ApiJson<PersonInput>,
 ) -> Result<Json<PersonDetail>, ApiError> {
     detail(&state, id).await?;
-    validate(&state, &input).await?;
-    apply(&state, id, &input).await?;
+    validate(&state.store, &input).await?;
+    apply(&state.store, id, &input).await?;
     Ok(Json(detail(&state, id).await?))
 }
 
