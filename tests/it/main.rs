@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod fanout;
 mod groups;
+mod import;
 mod ingress;
 mod interop;
 mod store;
