@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use fixedbitset::FixedBitSet;
 
 use super::{
     criteria::{Criteria, Field, Op},
@@ -75,6 +76,14 @@ pub struct Directory {
     pub(super) direct_groups: Vec<Vec<usize>>,
     /// For each group, the groups it is a subgroup of.
     pub(super) parents: Vec<Vec<usize>>,
+    /// For each attribute, the people who have it (rules become bitset algebra).
+    pub(super) postings: HashMap<u32, FixedBitSet>,
+    /// People who opted out of all list mail.
+    pub(super) no_mail: FixedBitSet,
+    /// Per person: the most recent day they joined, and the day they left (None while a
+    /// period is open, or if they never left).
+    pub(super) last_joined: Vec<Option<NaiveDate>>,
+    pub(super) last_left: Vec<Option<NaiveDate>>,
 }
 
 fn date(s: &str) -> Option<NaiveDate> {
@@ -214,6 +223,27 @@ impl Directory {
         for list in &mut direct_groups {
             list.dedup();
         }
+        let n = people.len();
+        let mut postings: HashMap<u32, FixedBitSet> = HashMap::new();
+        let mut no_mail = FixedBitSet::with_capacity(n);
+        let mut last_joined = Vec::with_capacity(n);
+        let mut last_left = Vec::with_capacity(n);
+        for (i, p) in people.iter().enumerate() {
+            for a in &p.attributes {
+                postings
+                    .entry(*a)
+                    .or_insert_with(|| FixedBitSet::with_capacity(n))
+                    .insert(i);
+            }
+            no_mail.set(i, p.no_list_mail);
+            last_joined.push(p.periods.iter().map(|(j, _)| *j).max());
+            let open = p.periods.iter().any(|(_, l)| l.is_none());
+            last_left.push(if open {
+                None
+            } else {
+                p.periods.iter().filter_map(|(_, l)| *l).max()
+            });
+        }
         Directory {
             version: rows.version,
             people,
@@ -223,6 +253,10 @@ impl Directory {
             attributes,
             direct_groups,
             parents,
+            postings,
+            no_mail,
+            last_joined,
+            last_left,
         }
     }
 
@@ -284,6 +318,66 @@ fn compile(c: &Criteria, attributes: &HashMap<String, u32>) -> Compiled {
 }
 
 impl Compiled {
+    /// Everyone the rule selects, as a set: unions and intersections of attribute postings.
+    pub(super) fn eval(&self, dir: &Directory, today: NaiveDate) -> FixedBitSet {
+        let n = dir.people.len();
+        match self {
+            Compiled::All(all) => {
+                let mut set = FixedBitSet::with_capacity(n);
+                set.insert_range(..);
+                for c in all {
+                    set.intersect_with(&c.eval(dir, today));
+                }
+                set
+            }
+            Compiled::Any(any) => {
+                let mut set = FixedBitSet::with_capacity(n);
+                for c in any {
+                    set.union_with(&c.eval(dir, today));
+                }
+                set
+            }
+            Compiled::Has { ids, negate } => {
+                let mut set = FixedBitSet::with_capacity(n);
+                for id in ids {
+                    if let Some(p) = dir.postings.get(id) {
+                        set.union_with(p);
+                    }
+                }
+                if *negate {
+                    set.toggle_range(..);
+                }
+                set
+            }
+            Compiled::Time {
+                left,
+                months,
+                within,
+            } => {
+                let cutoff = today
+                    .checked_sub_months(chrono::Months::new(*months))
+                    .unwrap_or(NaiveDate::MIN);
+                let dates = if *left {
+                    &dir.last_left
+                } else {
+                    &dir.last_joined
+                };
+                let mut set = FixedBitSet::with_capacity(n);
+                for (i, d) in dates.iter().enumerate() {
+                    let hit = match d {
+                        Some(d) if *within => *d >= cutoff && *d <= today,
+                        Some(d) => *d < cutoff,
+                        None => false,
+                    };
+                    if hit {
+                        set.insert(i);
+                    }
+                }
+                set
+            }
+        }
+    }
+
     pub(super) fn matches(&self, p: &PersonRec, today: NaiveDate) -> bool {
         match self {
             Compiled::All(all) => all.iter().all(|c| c.matches(p, today)),
@@ -314,6 +408,63 @@ impl Compiled {
                     None => false,
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::directory::{DirectoryRows, PersonRow};
+    use serde_json::json;
+
+    /// The set evaluation (resolution) and the per-person evaluation (explain) must agree.
+    #[test]
+    fn rule_sets_and_per_person_matches_agree() {
+        let mut rows = DirectoryRows {
+            membership_types: vec![(1, "Gold".into()), (2, "Silver".into())],
+            teams: vec![(1, "Youth".into()), (2, "Board".into())],
+            ..Default::default()
+        };
+        for i in 0..60i64 {
+            rows.people.push(PersonRow {
+                id: i,
+                email: format!("p{i}@x.org"),
+                status: if i % 3 == 0 {
+                    "resigned".into()
+                } else {
+                    "active".into()
+                },
+                membership_type_id: (i % 4 != 0).then_some(1 + i % 2),
+                profile_type: "person".into(),
+                ..Default::default()
+            });
+            if i % 5 < 2 {
+                rows.person_teams.push((i, 1 + i % 2));
+            }
+            let left = (i % 3 == 0).then(|| format!("2026-{:02}-10", 1 + i % 12));
+            rows.periods
+                .push((i, format!("20{:02}-01-01", 10 + i % 15), left));
+        }
+        let dir = Directory::build(rows);
+        let today = NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();
+        let rules = [
+            json!({"field": "status", "op": "equals", "value": "active"}),
+            json!({"field": "membership_type", "op": "not_in", "value": ["Gold"]}),
+            json!({"field": "team", "op": "not_equals", "value": "Youth"}),
+            json!({"any": [{"field": "status", "op": "equals", "value": "active"},
+                           {"field": "left", "op": "within_last_months", "value": 4}]}),
+            json!({"all": [{"field": "joined", "op": "more_than_months_ago", "value": 60},
+                           {"field": "team", "op": "in", "value": ["Board", "Nobody"]}]}),
+            json!({"field": "membership_type", "op": "equals", "value": "Platinum"}),
+        ];
+        for rule in rules {
+            let compiled = dir.compile(&Criteria::parse(&rule).unwrap());
+            let by_set: Vec<usize> = compiled.eval(&dir, today).ones().collect();
+            let by_person: Vec<usize> = (0..dir.people.len())
+                .filter(|&i| compiled.matches(&dir.people[i], today))
+                .collect();
+            assert_eq!(by_set, by_person, "{rule}");
         }
     }
 }

@@ -104,11 +104,11 @@ impl Resolver {
         {
             return Ok(dir);
         }
-        let mut rows = self.store.load_directory().await?;
-        if standard::out_of_date(&rows) {
-            standard::sync(&self.store, &rows, self.clock.now_ms()).await?;
-            rows = self.store.load_directory().await?;
+        let groups = self.store.standard_groups_and_vocabulary().await?;
+        if standard::out_of_date(&groups) {
+            standard::sync(&self.store, &groups, self.clock.now_ms()).await?;
         }
+        let rows = self.store.load_directory().await?;
         let dir = Arc::new(
             tokio::task::spawn_blocking(move || Directory::build(rows))
                 .await
@@ -156,13 +156,7 @@ impl Resolver {
     /// How many people a rule would select now (a dry run before saving it).
     pub async fn count_matching(&self, rule: &criteria::Criteria) -> Result<usize, StoreError> {
         let dir = self.directory().await?;
-        let compiled = dir.compile(rule);
-        let today = self.today();
-        Ok(dir
-            .people
-            .iter()
-            .filter(|p| compiled.matches(p, today))
-            .count())
+        Ok(dir.compile(rule).eval(&dir, self.today()).count_ones(..))
     }
 
     /// The addresses of a group's managers.

@@ -35,18 +35,29 @@ impl<'d> Resolution<'d> {
         FixedBitSet::with_capacity(self.dir.people.len())
     }
 
+    /// The members of group `g`, computed once per resolution.
     pub(super) fn members(&mut self, g: usize) -> FixedBitSet {
-        if let Some(set) = self.memo.get(&g) {
-            return set.clone();
-        }
-        if self.visiting.contains(&g) {
-            return self.empty();
+        self.ensure(g);
+        self.memo.get(&g).cloned().unwrap_or_else(|| self.empty())
+    }
+
+    /// Computes `g` into the memo (children first), without copying any child's set.
+    fn ensure(&mut self, g: usize) {
+        if self.memo.contains_key(&g) || self.visiting.contains(&g) {
+            return;
         }
         self.visiting.push(g);
         let set = self.compute(g);
         self.visiting.pop();
-        self.memo.insert(g, set.clone());
-        set
+        self.memo.insert(g, set);
+    }
+
+    /// ORs the memoised set of `g` into `into`.
+    fn union_into(&mut self, g: usize, into: &mut FixedBitSet) {
+        self.ensure(g);
+        if let Some(set) = self.memo.get(&g) {
+            into.union_with(set);
+        }
     }
 
     fn compute(&mut self, g: usize) -> FixedBitSet {
@@ -60,32 +71,22 @@ impl<'d> Resolution<'d> {
             set.insert(d.person as usize);
         }
         for &(child, _) in &group.children {
-            let child_set = self.members(child);
-            set.union_with(&child_set);
+            self.union_into(child, &mut set);
         }
         if let Some((_, rule)) = &group.criteria {
-            for (i, p) in dir.people.iter().enumerate() {
-                if rule.matches(p, self.today) {
-                    set.insert(i);
-                }
-            }
+            set.union_with(&rule.eval(dir, self.today));
         }
         match &group.standard {
             Some(Standard::Attribute(key)) => {
-                if let Some(id) = dir.attribute(key) {
-                    for (i, p) in dir.people.iter().enumerate() {
-                        if p.attributes.binary_search(&id).is_ok() {
-                            set.insert(i);
-                        }
-                    }
+                if let Some(p) = dir.attribute(key).and_then(|id| dir.postings.get(&id)) {
+                    set.union_with(p);
                 }
             }
             Some(Standard::Default) => {
                 let mut grouped = self.empty();
                 for other in 0..dir.groups.len() {
                     if other != g && dir.groups[other].standard.is_none() {
-                        let s = self.members(other);
-                        grouped.union_with(&s);
+                        self.union_into(other, &mut grouped);
                     }
                 }
                 grouped.toggle_range(..);
@@ -102,11 +103,7 @@ impl<'d> Resolution<'d> {
         for &p in &self.dir.groups[g].opted_out {
             set.set(p as usize, false);
         }
-        for (i, p) in self.dir.people.iter().enumerate() {
-            if p.no_list_mail {
-                set.set(i, false);
-            }
-        }
+        set.difference_with(&self.dir.no_mail);
         set
     }
 

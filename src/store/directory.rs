@@ -90,6 +90,28 @@ impl Store {
         )
     }
 
+    /// Just what standard groups depend on: the vocabulary and the groups (no people).
+    pub async fn standard_groups_and_vocabulary(&self) -> Result<DirectoryRows, StoreError> {
+        let mut d = DirectoryRows::default();
+        for r in
+            sqlx::query("SELECT id, name, standard_key FROM groups WHERE standard_key IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?
+        {
+            d.groups.push(GroupRow {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                standard_key: r.try_get(2)?,
+                active: true,
+                ..Default::default()
+            });
+        }
+        d.membership_types = names(self.pool(), "membership_types").await?;
+        d.teams = names(self.pool(), "teams").await?;
+        d.services = names(self.pool(), "services").await?;
+        Ok(d)
+    }
+
     pub async fn load_directory(&self) -> Result<DirectoryRows, StoreError> {
         let mut tx = self.pool().begin().await?;
         if self.backend() == Backend::Postgres {

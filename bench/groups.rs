@@ -1,0 +1,248 @@
+//! Group resolution at association scale: 100,000 people, 2,000 groups nested up to 10 deep
+//! (with diamonds), 50 rule-based groups. Prints the import rate, the time to load the directory,
+//! to resolve the top group (100,000 recipients) and to explain one person, and peak memory.
+//!
+//!     cargo bench --bench groups                 # SQLite
+//!     cargo bench --bench groups -- 20000        # fewer people
+//!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench groups -- --postgres
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use circlemail::{
+    admin::import::import_csv,
+    clock::SystemClock,
+    groups::{Resolver, criteria::Criteria, explain_in, recipients_in},
+    store::Store,
+};
+use serde_json::json;
+
+const GROUPS: usize = 2000;
+const RULE_GROUPS: usize = 50;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let people: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
+    let postgres = args.iter().any(|a| a == "--postgres");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = if postgres {
+            let admin =
+                std::env::var("CIRCLEMAIL_TEST_POSTGRES").expect("set CIRCLEMAIL_TEST_POSTGRES");
+            fresh_pg_database(&admin).await
+        } else {
+            format!("sqlite://{}/bench.db", dir.path().display())
+        };
+        run(&url, people).await;
+    });
+    println!("peak memory (VmHWM): {}", peak_memory());
+}
+
+async fn run(url: &str, people: usize) {
+    let store = Store::connect(url, 4).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    println!(
+        "backend: {}, {people} people, {GROUPS} groups, {RULE_GROUPS} rule groups",
+        url.split(':').next().unwrap_or("")
+    );
+
+    // 1. Import: every person in one or two of the groups G1..G1999.
+    let csv = association_csv(people);
+    let start = Instant::now();
+    let report = import_csv(&store, csv.as_bytes(), 0, |_| {})
+        .await
+        .expect("import");
+    let took = start.elapsed();
+    println!(
+        "import: {} rows in {:.1} s = {:.0} rows/s ({} skipped)",
+        report.rows,
+        took.as_secs_f64(),
+        report.rows as f64 / took.as_secs_f64(),
+        report.skipped.len()
+    );
+
+    // 2. Nesting: a binary tree G0 ← G1, G2; G1 ← G3, G4; … (depth 10), plus diamond edges.
+    let mut ids = Vec::with_capacity(GROUPS);
+    for i in 0..GROUPS {
+        let g = match store.find_group(&format!("G{i}")).await.unwrap() {
+            Some(g) => g,
+            None => store.create_group(&format!("G{i}"), None, 0).await.unwrap(),
+        };
+        ids.push(g.id);
+    }
+    for i in 1..GROUPS {
+        store
+            .add_subgroup(ids[(i - 1) / 2], ids[i], false)
+            .await
+            .unwrap();
+        if i % 7 == 0 && (i - 1) / 3 != (i - 1) / 2 && (i - 1) / 3 < i {
+            store
+                .add_subgroup(ids[(i - 1) / 3], ids[i], false)
+                .await
+                .unwrap();
+        }
+    }
+    // 3. Fifty rule groups under the first internal groups.
+    for r in 0..RULE_GROUPS {
+        let rule = match r % 5 {
+            0 => {
+                json!({"field": "membership_type", "op": "equals", "value": format!("Type{}", r % 7)})
+            }
+            1 => {
+                json!({"field": "team", "op": "in", "value": [format!("Team{}", r % 20), format!("Team{}", (r + 1) % 20)]})
+            }
+            2 => {
+                json!({"any": [{"field": "status", "op": "equals", "value": "active"}, {"field": "left", "op": "within_last_months", "value": 4}]})
+            }
+            3 => {
+                json!({"all": [{"field": "status", "op": "equals", "value": "resigned"}, {"field": "membership_type", "op": "not_in", "value": ["Type1", "Type2"]}]})
+            }
+            _ => json!({"field": "joined", "op": "within_last_months", "value": 24}),
+        };
+        let g = store
+            .create_group(&format!("Rule{r}"), None, 0)
+            .await
+            .unwrap();
+        store
+            .set_criteria(g.id, Some(&Criteria::parse(&rule).unwrap().to_json()))
+            .await
+            .unwrap();
+        store.add_subgroup(ids[r % 31], g.id, false).await.unwrap();
+    }
+
+    // 4. Loading the directory (what the first post after a change pays).
+    let start = Instant::now();
+    let rows = store.load_directory().await.expect("load");
+    let loaded = start.elapsed();
+    let start = Instant::now();
+    let built = circlemail::groups::directory::Directory::build(rows);
+    println!(
+        "  read rows {:.0} ms, build {:.0} ms ({} people)",
+        ms(loaded),
+        ms(start.elapsed()),
+        built.person_count()
+    );
+    drop(built);
+    let resolver = Resolver::new(store.clone(), Arc::new(SystemClock));
+    let start = Instant::now();
+    let directory = resolver.directory().await.expect("directory");
+    println!(
+        "load + build directory: {:.0} ms ({} people)",
+        ms(start.elapsed()),
+        directory.person_count()
+    );
+    let today = resolver.today();
+
+    // 5. Resolving the top group.
+    let mut times = Vec::new();
+    let mut count = 0;
+    for _ in 0..21 {
+        let start = Instant::now();
+        count = recipients_in(&directory, ids[0], today).len();
+        times.push(start.elapsed());
+    }
+    println!(
+        "resolve top group ({count} recipients): median {:.2} ms over {} runs (target < 50 ms)",
+        ms(median(&mut times)),
+        times.len()
+    );
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let start = Instant::now();
+        resolver.recipients(ids[0]).await.unwrap();
+        times.push(start.elapsed());
+    }
+    println!(
+        "resolve top group through Resolver (with version check): median {:.2} ms",
+        ms(median(&mut times))
+    );
+
+    // 6. Explaining one person deep in the tree.
+    let deep = store
+        .members(ids[GROUPS - 1])
+        .await
+        .unwrap()
+        .first()
+        .map(|m| m.person_id)
+        .expect("the deepest group has members");
+    let mut times = Vec::new();
+    let mut paths = 0;
+    for _ in 0..101 {
+        let start = Instant::now();
+        paths = explain_in(&directory, ids[0], deep, today)
+            .map(|e| e.paths.len())
+            .unwrap_or(0);
+        times.push(start.elapsed());
+    }
+    println!(
+        "explain one person ({paths} paths): median {:.3} ms over {} runs (target < 5 ms)",
+        ms(median(&mut times)),
+        times.len()
+    );
+}
+
+fn association_csv(people: usize) -> String {
+    let mut csv = String::with_capacity(people * 90);
+    csv.push_str("email,name,status,membership_type,teams,groups,joined,left\n");
+    for i in 0..people {
+        let status = if i % 10 == 0 { "resigned" } else { "active" };
+        let left = if i % 10 == 0 {
+            format!("2026-{:02}-15", 1 + i % 9)
+        } else {
+            String::new()
+        };
+        let g1 = 1 + (i * 7919) % (GROUPS - 1);
+        let groups = if i % 3 == 0 {
+            format!("G{g1};G{}", 1 + (i * 104729) % (GROUPS - 1))
+        } else {
+            format!("G{g1}")
+        };
+        csv.push_str(&format!(
+            "member{i}@example{}.org,Member {i},{status},Type{},Team{};Team{},{groups},20{:02}-03-01,{left}\n",
+            i % 100,
+            i % 7,
+            i % 20,
+            (i / 20) % 20,
+            10 + i % 16
+        ));
+    }
+    csv
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn fresh_pg_database(admin: &str) -> String {
+    use sqlx::{Connection, Executor};
+    let name = format!("circlemail_bench_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(admin).await.expect("connect");
+    let _ = conn
+        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create database");
+    let mut url = url::Url::parse(admin).expect("url");
+    url.set_path(&name);
+    url.to_string()
+}
