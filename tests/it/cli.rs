@@ -96,7 +96,7 @@ fn groups_and_members_can_be_managed_from_the_command_line() {
     assert!(
         list.contains("Board")
             && list.contains("board@lists.localhost")
-            && list.contains("2 members"),
+            && list.contains("2 direct members"),
         "{list}"
     );
     let members = String::from_utf8(cm(&["member", "list", "Board"]).stdout).unwrap();
