@@ -166,7 +166,7 @@ pub(super) async fn group(config: &Config, command: GroupCommand) -> anyhow::Res
             {
                 let state = if g.group.active { "" } else { " (deactivated)" };
                 println!(
-                    "{:<36} {:<36} {} members{state}",
+                    "{:<36} {:<36} {} direct members{state}",
                     g.group.name,
                     g.group.address.as_deref().unwrap_or("-"),
                     g.members
