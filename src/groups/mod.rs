@@ -78,6 +78,8 @@ pub struct Resolver {
     store: Store,
     clock: SharedClock,
     current: RwLock<Option<Arc<Directory>>>,
+    /// One rebuild at a time: callers arriving during a rebuild wait for it and share it.
+    rebuild: tokio::sync::Mutex<()>,
 }
 
 impl Resolver {
@@ -86,6 +88,7 @@ impl Resolver {
             store,
             clock,
             current: RwLock::new(None),
+            rebuild: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -99,9 +102,13 @@ impl Resolver {
     /// Standard groups missing from the store (a new team, a renamed type) are created first.
     pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
         let version = self.store.directory_version().await?;
-        if let Some(dir) = self.current.read().ok().and_then(|c| c.clone())
-            && dir.version == version
-        {
+        if let Some(dir) = self.cached(version) {
+            return Ok(dir);
+        }
+        let _rebuilding = self.rebuild.lock().await;
+        // Someone may have rebuilt while we waited.
+        let version = self.store.directory_version().await?;
+        if let Some(dir) = self.cached(version) {
             return Ok(dir);
         }
         let groups = self.store.standard_groups_and_vocabulary().await?;
@@ -118,6 +125,14 @@ impl Resolver {
             *current = Some(dir.clone());
         }
         Ok(dir)
+    }
+
+    fn cached(&self, version: i64) -> Option<Arc<Directory>> {
+        self.current
+            .read()
+            .ok()
+            .and_then(|c| c.clone())
+            .filter(|d| d.version == version)
     }
 
     /// The addresses a post to `group_id` goes to right now, each once.
