@@ -16,12 +16,15 @@ use crate::{
     delivery::{Relay, Transport},
     http,
     ingress::{self, Context},
+    moderation::Moderation,
+    posting::Posting,
     queue::{
         Queue,
         manager::{ManagerSettings, QueueManager},
         schedule::RetrySchedule,
     },
     store::{Store, StoreError},
+    tokens::Signer,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,8 @@ pub struct App {
     http: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
+    /// Signs links in mail (made on first start, kept in the database).
+    link_key: Vec<u8>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -75,6 +80,7 @@ impl App {
         )
         .await?;
         store.migrate().await?;
+        let link_key = store.secret("links", clock.now_ms()).await?;
         let mut smtp = Vec::new();
         for addr in &config.smtp.listen {
             smtp.push(bind(*addr).await?);
@@ -93,6 +99,7 @@ impl App {
             http,
             tls,
             transport: Transport::Relay(relay),
+            link_key,
         })
     }
 
@@ -130,6 +137,7 @@ impl App {
             http,
             tls,
             transport,
+            link_key,
         } = self;
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
@@ -140,9 +148,22 @@ impl App {
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
+        let posting = Arc::new(Posting {
+            store: store.clone(),
+            resolver: resolver.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            hostname: config.server.hostname.clone(),
+        });
+        let moderation = Arc::new(Moderation {
+            posting: posting.clone(),
+            signer: Signer::new(link_key),
+            public_url: config.http.public_url.clone(),
+        });
         let api = http::api::ApiState {
             store: store.clone(),
             resolver: resolver.clone(),
+            moderation: moderation.clone(),
             clock: clock.clone(),
             token: config.http.api_token.clone(),
             domains: domains.clone(),
@@ -156,6 +177,8 @@ impl App {
             tls,
             store: store.clone(),
             resolver,
+            posting,
+            moderation: moderation.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             shutdown: token.clone(),
@@ -186,6 +209,7 @@ impl App {
             manager_settings(&config),
         );
         tasks.spawn(manager.run(token.clone()));
+        tasks.spawn(expire_held_posts(moderation, token.clone()));
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
@@ -215,6 +239,19 @@ impl App {
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Once a minute: held posts past their time expire, with a notice to each author.
+async fn expire_held_posts(moderation: Arc<Moderation>, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = moderation.expire_due().await {
+            tracing::error!(error = %e, "cannot expire held posts");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

@@ -69,6 +69,8 @@ pub struct Directory {
     pub version: i64,
     pub(super) people: Vec<PersonRec>,
     pub(super) person_index: HashMap<i64, u32>,
+    /// Lower-cased address → person.
+    pub(super) email_index: HashMap<String, u32>,
     pub(super) groups: Vec<GroupRec>,
     pub(super) group_index: HashMap<i64, usize>,
     pub(super) attributes: HashMap<String, u32>,
@@ -244,10 +246,16 @@ impl Directory {
                 p.periods.iter().filter_map(|(_, l)| *l).max()
             });
         }
+        let email_index = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.email.to_lowercase(), i as u32))
+            .collect();
         Directory {
             version: rows.version,
             people,
             person_index,
+            email_index,
             groups,
             group_index,
             attributes,

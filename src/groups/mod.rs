@@ -32,6 +32,8 @@ use directory::Directory;
 
 /// The suffix of a list's bounce address: `board-bounces@example.org` for `board@example.org`.
 pub const BOUNCES_SUFFIX: &str = "-bounces";
+/// The suffix of the address that reaches a list's managers: `board-owner@example.org`.
+pub const OWNER_SUFFIX: &str = "-owner";
 
 /// What an address at one of our domains leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +42,14 @@ pub enum Route {
     Post(Group),
     /// A bounce or delivery report for the group's outgoing copies: stored, never distributed.
     Bounce(Group),
+    /// Mail for the group's managers (`LIST-owner@`), forwarded to them.
+    Owner(Group),
 }
 
 impl Route {
     pub fn group(&self) -> &Group {
         match self {
-            Route::Post(g) | Route::Bounce(g) => g,
+            Route::Post(g) | Route::Bounce(g) | Route::Owner(g) => g,
         }
     }
 }
@@ -56,10 +60,15 @@ pub async fn route(store: &Store, address: &EmailAddress) -> Result<Option<Route
         return Ok(Some(Route::Post(group)));
     }
     let local = address.local().to_lowercase();
-    if let Some(list_local) = local.strip_suffix(BOUNCES_SUFFIX) {
-        let list = format!("{list_local}@{}", address.domain());
-        if let Some(group) = store.group_by_address(&list).await? {
-            return Ok(Some(Route::Bounce(group)));
+    for (suffix, make) in [
+        (BOUNCES_SUFFIX, Route::Bounce as fn(Group) -> Route),
+        (OWNER_SUFFIX, Route::Owner),
+    ] {
+        if let Some(list_local) = local.strip_suffix(suffix) {
+            let list = format!("{list_local}@{}", address.domain());
+            if let Some(group) = store.group_by_address(&list).await? {
+                return Ok(Some(make(group)));
+            }
         }
     }
     Ok(None)
@@ -166,6 +175,34 @@ impl Resolver {
             )));
         };
         Ok(explain::explain(&dir, g, p, self.today()))
+    }
+
+    /// Where `address` stands with a group: member, manager, member of one of `post_groups`.
+    /// Opt-outs do not matter here: someone who stopped receiving a list may still post to it.
+    pub async fn standing(
+        &self,
+        group_id: i64,
+        address: &str,
+        post_groups: &[i64],
+    ) -> Result<crate::policy::Standing, StoreError> {
+        let dir = self.directory().await?;
+        let today = self.today();
+        let Some(&p) = dir.email_index.get(&address.to_lowercase()) else {
+            return Ok(crate::policy::Standing::default());
+        };
+        let in_group = |g: i64| {
+            dir.group_index
+                .get(&g)
+                .map(|&gi| explain::explain(&dir, gi, p, today))
+        };
+        let own = in_group(group_id).unwrap_or_default();
+        Ok(crate::policy::Standing {
+            member: own.member,
+            manager: own.manager,
+            in_post_groups: post_groups
+                .iter()
+                .any(|&g| in_group(g).is_some_and(|e| e.member)),
+        })
     }
 
     /// How many people a rule would select now (a dry run before saving it).

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod pages;
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::json;
@@ -13,6 +14,14 @@ pub fn router(store: Store, api: api::ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(store)
+        .merge(
+            Router::new()
+                .route(
+                    "/moderate/{token}",
+                    get(pages::moderate::show).post(pages::moderate::act),
+                )
+                .with_state(api.clone()),
+        )
         .merge(api::router(api))
 }
 

@@ -1,8 +1,10 @@
-//! End of DATA: check the message, decide per group (policy), build the list copy (rewrite),
-//! freeze the recipients (groups) and store everything (queue) — then, and only then, `250`.
+//! End of DATA: check the message, decide per group (policy), then for each group distribute
+//! (posting), hold (moderation queue), or refuse — storing everything in one transaction before
+//! the `250`.
 //!
-//! SMTP gets one reply for the transaction: every group's post is stored in one database
-//! transaction, or none is. LMTP gets one reply per recipient (RFC 2033), each group stored alone.
+//! SMTP has one reply per transaction: if the policy of any addressed list refuses the post, the
+//! whole transaction is refused with the reason (nothing is stored, the sender's MTA tells the
+//! sender: no backscatter from us). LMTP answers per recipient, so each list decides alone.
 
 use mail_parser::MessageParser;
 
@@ -11,18 +13,30 @@ use super::{
     session::{Session, Transaction},
 };
 use crate::{
-    groups::{self, Route},
-    model::ids::new_queue_id,
-    policy::{self, Verdict},
-    rewrite::{self, Arrival},
-    store::posts::{NewBounce, NewPost},
+    groups::Route,
+    model::list_settings::ListSettings,
+    policy::{self, PostContext, Standing, Verdict},
+    posting::{Origin, author_of, subject_of},
+    store::{
+        StoreError,
+        held::NewHeld,
+        posts::{NewBounce, NewPost},
+    },
 };
 
 /// What one distinct route of the transaction turned into.
 enum Unit {
     Post(NewPost),
     Bounce(NewBounce),
-    Dropped(String),
+    Held(NewHeld),
+    /// Refused in the dialogue, with the reason.
+    Refused(String),
+    TryLater(String),
+    /// Accepted and dropped: a loop, automatic mail (said), or a discard (not said).
+    Dropped {
+        reason: String,
+        tell: bool,
+    },
 }
 
 pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
@@ -56,14 +70,13 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
             routes.push(&rcpt.route);
         }
     }
-    let author = tx.mail_from.unwrap_or_default();
-    let now = session.ctx.clock.now_ms();
+    let envelope = tx.mail_from.unwrap_or_default();
     let mut units = Vec::with_capacity(routes.len());
     for route in &routes {
-        match build_unit(session, route, &author, &body, &parsed, now).await {
+        match build_unit(session, route, &envelope, &body, &parsed).await {
             Ok(unit) => units.push(unit),
             Err(e) => {
-                tracing::error!(error = %e, "cannot resolve recipients");
+                tracing::error!(error = %e, "cannot decide on a post");
                 return all(reply::store_failure());
             }
         }
@@ -71,8 +84,8 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
 
     if session.lmtp {
         let mut per_route = Vec::with_capacity(units.len());
-        for unit in &units {
-            per_route.push(store(session, std::slice::from_ref(unit)).await);
+        for unit in units {
+            per_route.push(store(session, vec![unit]).await);
         }
         tx.rcpts
             .iter()
@@ -85,73 +98,144 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
             })
             .collect()
     } else {
-        vec![store(session, &units).await]
+        vec![store(session, units).await]
     }
 }
 
 async fn build_unit(
     session: &Session,
     route: &Route,
-    author: &str,
+    envelope: &str,
     body: &[u8],
     parsed: &mail_parser::Message<'_>,
-    now: i64,
-) -> Result<Unit, crate::store::StoreError> {
+) -> Result<Unit, StoreError> {
+    let ctx = &session.ctx;
     let group = route.group();
+    let now = ctx.clock.now_ms();
     if let Route::Bounce(_) = route {
         return Ok(Unit::Bounce(NewBounce {
             group_id: group.id,
-            envelope_from: author.to_string(),
+            envelope_from: envelope.to_string(),
             received_at: now,
             raw: body.to_vec(),
         }));
     }
-    if let Verdict::Drop(reason) = policy::evaluate(parsed, group) {
-        tracing::warn!(group = %group.name, from = author, reason = %reason, "post dropped");
-        return Ok(Unit::Dropped(reason));
-    }
-    let address = group.address.clone().unwrap_or_default();
-    let queue_id = new_queue_id(now);
-    let arrival = Arrival {
-        helo: session.helo.as_deref().unwrap_or("unknown"),
+    let origin = Origin {
+        helo: session.helo.clone().unwrap_or_else(|| "unknown".into()),
         peer: session.peer.ip(),
         protocol: session.protocol(),
-        hostname: &session.ctx.hostname,
-        queue_id: &queue_id,
-        recipient: &address,
-        date: now / 1000,
     };
-    let list_copy = rewrite::list_copy(body, parsed, group, &arrival);
-    let recipients = session.ctx.resolver.recipients(group.id).await?;
-    Ok(Unit::Post(NewPost {
-        queue_id,
-        group_id: group.id,
-        author_envelope: author.to_string(),
-        envelope_from: groups::bounce_address(&address),
-        message_id: parsed.message_id().map(str::to_string),
-        received_at: now,
-        original: body.to_vec(),
-        list_copy,
-        recipients,
-    }))
+    if let Route::Owner(_) = route {
+        if let Some(why) = policy::automatic(parsed, envelope) {
+            return Ok(Unit::Dropped {
+                reason: format!("automatic mail ({why}) to the managers is not forwarded"),
+                tell: true,
+            });
+        }
+        return Ok(Unit::Post(
+            ctx.posting
+                .owner_post(group, body, envelope, &origin)
+                .await?,
+        ));
+    }
+    let settings = ListSettings::from_stored(group.settings.as_deref());
+    let author = author_of(parsed);
+    let recent = match (settings.posts_per_hour, &author) {
+        (Some(_), Some(a)) => {
+            ctx.store
+                .count_posts_since(group.id, a, now - 3_600_000)
+                .await?
+        }
+        _ => 0,
+    };
+    let standing = match &author {
+        Some(a) => {
+            ctx.resolver
+                .standing(group.id, a, &settings.post_groups)
+                .await?
+        }
+        None => Standing::default(),
+    };
+    let verdict = policy::evaluate(&PostContext {
+        message: parsed,
+        group,
+        settings: &settings,
+        author: author.as_deref(),
+        envelope_from: envelope,
+        size: body.len(),
+        standing,
+        recent_posts: recent,
+    });
+    let who = author.as_deref().unwrap_or(envelope);
+    Ok(match verdict {
+        Verdict::Accept => Unit::Post(
+            ctx.posting
+                .list_post(group, body, envelope, &origin)
+                .await?,
+        ),
+        Verdict::Hold(reason) => {
+            tracing::info!(group = %group.name, from = who, reason = %reason, "post held for moderation");
+            Unit::Held(NewHeld {
+                group_id: group.id,
+                author: author.clone().unwrap_or_else(|| envelope.to_string()),
+                envelope_from: envelope.to_string(),
+                subject: subject_of(parsed),
+                reason,
+                raw: body.to_vec(),
+                helo: origin.helo,
+                peer: origin.peer.to_string(),
+                received_at: now,
+                expires_at: now + settings.hold_days as i64 * 86_400_000,
+            })
+        }
+        Verdict::Reject(reason) => {
+            tracing::info!(group = %group.name, from = who, reason = %reason, "post refused");
+            Unit::Refused(reason)
+        }
+        Verdict::TryLater(reason) => Unit::TryLater(reason),
+        Verdict::Discard(reason) => {
+            tracing::info!(group = %group.name, from = who, reason = %reason, "post discarded");
+            Unit::Dropped {
+                reason,
+                tell: false,
+            }
+        }
+        Verdict::Drop(reason) => {
+            tracing::warn!(group = %group.name, from = who, reason = %reason, "post dropped");
+            Unit::Dropped { reason, tell: true }
+        }
+    })
 }
 
 /// Stores the units in one transaction and says how it went.
-async fn store(session: &Session, units: &[Unit]) -> Reply {
-    let mut posts = Vec::new();
-    let mut bounces = Vec::new();
+async fn store(session: &Session, units: Vec<Unit>) -> Reply {
+    let mut refused = Vec::new();
+    let mut later = Vec::new();
+    let (mut posts, mut bounces, mut held) = (Vec::new(), Vec::new(), Vec::new());
     let mut dropped = None;
     for unit in units {
         match unit {
-            Unit::Post(p) => posts.push(p.clone()),
-            Unit::Bounce(b) => bounces.push(b.clone()),
-            Unit::Dropped(reason) => dropped = Some(reason.as_str()),
+            Unit::Post(p) => posts.push(p),
+            Unit::Bounce(b) => bounces.push(b),
+            Unit::Held(h) => held.push(h),
+            Unit::Refused(r) => refused.push(r),
+            Unit::TryLater(r) => later.push(r),
+            Unit::Dropped { reason, tell } => dropped = Some((reason, tell)),
         }
     }
-    if let Err(e) = session.ctx.queue.enqueue(&posts, &bounces).await {
-        tracing::error!(error = %e, peer = %session.peer, "cannot store an incoming message");
-        return reply::store_failure();
+    if !refused.is_empty() {
+        return reply::post_refused(&refused.join("; "));
     }
+    if !later.is_empty() {
+        return reply::post_later(&later.join("; "));
+    }
+    let held_ids = match session.ctx.queue.enqueue(&posts, &bounces, &held).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::error!(error = %e, peer = %session.peer, "cannot store an incoming message");
+            return reply::store_failure();
+        }
+    };
     for post in &posts {
         tracing::info!(
             queue_id = %post.queue_id,
@@ -166,13 +250,22 @@ async fn store(session: &Session, units: &[Unit]) -> Reply {
     for bounce in &bounces {
         tracing::info!(group_id = bounce.group_id, from = %bounce.envelope_from, "bounce stored");
     }
-    let mut ids: Vec<String> = posts.iter().map(|p| p.queue_id.clone()).collect();
-    if ids.is_empty() && !bounces.is_empty() {
-        ids.push("bounce".into());
+    for id in &held_ids {
+        session.ctx.moderation.notify_held(*id).await;
     }
-    match (ids.is_empty(), dropped) {
-        (true, Some(reason)) => reply::accepted_not_distributed(reason),
-        _ => reply::queued(&ids),
+    let ids: Vec<String> = posts.iter().map(|p| p.queue_id.clone()).collect();
+    if !ids.is_empty() {
+        return reply::queued(&ids);
+    }
+    if let Some(h) = held.first() {
+        return reply::held(&h.reason);
+    }
+    if !bounces.is_empty() {
+        return reply::queued(&["bounce".to_string()]);
+    }
+    match dropped {
+        Some((reason, true)) => reply::accepted_not_distributed(&reason),
+        _ => reply::accepted(),
     }
 }
 

@@ -21,7 +21,10 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{clock::SharedClock, groups::Resolver, queue::Queue, store::Store};
+use crate::{
+    clock::SharedClock, groups::Resolver, moderation::Moderation, posting::Posting, queue::Queue,
+    store::Store,
+};
 use session::{Ended, Session};
 
 /// What every session shares: settings (a snapshot taken at start) and handles.
@@ -34,6 +37,8 @@ pub struct Context {
     pub tls: Option<TlsAcceptor>,
     pub store: Store,
     pub resolver: Arc<Resolver>,
+    pub posting: Arc<Posting>,
+    pub moderation: Arc<Moderation>,
     pub queue: Queue,
     pub clock: SharedClock,
     pub shutdown: CancellationToken,

@@ -163,6 +163,18 @@ pub fn chunk_received(n: usize) -> Reply {
 pub fn queued(ids: &[String]) -> Reply {
     r(250, (2, 0, 0), format!("Queued as {}", ids.join(" ")))
 }
+pub fn accepted() -> Reply {
+    r(250, (2, 0, 0), "Accepted")
+}
+pub fn held(reason: &str) -> Reply {
+    r(250, (2, 0, 0), format!("Held for moderation: {reason}"))
+}
+pub fn post_refused(reason: &str) -> Reply {
+    r(550, (5, 7, 1), format!("Post refused: {reason}"))
+}
+pub fn post_later(reason: &str) -> Reply {
+    r(451, (4, 7, 1), format!("Try again later: {reason}"))
+}
 pub fn accepted_not_distributed(reason: &str) -> Reply {
     r(
         250,

@@ -2,3 +2,4 @@
 
 pub mod address;
 pub mod ids;
+pub mod list_settings;

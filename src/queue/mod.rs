@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 
 use crate::store::{
     Store, StoreError,
+    held::NewHeld,
     posts::{NewBounce, NewPost},
 };
 
@@ -42,17 +43,24 @@ impl Queue {
         }
     }
 
-    /// Stores posts and bounces durably (one transaction), then wakes the delivery side.
+    /// Stores posts, bounces and held posts durably (one transaction), then wakes the delivery
+    /// side. Returns the ids of the held posts.
     pub async fn enqueue(
         &self,
         posts: &[NewPost],
         bounces: &[NewBounce],
-    ) -> Result<(), StoreError> {
-        self.store.insert_accepted(posts, bounces).await?;
+        held: &[NewHeld],
+    ) -> Result<Vec<i64>, StoreError> {
+        let held_ids = self.store.insert_accepted(posts, bounces, held).await?;
         if !posts.is_empty() {
             self.wake.notify_one();
         }
-        Ok(())
+        Ok(held_ids)
+    }
+
+    /// Tells the delivery side new work is waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     pub(crate) fn wake_handle(&self) -> Arc<Notify> {

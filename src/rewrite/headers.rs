@@ -38,7 +38,7 @@ pub(super) fn strip(raw: &[u8], parsed: &Message<'_>, names: &[&str]) -> Vec<u8>
 
 /// A display name as an RFC 5322 phrase: a quoted string, or an RFC 2047 encoded word when it
 /// holds anything but printable ASCII.
-pub(super) fn phrase(name: &str) -> String {
+pub(crate) fn phrase(name: &str) -> String {
     use base64::Engine;
     if name.chars().all(|c| (' '..='~').contains(&c)) {
         let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");

@@ -11,7 +11,7 @@
 //! 4. [`missing_headers`] adds the `Message-ID` and `Date` RFC 5322 requires when the author's
 //!    client left them out (large providers refuse mail without a Message-ID).
 
-mod headers;
+pub(crate) mod headers;
 mod list_headers;
 mod received;
 
@@ -38,6 +38,13 @@ pub fn list_copy(
     out.extend_from_slice(list_headers::lines(group).as_bytes());
     out.extend_from_slice(missing_headers(parsed, arrival).as_bytes());
     out.extend_from_slice(&kept);
+    out
+}
+
+/// `raw` with only our Received: line added (mail forwarded to a list's managers).
+pub fn trace_copy(raw: &[u8], arrival: &Arrival<'_>) -> Vec<u8> {
+    let mut out = received::line(arrival).into_bytes();
+    out.extend_from_slice(raw);
     out
 }
 
@@ -72,6 +79,7 @@ mod tests {
             active: true,
             standard_key: None,
             criteria: None,
+            settings: None,
         };
         let arrival = Arrival {
             helo: "client.example.net",

@@ -17,6 +17,8 @@ pub struct Group {
     pub standard_key: Option<String>,
     /// The group's rule as JSON (see `groups::criteria`).
     pub criteria: Option<String>,
+    /// List settings as JSON (see `model::list_settings`); `None`: the defaults.
+    pub settings: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,7 @@ fn group_of(row: &AnyRow) -> Result<Group, sqlx::Error> {
         active: row.try_get::<i64, _>("active")? != 0,
         standard_key: row.try_get("standard_key")?,
         criteria: row.try_get("criteria")?,
+        settings: row.try_get("settings")?,
     })
 }
 
@@ -70,7 +73,7 @@ impl Store {
         }
         let row = sqlx::query(
             "INSERT INTO groups (name, address, created_at) VALUES ($1, $2, $3)
-             RETURNING id, name, address, active, standard_key, criteria",
+             RETURNING id, name, address, active, standard_key, criteria, settings",
         )
         .bind(name)
         .bind(address)
@@ -83,7 +86,7 @@ impl Store {
     /// A group by its name or by its address.
     pub async fn find_group(&self, name_or_address: &str) -> Result<Option<Group>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, address, active, standard_key, criteria FROM groups WHERE name = $1 OR address = $2 ORDER BY id LIMIT 1",
+            "SELECT id, name, address, active, standard_key, criteria, settings FROM groups WHERE name = $1 OR address = $2 ORDER BY id LIMIT 1",
         )
         .bind(name_or_address)
         .bind(name_or_address.trim().to_lowercase())
@@ -94,7 +97,7 @@ impl Store {
 
     /// The group whose list address is `address_key` (lower-cased `local@domain`).
     pub async fn group_by_address(&self, address_key: &str) -> Result<Option<Group>, StoreError> {
-        let row = sqlx::query("SELECT id, name, address, active, standard_key, criteria FROM groups WHERE address = $1")
+        let row = sqlx::query("SELECT id, name, address, active, standard_key, criteria, settings FROM groups WHERE address = $1")
             .bind(address_key)
             .fetch_optional(self.pool())
             .await?;
@@ -103,7 +106,7 @@ impl Store {
 
     pub async fn group(&self, id: i64) -> Result<Option<Group>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, address, active, standard_key, criteria FROM groups WHERE id = $1",
+            "SELECT id, name, address, active, standard_key, criteria, settings FROM groups WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -168,7 +171,7 @@ impl Store {
 
     pub async fn list_groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT g.id, g.name, g.address, g.active, g.standard_key, g.criteria,
+            "SELECT g.id, g.name, g.address, g.active, g.standard_key, g.criteria, g.settings,
                     (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id) AS members
              FROM groups g ORDER BY g.name",
         )
@@ -304,6 +307,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE groups SET criteria = $1 WHERE id = $2")
             .bind(criteria)
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a group's list settings (validated JSON).
+    pub async fn set_settings(&self, group_id: i64, settings: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE groups SET settings = $1 WHERE id = $2")
+            .bind(settings)
             .bind(group_id)
             .execute(self.pool())
             .await?;

@@ -9,6 +9,7 @@ pub mod deliveries;
 mod dialect;
 pub mod directory;
 pub mod groups;
+pub mod held;
 pub mod import;
 pub mod optouts;
 pub mod people;

@@ -11,6 +11,10 @@ const RECIPIENT_ROWS_PER_INSERT: usize = 500;
 #[derive(Debug, Clone)]
 pub struct NewPost {
     pub queue_id: String,
+    /// `post` (a list post) or `notice` (mail the server wrote).
+    pub kind: &'static str,
+    /// The From: address, lower-cased (for the per-sender rate limit).
+    pub author: Option<String>,
     pub group_id: i64,
     pub author_envelope: String,
     pub envelope_from: String,
@@ -40,46 +44,21 @@ pub struct StoredPost {
 }
 
 impl Store {
-    /// Stores posts (with every recipient) and bounces atomically: all of it, or none of it.
+    /// Stores posts (with every recipient), bounces and held posts atomically: all of it, or
+    /// none of it. Returns the ids of the held posts.
     pub async fn insert_accepted(
         &self,
         posts: &[NewPost],
         bounces: &[NewBounce],
-    ) -> Result<(), StoreError> {
+        held: &[super::held::NewHeld],
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
+        let mut held_ids = Vec::with_capacity(held.len());
+        for h in held {
+            held_ids.push(super::held::insert_held(&mut tx, h).await?);
+        }
         for post in posts {
-            let post_id: i64 = sqlx::query(
-                "INSERT INTO posts (queue_id, group_id, author_envelope, envelope_from, message_id,
-                                    received_at, size, original, list_copy)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(&post.queue_id)
-            .bind(post.group_id)
-            .bind(&post.author_envelope)
-            .bind(&post.envelope_from)
-            .bind(&post.message_id)
-            .bind(post.received_at)
-            .bind(post.original.len() as i64)
-            .bind(&post.original)
-            .bind(&post.list_copy)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            for chunk in post.recipients.chunks(RECIPIENT_ROWS_PER_INSERT) {
-                let sql = format!(
-                    "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at) VALUES {}",
-                    value_rows(chunk.len(), 4)
-                );
-                let mut q = sqlx::query(&sql);
-                for rcpt in chunk {
-                    q = q
-                        .bind(post_id)
-                        .bind(rcpt)
-                        .bind(post.received_at)
-                        .bind(post.received_at);
-                }
-                q.execute(&mut *tx).await?;
-            }
+            insert_post(&mut tx, post).await?;
         }
         for bounce in bounces {
             sqlx::query(
@@ -94,7 +73,33 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(held_ids)
+    }
+
+    /// Marks held post `id` approved and queues `post`, in one transaction; false (and nothing
+    /// queued) when the post was no longer held.
+    pub async fn approve_held(
+        &self,
+        id: i64,
+        post: &NewPost,
+        by: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE held_posts SET status = 'approved', decided_by = $1, decided_at = $2 WHERE id = $3 AND status = 'held'",
+        )
+        .bind(by)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_post(&mut tx, post).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
@@ -124,4 +129,45 @@ impl Store {
                 .try_get("n")?,
         )
     }
+}
+
+async fn insert_post(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    post: &NewPost,
+) -> Result<(), StoreError> {
+    let post_id: i64 = sqlx::query(
+        "INSERT INTO posts (queue_id, group_id, author_envelope, envelope_from, message_id,
+                                received_at, size, original, list_copy, kind, author)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(&post.queue_id)
+    .bind(post.group_id)
+    .bind(&post.author_envelope)
+    .bind(&post.envelope_from)
+    .bind(&post.message_id)
+    .bind(post.received_at)
+    .bind(post.original.len() as i64)
+    .bind(&post.original)
+    .bind(&post.list_copy)
+    .bind(post.kind)
+    .bind(&post.author)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("id")?;
+    for chunk in post.recipients.chunks(RECIPIENT_ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at) VALUES {}",
+            value_rows(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for rcpt in chunk {
+            q = q
+                .bind(post_id)
+                .bind(rcpt)
+                .bind(post.received_at)
+                .bind(post.received_at);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }

@@ -67,7 +67,7 @@ async fn python_smtplib_posts_to_a_list() {
     let db = TestDb::new(Backend::Sqlite, None).await;
     let sink = Sink::start().await;
     let app = TestApp::start(&db, &sink).await;
-    app.group("Board", "board", &["anna@example.org", "bo@example.net"])
+    app.group("Board", "board", &["asa@example.org", "bo@example.net"])
         .await;
     let (ok, out) = python(SEND, vec![app.smtp.port().to_string(), "plain".into()]).await;
     assert!(ok, "{out}");
@@ -92,7 +92,7 @@ async fn python_smtplib_posts_over_starttls() {
     config.smtp.tls_certificate = Some(cert_path);
     config.smtp.tls_key = Some(key_path);
     let app = TestApp::spawn(config).await;
-    app.group("Board", "board", &["anna@example.org", "bo@example.net"])
+    app.group("Board", "board", &["asa@example.org", "bo@example.net"])
         .await;
     let (ok, out) = python(SEND, vec![app.smtp.port().to_string(), "tls".into()]).await;
     assert!(ok, "{out}");

@@ -20,6 +20,8 @@ async fn post_with(store: &Store, recipients: &[&str]) -> i64 {
         .await
         .unwrap();
     let post = NewPost {
+        kind: "post",
+        author: None,
         queue_id: format!("Q{}", rand::random::<u64>()),
         group_id: group.id,
         author_envelope: "a@x.org".into(),
@@ -30,7 +32,7 @@ async fn post_with(store: &Store, recipients: &[&str]) -> i64 {
         list_copy: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
         recipients: recipients.iter().map(|r| r.to_string()).collect(),
     };
-    store.insert_accepted(&[post], &[]).await.unwrap();
+    store.insert_accepted(&[post], &[], &[]).await.unwrap();
     group.id
 }
 
@@ -115,6 +117,8 @@ on_both_backends!(a_failed_insert_stores_nothing, async |db: &TestDb| {
     let store = open(db).await;
     let group = store.create_group("G", None, 0).await.unwrap();
     let post = NewPost {
+        kind: "post",
+        author: None,
         queue_id: "DUP".into(),
         group_id: group.id,
         author_envelope: String::new(),
@@ -125,7 +129,7 @@ on_both_backends!(a_failed_insert_stores_nothing, async |db: &TestDb| {
         list_copy: vec![],
         recipients: vec!["same@x.org".into(), "same@x.org".into()],
     };
-    assert!(store.insert_accepted(&[post], &[]).await.is_err());
+    assert!(store.insert_accepted(&[post], &[], &[]).await.is_err());
     assert!(store.deliveries_of("DUP").await.unwrap().is_empty());
     assert_eq!(store.delivery_counts(None).await.unwrap().queued, 0);
 });

@@ -4,6 +4,7 @@
 //! The OpenAPI document is served at `/api/v1/openapi.json` ([`openapi`]).
 
 mod groups;
+mod moderation;
 pub mod openapi;
 mod people;
 
@@ -26,6 +27,7 @@ use crate::{clock::SharedClock, config::Secret, groups::Resolver, store::Store};
 pub struct ApiState {
     pub store: Store,
     pub resolver: Arc<Resolver>,
+    pub moderation: Arc<crate::moderation::Moderation>,
     pub clock: SharedClock,
     pub token: Option<Secret>,
     /// `server.domains`: a list address must be at one of them.
@@ -94,6 +96,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/groups/{id}/rule/dry-run", post(groups::dry_run))
         .route("/groups/{id}/recipients", get(groups::recipients))
         .route("/groups/{id}/opt-outs", get(groups::opt_outs))
+        .route(
+            "/groups/{id}/settings",
+            get(moderation::settings).put(moderation::set_settings),
+        )
+        .route("/moderation", get(moderation::list))
+        .route("/moderation/{id}/{action}", post(moderation::decide))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .route("/openapi.json", get(openapi::document))
         .with_state(state);

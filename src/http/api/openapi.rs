@@ -161,6 +161,25 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Opt-outs of the group's mail",
         "",
     ),
+    (
+        "get",
+        "/groups/{id}/settings",
+        "The list settings (posting policy, limits, display rules)",
+        "",
+    ),
+    (
+        "put",
+        "/groups/{id}/settings",
+        "Replace the list settings; fields left out take their defaults",
+        "ListSettings",
+    ),
+    ("get", "/moderation", "Posts held for moderation", ""),
+    (
+        "post",
+        "/moderation/{id}/{action}",
+        "Decide on a held post: action is approve, reject or discard; {reason} is mailed to the author on reject",
+        "DecisionInput",
+    ),
 ];
 
 fn schemas() -> Value {
@@ -181,6 +200,8 @@ fn schemas() -> Value {
         "SubgroupInput": {"type": "object", "required": ["group_id"], "properties": {"group_id": {"type": "integer"}, "as_manager": {"type": "boolean"}}},
         "RuleInput": {"type": "object", "required": ["rule"], "properties": {"rule": {"$ref": "#/components/schemas/Rule"}}},
         "Rule": {"description": "A condition {field, op, value} or {\"all\": [rules]} / {\"any\": [rules]}. Fields: status, membership_type, team, service, profile_type, field:NAME (ops equals, not_equals, in, not_in); joined, left (ops within_last_months, more_than_months_ago).", "type": "object"},
+        "ListSettings": {"type": "object", "description": "See docs/list-settings.md: who_may_post, post_groups, allowed_senders, member_action, nonmember_action, max_message_size, max_recipients, posts_per_hour, from_mode, reply_to, reply_to_address, to_mode, subject_prefix, header_text, footer_text, language, archive_url, help_url, skip_addressed_members, author_receives_own, hold_days"},
+        "DecisionInput": {"type": "object", "properties": {"reason": {"type": "string"}}},
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     })
 }
@@ -191,7 +212,7 @@ pub fn spec() -> Value {
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "group" {"string"} else {"integer"}}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "group" || name == "action" {"string"} else {"integer"}}}))
             .collect();
         let mut op = json!({
             "summary": summary,

@@ -1,0 +1,80 @@
+//! The moderation queue over the API, and list settings.
+
+use axum::{Json, extract::State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiJson, ApiPath, ApiState};
+use crate::{http::error::ApiError, model::list_settings::ListSettings, moderation::Decision};
+
+pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "held": state.store.held_posts("held").await? }),
+    ))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// With reject: mailed to the author.
+    reason: Option<String>,
+}
+
+pub async fn decide(
+    State(state): State<ApiState>,
+    ApiPath((id, action)): ApiPath<(i64, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let decision = Decision::parse(&action).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no action {action:?}; use approve, reject or discard"
+        ))
+    })?;
+    let input: DecisionInput = if body.iter().all(u8::is_ascii_whitespace) {
+        DecisionInput::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
+    };
+    let reason = input.reason;
+    let held = state
+        .moderation
+        .decide(id, decision, "api", reason.as_deref())
+        .await?;
+    Ok(Json(json!({ "held": held })))
+}
+
+pub async fn settings(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ListSettings>, ApiError> {
+    let group = state
+        .store
+        .group(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
+    Ok(Json(ListSettings::from_stored(group.settings.as_deref())))
+}
+
+/// Replaces the settings: fields left out take their defaults.
+pub async fn set_settings(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(value): ApiJson<Value>,
+) -> Result<Json<ListSettings>, ApiError> {
+    state
+        .store
+        .group(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
+    let settings = ListSettings::from_json(value).map_err(ApiError::invalid)?;
+    for g in &settings.post_groups {
+        state.store.group(*g).await?.ok_or_else(|| {
+            ApiError::invalid(format!("settings.post_groups: no group with id {g}"))
+        })?;
+    }
+    state
+        .store
+        .set_settings(id, &serde_json::to_string(&settings).unwrap_or_default())
+        .await?;
+    Ok(Json(settings))
+}

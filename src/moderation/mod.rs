@@ -1,0 +1,298 @@
+//! Moderation: posts the policy holds wait here, durably, for a manager or moderator.
+//!
+//! When a post is held the group's managers get a mail with signed links (approve / reject /
+//! discard). A link opens a confirmation page (GET changes nothing, so link scanners cannot act);
+//! the button on it POSTs the decision. Links are HMAC-signed, expire with the held post, and are
+//! one-time: a post is decided once, by whoever comes first (links or `/api/v1/moderation`).
+//! Approving sends the post through the normal fan-out; rejecting mails the author the reason;
+//! held posts expire after `hold_days` with a notice to the author.
+
+mod notice;
+pub mod texts;
+
+use std::{net::IpAddr, sync::Arc};
+
+use crate::{
+    admin::AdminError,
+    groups,
+    model::{ids::new_queue_id, list_settings::ListSettings},
+    posting::{Origin, Posting},
+    store::{StoreError, groups::Group, held::HeldPost, posts::NewPost},
+    tokens::{Claim, Signer},
+};
+use notice::Notice;
+
+/// The token purpose for moderation links.
+pub const PURPOSE: &str = "moderate";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+    Discard,
+}
+
+impl Decision {
+    pub fn parse(s: &str) -> Option<Decision> {
+        match s {
+            "approve" => Some(Decision::Approve),
+            "reject" => Some(Decision::Reject),
+            "discard" => Some(Decision::Discard),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Reject => "reject",
+            Decision::Discard => "discard",
+        }
+    }
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+            Decision::Discard => "discarded",
+        }
+    }
+}
+
+pub struct Moderation {
+    pub posting: Arc<Posting>,
+    pub signer: Signer,
+    pub public_url: String,
+}
+
+/// `LIST-owner@DOMAIN`: where notices come from and where people reach the managers.
+pub fn owner_address(list_address: &str) -> String {
+    match list_address.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}{}@{domain}", groups::OWNER_SUFFIX),
+        None => list_address.to_string(),
+    }
+}
+
+impl Moderation {
+    pub fn link(&self, id: i64, decision: Decision, expires: i64) -> String {
+        let token = self.signer.sign(
+            PURPOSE,
+            &Claim {
+                id,
+                action: decision.as_str().into(),
+                expires,
+            },
+        );
+        format!("{}/moderate/{token}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// Mails the group's managers about held post `id`. Never fails the caller: the post is
+    /// safely held whatever happens here, and visible in `/api/v1/moderation`.
+    pub async fn notify_held(&self, id: i64) {
+        if let Err(e) = self.try_notify_held(id).await {
+            tracing::error!(held_id = id, error = %e, "cannot notify the moderators; the post stays held");
+        }
+    }
+
+    async fn try_notify_held(&self, id: i64) -> Result<(), StoreError> {
+        let store = &self.posting.store;
+        let held = store
+            .held_post(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("held post {id}")))?;
+        let group = self.group(held.group_id).await?;
+        let managers = self.posting.resolver.managers(group.id).await?;
+        if managers.is_empty() {
+            tracing::warn!(held_id = id, group = %group.name, "post held, but the group has no managers to ask; decide through the API");
+            return Ok(());
+        }
+        let settings = ListSettings::from_stored(group.settings.as_deref());
+        let t = texts::texts(&settings.language);
+        let link = |d| self.link(id, d, held.expires_at);
+        let body = format!(
+            "{}\n\n{}: {}\nFrom: {}\nSubject: {}\n{}: {}\n\n{}:\n{}\n\n{}:\n{}\n\n{}:\n{}\n",
+            t.held_intro,
+            "List",
+            group.name,
+            held.author,
+            held.subject.as_deref().unwrap_or(""),
+            t.reason,
+            held.reason,
+            t.approve,
+            link(Decision::Approve),
+            t.reject,
+            link(Decision::Reject),
+            t.discard,
+            link(Decision::Discard),
+        );
+        let subject = format!(
+            "[{}] {}: {}",
+            group.name,
+            t.held_subject,
+            held.subject.as_deref().unwrap_or("")
+        );
+        self.send_notice(
+            &group,
+            &managers,
+            &owner_address(group.address.as_deref().unwrap_or("")),
+            &subject,
+            &body,
+        )
+        .await
+    }
+
+    async fn group(&self, id: i64) -> Result<Group, StoreError> {
+        self.posting
+            .store
+            .group(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("group {id}")))
+    }
+
+    /// Queues a notice from the group's owner address to `to`.
+    async fn send_notice(
+        &self,
+        group: &Group,
+        to: &[String],
+        to_header: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        let now = self.posting.clock.now_ms();
+        let list = group.address.clone().unwrap_or_default();
+        let queue_id = new_queue_id(now);
+        let message_id = format!("{queue_id}@{}", self.posting.hostname);
+        let bytes = Notice {
+            from_name: &group.name,
+            from_address: &owner_address(&list),
+            to: to_header,
+            subject,
+            body,
+            message_id: &message_id,
+            date: now / 1000,
+        }
+        .to_bytes();
+        let post = NewPost {
+            queue_id,
+            kind: "notice",
+            author: None,
+            group_id: group.id,
+            author_envelope: String::new(),
+            envelope_from: groups::bounce_address(&list),
+            message_id: Some(message_id),
+            received_at: now,
+            original: bytes.clone(),
+            list_copy: bytes,
+            recipients: to.to_vec(),
+        };
+        self.posting.queue.enqueue(&[post], &[], &[]).await?;
+        Ok(())
+    }
+
+    /// Decides on a held post, once. `by` names who decided (for the record).
+    pub async fn decide(
+        &self,
+        id: i64,
+        decision: Decision,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<HeldPost, AdminError> {
+        let store = &self.posting.store;
+        let held = store
+            .held_post(id)
+            .await?
+            .ok_or_else(|| AdminError::not_found(format!("no held post {id}")))?;
+        if held.status != "held" {
+            return Err(AdminError::Conflict(format!(
+                "this post was already {} ({})",
+                held.status,
+                held.decided_by.as_deref().unwrap_or("system")
+            )));
+        }
+        let group = self.group(held.group_id).await?;
+        let now = self.posting.clock.now_ms();
+        let decided = match decision {
+            Decision::Approve => {
+                let (raw, helo, peer) = store.held_raw(id).await?;
+                let origin = Origin {
+                    helo,
+                    peer: peer.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                    protocol: "ESMTP",
+                };
+                let post = self
+                    .posting
+                    .list_post(&group, &raw, &held.envelope_from, &origin)
+                    .await?;
+                let ok = store.approve_held(id, &post, by, now).await?;
+                if ok {
+                    self.posting.queue.wake();
+                    tracing::info!(held_id = id, queue_id = %post.queue_id, by, "held post approved");
+                }
+                ok
+            }
+            other => store.decide_held(id, other.status(), by, note, now).await?,
+        };
+        if !decided {
+            return Err(AdminError::Conflict(
+                "this post was decided by someone else just now".into(),
+            ));
+        }
+        if decision == Decision::Reject {
+            let settings = ListSettings::from_stored(group.settings.as_deref());
+            let t = texts::texts(&settings.language);
+            let body = format!(
+                "{}\n\nList: {}\nSubject: {}\n{}: {}\n",
+                t.rejected_intro,
+                group.name,
+                held.subject.as_deref().unwrap_or(""),
+                t.reason,
+                note.unwrap_or("-")
+            );
+            if let Err(e) = self
+                .send_notice(
+                    &group,
+                    std::slice::from_ref(&held.author),
+                    &held.author,
+                    t.rejected_subject,
+                    &body,
+                )
+                .await
+            {
+                tracing::error!(held_id = id, error = %e, "cannot tell the author about the rejection");
+            }
+        }
+        Ok(store.held_post(id).await?.unwrap_or(held))
+    }
+
+    /// Expires held posts past their time, telling each author. Returns how many expired.
+    pub async fn expire_due(&self) -> Result<usize, StoreError> {
+        let store = &self.posting.store;
+        let now = self.posting.clock.now_ms();
+        let mut n = 0;
+        for held in store.expired_held(now).await? {
+            if !store
+                .decide_held(held.id, "expired", "system", None, now)
+                .await?
+            {
+                continue;
+            }
+            n += 1;
+            let group = self.group(held.group_id).await?;
+            let t = texts::texts(&ListSettings::from_stored(group.settings.as_deref()).language);
+            let body = format!(
+                "{}\n\nList: {}\nSubject: {}\n",
+                t.expired_intro,
+                group.name,
+                held.subject.as_deref().unwrap_or("")
+            );
+            self.send_notice(
+                &group,
+                std::slice::from_ref(&held.author),
+                &held.author,
+                t.expired_subject,
+                &body,
+            )
+            .await?;
+            tracing::info!(held_id = held.id, group = %group.name, "held post expired");
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,133 @@
+//! Posting: from a post that may be distributed to the queued list copy — rewrite, resolve the
+//! recipients (frozen now), build the queue row. Shared by SMTP acceptance and by a moderator's
+//! approval, so an approved post goes out exactly like one accepted directly.
+
+use std::{net::IpAddr, sync::Arc};
+
+use mail_parser::{HeaderValue, Message, MessageParser};
+
+use crate::{
+    clock::SharedClock,
+    groups::{self, Resolver},
+    model::ids::new_queue_id,
+    queue::Queue,
+    rewrite::{self, Arrival},
+    store::{Store, StoreError, groups::Group, posts::NewPost},
+};
+
+/// How a post reached us (for the Received: line).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub helo: String,
+    pub peer: IpAddr,
+    pub protocol: &'static str,
+}
+
+pub struct Posting {
+    pub store: Store,
+    pub resolver: Arc<Resolver>,
+    pub queue: Queue,
+    pub clock: SharedClock,
+    pub hostname: String,
+}
+
+/// The first From: address, lower-cased.
+pub fn author_of(message: &Message<'_>) -> Option<String> {
+    match message.from()? {
+        a => a
+            .first()?
+            .address()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty()),
+    }
+}
+
+/// The Subject, for summaries.
+pub fn subject_of(message: &Message<'_>) -> Option<String> {
+    match message.header(mail_parser::HeaderName::Subject) {
+        Some(HeaderValue::Text(t)) => Some(t.to_string()),
+        _ => None,
+    }
+}
+
+impl Posting {
+    /// Mail to `LIST-owner@`: forwarded as it is (with our Received: line) to the managers.
+    pub async fn owner_post(
+        &self,
+        group: &Group,
+        raw: &[u8],
+        envelope_from: &str,
+        origin: &Origin,
+    ) -> Result<NewPost, StoreError> {
+        let now = self.clock.now_ms();
+        let address = group.address.clone().unwrap_or_default();
+        let owner = crate::moderation::owner_address(&address);
+        let queue_id = new_queue_id(now);
+        let arrival = Arrival {
+            helo: &origin.helo,
+            peer: origin.peer,
+            protocol: origin.protocol,
+            hostname: &self.hostname,
+            queue_id: &queue_id,
+            recipient: &owner,
+            date: now / 1000,
+        };
+        let parsed = MessageParser::new().parse_headers(raw);
+        let list_copy = rewrite::trace_copy(raw, &arrival);
+        Ok(NewPost {
+            queue_id,
+            kind: "owner",
+            author: parsed.as_ref().and_then(author_of),
+            group_id: group.id,
+            author_envelope: envelope_from.to_string(),
+            envelope_from: groups::bounce_address(&address),
+            message_id: parsed
+                .as_ref()
+                .and_then(|p| p.message_id().map(str::to_string)),
+            received_at: now,
+            original: raw.to_vec(),
+            list_copy,
+            recipients: self.resolver.managers(group.id).await?,
+        })
+    }
+
+    /// The list copy of `raw` for `group`, with its recipients as of now.
+    pub async fn list_post(
+        &self,
+        group: &Group,
+        raw: &[u8],
+        envelope_from: &str,
+        origin: &Origin,
+    ) -> Result<NewPost, StoreError> {
+        let parsed = MessageParser::new()
+            .parse_headers(raw)
+            .ok_or_else(|| StoreError::Conflict("the post has no header section".into()))?;
+        let now = self.clock.now_ms();
+        let address = group.address.clone().unwrap_or_default();
+        let queue_id = new_queue_id(now);
+        let arrival = Arrival {
+            helo: &origin.helo,
+            peer: origin.peer,
+            protocol: origin.protocol,
+            hostname: &self.hostname,
+            queue_id: &queue_id,
+            recipient: &address,
+            date: now / 1000,
+        };
+        let list_copy = rewrite::list_copy(raw, &parsed, group, &arrival);
+        let recipients = self.resolver.recipients(group.id).await?;
+        Ok(NewPost {
+            queue_id,
+            kind: "post",
+            author: author_of(&parsed),
+            group_id: group.id,
+            author_envelope: envelope_from.to_string(),
+            envelope_from: groups::bounce_address(&address),
+            message_id: parsed.message_id().map(str::to_string),
+            received_at: now,
+            original: raw.to_vec(),
+            list_copy,
+            recipients,
+        })
+    }
+}
