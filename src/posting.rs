@@ -33,13 +33,11 @@ pub struct Posting {
 
 /// The first From: address, lower-cased.
 pub fn author_of(message: &Message<'_>) -> Option<String> {
-    match message.from()? {
-        a => a
-            .first()?
-            .address()
-            .map(|s| s.trim().to_lowercase())
-            .filter(|s| !s.is_empty()),
-    }
+    let from = message.from()?;
+    from.first()?
+        .address()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
 }
 
 /// The Subject, for summaries.

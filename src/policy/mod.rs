@@ -71,12 +71,12 @@ pub fn evaluate(ctx: &PostContext<'_>) -> Verdict {
     if let Some(why) = automatic(ctx.message, ctx.envelope_from) {
         return Verdict::Drop(format!("automatic mail ({why}) is not distributed"));
     }
-    if let Some(limit) = ctx.settings.posts_per_hour {
-        if ctx.recent_posts >= limit as i64 {
-            return Verdict::TryLater(format!(
-                "{name} takes at most {limit} posts per hour from one sender"
-            ));
-        }
+    if let Some(limit) = ctx.settings.posts_per_hour
+        && ctx.recent_posts >= limit as i64
+    {
+        return Verdict::TryLater(format!(
+            "{name} takes at most {limit} posts per hour from one sender"
+        ));
     }
     if !may_post(ctx) {
         let (action, why) = if ctx.standing.member {
@@ -97,10 +97,10 @@ pub fn evaluate(ctx: &PostContext<'_>) -> Verdict {
             Action::Discard => Verdict::Discard(why),
         };
     }
-    if let Some(max) = ctx.settings.max_message_size {
-        if ctx.size as u64 > max {
-            return Verdict::Hold(format!("the post is larger than {max} bytes"));
-        }
+    if let Some(max) = ctx.settings.max_message_size
+        && ctx.size as u64 > max
+    {
+        return Verdict::Hold(format!("the post is larger than {max} bytes"));
     }
     if let Some(max) = ctx.settings.max_recipients {
         let addressed = count_addressed(ctx.message);
