@@ -11,4 +11,5 @@ mod groups;
 mod import;
 mod ingress;
 mod interop;
+mod moderation;
 mod store;
