@@ -14,6 +14,7 @@ use crate::{
     clock::{SharedClock, SystemClock},
     config::Config,
     delivery::{Relay, Transport},
+    dmarc::DmarcPolicies,
     http,
     ingress::{self, Context},
     moderation::Moderation,
@@ -49,6 +50,7 @@ pub struct App {
     http: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
+    dmarc: Arc<DmarcPolicies>,
     /// Signs links in mail (made on first start, kept in the database).
     link_key: Vec<u8>,
 }
@@ -81,6 +83,10 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_key = store.secret("links", clock.now_ms()).await?;
+        let dmarc = Arc::new(DmarcPolicies::new(
+            crate::dmarc::authenticator(&config.dns.nameservers)
+                .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
+        ));
         let mut smtp = Vec::new();
         for addr in &config.smtp.listen {
             smtp.push(bind(*addr).await?);
@@ -99,6 +105,7 @@ impl App {
             http,
             tls,
             transport: Transport::Relay(relay),
+            dmarc,
             link_key,
         })
     }
@@ -137,6 +144,7 @@ impl App {
             http,
             tls,
             transport,
+            dmarc,
             link_key,
         } = self;
         let token = CancellationToken::new();
@@ -150,6 +158,7 @@ impl App {
             .collect();
         let posting = Arc::new(Posting {
             store: store.clone(),
+            dmarc,
             resolver: resolver.clone(),
             queue: queue.clone(),
             clock: clock.clone(),

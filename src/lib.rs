@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod dmarc;
 pub mod groups;
 pub mod http;
 pub mod ingress;

@@ -8,8 +8,10 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 
 use crate::{
     clock::SharedClock,
+    dmarc::DmarcPolicies,
     groups::{self, Resolver},
     model::ids::new_queue_id,
+    model::list_settings::{FromMode, ListSettings},
     queue::Queue,
     rewrite::{self, Arrival},
     store::{Store, StoreError, groups::Group, posts::NewPost},
@@ -25,6 +27,8 @@ pub struct Origin {
 
 pub struct Posting {
     pub store: Store,
+    /// DMARC policies of authors' domains, for `from_mode = "auto"`.
+    pub dmarc: Arc<DmarcPolicies>,
     pub resolver: Arc<Resolver>,
     pub queue: Queue,
     pub clock: SharedClock,
@@ -112,12 +116,25 @@ impl Posting {
             recipient: &address,
             date: now / 1000,
         };
-        let list_copy = rewrite::list_copy(raw, &parsed, group, &arrival);
-        let recipients = self.resolver.recipients(group.id).await?;
+        let settings = ListSettings::from_stored(group.settings.as_deref());
+        let author = author_of(&parsed);
+        let munge_from = match settings.from_mode {
+            FromMode::AsWritten | FromMode::Group => false,
+            FromMode::ViaGroup => true,
+            FromMode::Auto => match author.as_deref().and_then(|a| a.rsplit_once('@')) {
+                Some((_, domain)) => self.dmarc.strict(domain).await,
+                None => false,
+            },
+        };
+        let list_copy = rewrite::list_copy(raw, &parsed, group, &settings, munge_from, &arrival);
+        let recipients = self
+            .resolver
+            .recipients_for_post(group.id, &skipped(&parsed, &settings, author.as_deref()))
+            .await?;
         Ok(NewPost {
             queue_id,
             kind: "post",
-            author: author_of(&parsed),
+            author,
             group_id: group.id,
             author_envelope: envelope_from.to_string(),
             envelope_from: groups::bounce_address(&address),
@@ -128,4 +145,39 @@ impl Posting {
             recipients,
         })
     }
+}
+
+/// Members a post must not be sent to: those it already reaches directly (addressed in To/Cc:
+/// a reply-all on a board), and the author when they do not want their own posts.
+fn skipped(
+    message: &Message<'_>,
+    settings: &ListSettings,
+    author: Option<&str>,
+) -> std::collections::HashSet<String> {
+    let mut skip = std::collections::HashSet::new();
+    if settings.skip_addressed_members {
+        for list in [message.to(), message.cc()].into_iter().flatten() {
+            skip.extend(
+                list.iter()
+                    .filter_map(|a| a.address())
+                    .map(|a| a.trim().to_lowercase()),
+            );
+        }
+    }
+    match author {
+        Some(a) if !settings.author_receives_own => {
+            skip.insert(a.to_string());
+        }
+        Some(a) => {
+            // The author wants their own post: being its sender is no reason to skip them.
+            if !message.to().into_iter().chain(message.cc()).any(|l| {
+                l.iter()
+                    .any(|x| x.address().is_some_and(|x| x.eq_ignore_ascii_case(a)))
+            }) {
+                skip.remove(a);
+            }
+        }
+        None => {}
+    }
+    skip
 }

@@ -3,6 +3,10 @@
 
 ALTER TABLE groups ADD COLUMN settings TEXT;
 
+-- A member addressed directly in To/Cc of a post normally gets no second copy from the list;
+-- 1 = they want it anyway.
+ALTER TABLE people ADD COLUMN receive_duplicates INTEGER NOT NULL DEFAULT 0;
+
 -- What kind of outgoing mail a post row is: a list post, or a notice the server wrote
 -- (moderation request, rejection, expiry notice).
 ALTER TABLE posts ADD COLUMN kind TEXT NOT NULL DEFAULT 'post';

@@ -24,7 +24,15 @@ pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
+    pub dns: DnsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Name servers (`ip:port`) for DMARC lookups; empty: the system's (/etc/resolv.conf).
+    pub nameservers: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ pub(super) struct PersonRec {
     pub attributes: Vec<u32>,
     pub periods: Vec<(NaiveDate, Option<NaiveDate>)>,
     pub no_list_mail: bool,
+    pub receive_duplicates: bool,
 }
 
 pub(super) struct DirectRec {
@@ -123,6 +124,7 @@ impl Directory {
                 attributes: attrs,
                 periods: Vec::new(),
                 no_list_mail: p.no_list_mail,
+                receive_duplicates: p.receive_duplicates,
             });
         }
         let mut add_attr = |person: i64, key: String, people: &mut Vec<PersonRec>| {

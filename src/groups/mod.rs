@@ -150,6 +150,27 @@ impl Resolver {
         Ok(recipients_in(&dir, group_id, self.today()))
     }
 
+    /// Recipients of a post: everyone in the group now, minus `skip` (lower-cased addresses of
+    /// members the post already reaches directly, and the author if they do not want their own
+    /// posts) — except people who asked for duplicates.
+    pub async fn recipients_for_post(
+        &self,
+        group_id: i64,
+        skip: &std::collections::HashSet<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let dir = self.directory().await?;
+        let Some(&g) = dir.group_index.get(&group_id) else {
+            return Ok(Vec::new());
+        };
+        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
+        Ok(set
+            .ones()
+            .map(|i| &dir.people[i])
+            .filter(|p| p.receive_duplicates || !skip.contains(&p.email.to_lowercase()))
+            .map(|p| p.email.clone())
+            .collect())
+    }
+
     /// The people a post to `group_id` goes to right now: (person id, address).
     pub async fn recipient_people(&self, group_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let dir = self.directory().await?;

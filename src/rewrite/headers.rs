@@ -5,6 +5,11 @@ use mail_parser::Message;
 /// Headers a list copy must not inherit: the hop's `Return-Path` and another list's `List-*`.
 pub(super) const HOP_AND_LIST_HEADERS: &[&str] = &[
     "Return-Path",
+    // Requests for read receipts and error reports from every member (Mailman strips these too).
+    "Errors-To",
+    "Return-Receipt-To",
+    "Disposition-Notification-To",
+    "X-Confirm-Reading-To",
     "List-Id",
     "List-Post",
     "List-Help",
@@ -34,6 +39,36 @@ pub(super) fn strip(raw: &[u8], parsed: &Message<'_>, names: &[&str]) -> Vec<u8>
     }
     out.extend_from_slice(&raw[from..]);
     out
+}
+
+/// Header text as RFC 2047 encoded words when it is not plain ASCII: words of at most 75
+/// characters, folded onto continuation lines.
+pub(crate) fn encode_words(text: &str) -> String {
+    use base64::Engine;
+    if text.chars().all(|c| (' '..='~').contains(&c)) {
+        return text.to_string();
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in text.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?b?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
 }
 
 /// A display name as an RFC 5322 phrase: a quoted string, or an RFC 2047 encoded word when it

@@ -1,17 +1,37 @@
-//! `List-Id` (RFC 2919), `List-Post` (RFC 2369), `Precedence` and the loop marker.
+//! `List-Id` (RFC 2919), `List-Post`, `List-Help`, `List-Owner`, `List-Archive` (RFC 2369),
+//! `Precedence: list` and the loop marker.
 
 use super::{LOOP_HEADER, headers::phrase};
-use crate::store::groups::Group;
+use crate::{
+    model::list_settings::{ListSettings, WhoMayPost},
+    moderation::owner_address,
+    store::groups::Group,
+};
 
-pub(super) fn lines(group: &Group) -> String {
+pub(super) fn lines(group: &Group, settings: &ListSettings) -> String {
     let Some(address) = group.address.as_deref() else {
         return String::new();
     };
-    format!(
-        "List-Id: {} <{}>\r\nList-Post: <mailto:{address}>\r\nPrecedence: list\r\n{LOOP_HEADER}: {address}\r\n",
+    let owner = owner_address(address);
+    let post = if settings.who_may_post == WhoMayPost::Managers {
+        "NO".to_string()
+    } else {
+        format!("<mailto:{address}>")
+    };
+    let help = match &settings.help_url {
+        Some(url) => format!("<{url}>"),
+        None => format!("<mailto:{owner}?subject=help>"),
+    };
+    let mut out = format!(
+        "List-Id: {} <{}>\r\nList-Post: {post}\r\nList-Help: {help}\r\nList-Owner: <mailto:{owner}>\r\n",
         phrase(&group.name),
         list_id(address),
-    )
+    );
+    if let Some(archive) = &settings.archive_url {
+        out.push_str(&format!("List-Archive: <{archive}>\r\n"));
+    }
+    out.push_str(&format!("Precedence: list\r\n{LOOP_HEADER}: {address}\r\n"));
+    out
 }
 
 /// RFC 2919 list identifier: the list address with `@` turned into `.`.

@@ -1,44 +1,77 @@
 //! Rewrite: the list copy of a post, built once at acceptance and stored beside the original.
 //!
-//! Input: the raw post, its parsed headers, the group and how it arrived. Output: the bytes every
-//! recipient gets. The body is never touched here (signatures over it stay valid); headers are
-//! removed or added by the handlers below, in this order:
+//! Input: the raw post, its parsed headers, the group with its settings, how it arrived. Output:
+//! the bytes every recipient gets. Handlers, in order:
 //! 1. [`headers::strip`] drops headers that belong to the hop or to another list (`Return-Path`,
-//!    `List-*`, `Precedence`), so a post forwarded from another list does not carry its links;
+//!    `List-*`, `Precedence`, read-receipt requests), and the ones [`display`] replaces;
 //! 2. [`received::line`] records our hop (RFC 5321 §4.4);
-//! 3. [`list_headers::lines`] adds `List-Id` (RFC 2919), `List-Post` (RFC 2369), `Precedence: list`
-//!    and our loop marker;
-//! 4. [`missing_headers`] adds the `Message-ID` and `Date` RFC 5322 requires when the author's
-//!    client left them out (large providers refuse mail without a Message-ID).
+//! 3. [`list_headers::lines`] adds `List-Id` (RFC 2919), `List-Post`/`-Help`/`-Owner`/`-Archive`
+//!    (RFC 2369), `Precedence: list` and our loop marker;
+//! 4. [`display`] sets From (DMARC-safe "Author via Group"), Reply-To and the Subject prefix;
+//! 5. `Message-ID` and `Date` are added when the author's client left them out;
+//! 6. [`footer::decorate`] adds the list's header and footer text without breaking MIME.
+//!
+//! The body is touched only by step 6, and only by appending or wrapping.
 
+pub mod display;
+pub mod footer;
 pub(crate) mod headers;
 mod list_headers;
 mod received;
 
 use mail_parser::Message;
 
+pub use list_headers::list_id;
 pub use received::Arrival;
 
-use crate::store::groups::Group;
+use crate::{model::list_settings::ListSettings, store::groups::Group};
 
 /// The header that marks a message as already distributed by a list: its value is the list
 /// address. A post that arrives carrying our own marker is a loop ([`crate::policy`]).
 pub const LOOP_HEADER: &str = "X-Loop";
 
-/// Builds the list copy of `raw` for `group`.
+/// Builds the list copy of `raw` for `group`. `munge_from`: From: is rewritten to the list.
 pub fn list_copy(
     raw: &[u8],
     parsed: &Message<'_>,
     group: &Group,
+    settings: &ListSettings,
+    munge_from: bool,
     arrival: &Arrival<'_>,
 ) -> Vec<u8> {
-    let kept = headers::strip(raw, parsed, headers::HOP_AND_LIST_HEADERS);
-    let mut out = Vec::with_capacity(kept.len() + 512);
+    let list = group.address.as_deref().unwrap_or("");
+    let shown = display::display(parsed, settings, &group.name, list, munge_from);
+    let mut remove: Vec<&str> = headers::HOP_AND_LIST_HEADERS.to_vec();
+    if shown.from.is_some() {
+        remove.push("From");
+    }
+    if shown.reply_to.is_some() {
+        remove.push("Reply-To");
+    }
+    if shown.subject.is_some() {
+        remove.push("Subject");
+    }
+    let kept = headers::strip(raw, parsed, &remove);
+    let mut out = Vec::with_capacity(kept.len() + 1024);
     out.extend_from_slice(received::line(arrival).as_bytes());
-    out.extend_from_slice(list_headers::lines(group).as_bytes());
+    out.extend_from_slice(list_headers::lines(group, settings).as_bytes());
+    for (name, value) in [
+        ("From", &shown.from),
+        ("X-Original-From", &shown.original_from),
+        ("Reply-To", &shown.reply_to),
+        ("Subject", &shown.subject),
+    ] {
+        if let Some(v) = value {
+            out.extend_from_slice(format!("{name}: {v}\r\n").as_bytes());
+        }
+    }
     out.extend_from_slice(missing_headers(parsed, arrival).as_bytes());
     out.extend_from_slice(&kept);
-    out
+    footer::decorate(
+        out,
+        settings.header_text.as_deref(),
+        settings.footer_text.as_deref(),
+    )
 }
 
 /// `raw` with only our Received: line added (mail forwarded to a list's managers).
@@ -90,7 +123,14 @@ mod tests {
             recipient: "board@lists.example.org",
             date: 0,
         };
-        list_copy(POST, &parsed, &group, &arrival)
+        list_copy(
+            POST,
+            &parsed,
+            &group,
+            &ListSettings::default(),
+            false,
+            &arrival,
+        )
     }
 
     #[test]
@@ -105,6 +145,7 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("List-Post: <mailto:board@lists.example.org>\r\n"));
+        assert!(out.contains("List-Owner: <mailto:board-owner@lists.example.org>\r\n"));
         assert!(out.contains("Precedence: list\r\nX-Loop: board@lists.example.org\r\n"));
         assert!(
             !out.contains("old.other.org") && !out.contains("mailto:x@other.org"),

@@ -14,6 +14,7 @@ pub struct PersonRow {
     pub membership_type_id: Option<i64>,
     pub profile_type: String,
     pub no_list_mail: bool,
+    pub receive_duplicates: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,7 +128,7 @@ impl Store {
             ..Default::default()
         };
         for r in sqlx::query(
-            "SELECT id, email, name, status, membership_type_id, profile_type, no_list_mail FROM people ORDER BY id",
+            "SELECT id, email, name, status, membership_type_id, profile_type, no_list_mail, receive_duplicates FROM people ORDER BY id",
         )
         .fetch_all(&mut *tx)
         .await?
@@ -140,6 +141,7 @@ impl Store {
                 membership_type_id: r.try_get(4)?,
                 profile_type: r.try_get(5)?,
                 no_list_mail: r.try_get::<i64, _>(6)? != 0,
+                receive_duplicates: r.try_get::<i64, _>(7)? != 0,
             });
         }
         d.person_teams = pairs(&mut *tx, "SELECT person_id, team_id FROM person_teams").await?;

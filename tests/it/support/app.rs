@@ -35,6 +35,7 @@ pub fn test_config(db_url: &str, relay: SocketAddr) -> Config {
     c.delivery.connect_timeout = Duration::from_secs(5);
     c.delivery.command_timeout = Duration::from_secs(5);
     c.delivery.lease = Duration::from_secs(5);
+    c.dns.nameservers = vec![super::dns::server()];
     c
 }
 

@@ -1,5 +1,6 @@
 pub mod app;
 pub mod db;
+pub mod dns;
 pub mod http;
 pub mod process;
 pub mod sink;

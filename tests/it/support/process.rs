@@ -39,7 +39,10 @@ poll_interval = "100ms"
 connect_timeout = "2s"
 command_timeout = "2s"
 lease = "3s"
-"#
+[dns]
+nameservers = ["{dns}"]
+"#,
+        dns = super::dns::server()
     );
     std::fs::write(&path, text).unwrap();
     path
