@@ -79,6 +79,7 @@ impl Posting {
         Ok(NewPost {
             queue_id,
             kind: "owner",
+            personal_to: false,
             author: parsed.as_ref().and_then(author_of),
             group_id: group.id,
             author_envelope: envelope_from.to_string(),
@@ -134,6 +135,7 @@ impl Posting {
         Ok(NewPost {
             queue_id,
             kind: "post",
+            personal_to: settings.to_mode == crate::model::list_settings::ToMode::Recipient,
             author,
             group_id: group.id,
             author_envelope: envelope_from.to_string(),

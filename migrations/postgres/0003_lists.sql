@@ -11,6 +11,7 @@ ALTER TABLE people ADD COLUMN receive_duplicates BIGINT NOT NULL DEFAULT 0;
 -- (moderation request, rejection, expiry notice).
 ALTER TABLE posts ADD COLUMN kind TEXT NOT NULL DEFAULT 'post';
 CREATE INDEX posts_author ON posts (group_id, author_envelope, received_at);
+ALTER TABLE posts ADD COLUMN personal_to BIGINT NOT NULL DEFAULT 0;   -- 1: one copy per recipient, To: rewritten
 ALTER TABLE posts ADD COLUMN author TEXT;                       -- From: address, lower-cased
 CREATE INDEX posts_author_from ON posts (group_id, author, received_at);
 

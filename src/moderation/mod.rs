@@ -173,6 +173,7 @@ impl Moderation {
         let post = NewPost {
             queue_id,
             kind: "notice",
+            personal_to: false,
             author: None,
             group_id: group.id,
             author_envelope: String::new(),

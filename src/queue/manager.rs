@@ -142,10 +142,23 @@ impl QueueManager {
             }
         };
         let recipients: Vec<String> = batch.iter().map(|c| c.recipient.clone()).collect();
-        let outcomes = self
-            .transport
-            .send(&post.envelope_from, &recipients, &post.list_copy)
-            .await;
+        let outcomes = if post.personal_to {
+            // One copy per recipient, each with its own To:.
+            let mut outcomes = Vec::with_capacity(recipients.len());
+            for r in &recipients {
+                let copy = crate::rewrite::personal_to(&post.list_copy, r);
+                outcomes.extend(
+                    self.transport
+                        .send(&post.envelope_from, std::slice::from_ref(r), &copy)
+                        .await,
+                );
+            }
+            outcomes
+        } else {
+            self.transport
+                .send(&post.envelope_from, &recipients, &post.list_copy)
+                .await
+        };
         let now = self.clock.now_ms();
         let recorded: Vec<(i64, Recorded)> = batch
             .iter()

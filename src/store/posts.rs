@@ -15,6 +15,8 @@ pub struct NewPost {
     pub kind: &'static str,
     /// The From: address, lower-cased (for the per-sender rate limit).
     pub author: Option<String>,
+    /// Each recipient gets their own copy with their address in To: (`to_mode = "recipient"`).
+    pub personal_to: bool,
     pub group_id: i64,
     pub author_envelope: String,
     pub envelope_from: String,
@@ -37,6 +39,7 @@ pub struct NewBounce {
 #[derive(Debug, Clone)]
 pub struct StoredPost {
     pub id: i64,
+    pub personal_to: bool,
     pub queue_id: String,
     pub envelope_from: String,
     pub received_at: i64,
@@ -104,7 +107,7 @@ impl Store {
 
     pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
         let row = sqlx::query(
-            "SELECT id, queue_id, envelope_from, received_at, list_copy FROM posts WHERE id = $1",
+            "SELECT id, queue_id, envelope_from, received_at, list_copy, personal_to FROM posts WHERE id = $1",
         )
         .bind(post_id)
         .fetch_optional(self.pool())
@@ -112,6 +115,7 @@ impl Store {
         .ok_or_else(|| StoreError::NotFound(format!("post {post_id} does not exist")))?;
         Ok(StoredPost {
             id: row.try_get("id")?,
+            personal_to: row.try_get::<i64, _>("personal_to")? != 0,
             queue_id: row.try_get("queue_id")?,
             envelope_from: row.try_get("envelope_from")?,
             received_at: row.try_get("received_at")?,
@@ -137,8 +141,8 @@ async fn insert_post(
 ) -> Result<(), StoreError> {
     let post_id: i64 = sqlx::query(
         "INSERT INTO posts (queue_id, group_id, author_envelope, envelope_from, message_id,
-                                received_at, size, original, list_copy, kind, author)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                                received_at, size, original, list_copy, kind, author, personal_to)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(&post.queue_id)
     .bind(post.group_id)
@@ -151,6 +155,7 @@ async fn insert_post(
     .bind(&post.list_copy)
     .bind(post.kind)
     .bind(&post.author)
+    .bind(post.personal_to as i64)
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")?;
