@@ -62,10 +62,10 @@ impl DmarcPolicies {
     /// True when `domain` (or the nearest parent with a record) publishes p=quarantine or p=reject.
     pub async fn strict(&self, domain: &str) -> bool {
         let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        if let Some((strict, at)) = self.cache.lock().ok().and_then(|c| c.get(&domain).copied()) {
-            if at.elapsed() < CACHE_FOR {
-                return strict;
-            }
+        if let Some((strict, at)) = self.cache.lock().ok().and_then(|c| c.get(&domain).copied())
+            && at.elapsed() < CACHE_FOR
+        {
+            return strict;
         }
         let strict = self.lookup(&domain).await;
         if let Ok(mut c) = self.cache.lock() {

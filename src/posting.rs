@@ -166,20 +166,8 @@ fn skipped(
             );
         }
     }
-    match author {
-        Some(a) if !settings.author_receives_own => {
-            skip.insert(a.to_string());
-        }
-        Some(a) => {
-            // The author wants their own post: being its sender is no reason to skip them.
-            if !message.to().into_iter().chain(message.cc()).any(|l| {
-                l.iter()
-                    .any(|x| x.address().is_some_and(|x| x.eq_ignore_ascii_case(a)))
-            }) {
-                skip.remove(a);
-            }
-        }
-        None => {}
+    if let Some(a) = author.filter(|_| !settings.author_receives_own) {
+        skip.insert(a.to_string());
     }
     skip
 }

@@ -59,6 +59,13 @@ pub enum GroupCommand {
         #[arg(long, conflicts_with_all = ["rule", "dry_run"])]
         clear: bool,
     },
+    /// Show the list settings, or replace them with JSON (see docs/list-settings.md).
+    Settings {
+        group: String,
+        /// e.g. '{"who_may_post": "managers", "subject_prefix": "[Board]"}'; fields left out
+        /// take their defaults.
+        json: Option<String>,
+    },
     /// Who receives the group's mail now.
     Recipients {
         group: String,
@@ -271,6 +278,30 @@ pub(super) async fn group(config: &Config, command: GroupCommand) -> anyhow::Res
                 rule.describe(),
                 if dry_run { ", not saved" } else { "" }
             );
+        }
+        GroupCommand::Settings { group, json } => {
+            let g = find(&store, &group).await?;
+            let settings = match json {
+                None => {
+                    crate::model::list_settings::ListSettings::from_stored(g.settings.as_deref())
+                }
+                Some(text) => {
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| anyhow!("the settings are not JSON: {e}"))?;
+                    let s = crate::model::list_settings::ListSettings::from_json(value)
+                        .map_err(|e| anyhow!(e))?;
+                    for pg in &s.post_groups {
+                        if store.group(*pg).await?.is_none() {
+                            bail!("settings.post_groups: no group with id {pg}");
+                        }
+                    }
+                    store
+                        .set_settings(g.id, &serde_json::to_string(&s)?)
+                        .await?;
+                    s
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&settings)?);
         }
         GroupCommand::Recipients {
             group,

@@ -2,6 +2,7 @@
 //! Each subcommand is thin: parse, call the library, print.
 
 mod groups;
+mod moderation;
 mod people;
 mod serve;
 
@@ -55,6 +56,9 @@ pub enum Command {
     /// Stop or resume a person's list mail.
     #[command(subcommand)]
     OptOut(people::OptOutCommand),
+    /// List held posts and decide on them.
+    #[command(subcommand)]
+    Moderation(moderation::ModerationCommand),
     /// Import people, attributes and group memberships from a CSV file (see docs/groups.md).
     Import {
         /// The CSV file; its first row names the columns.
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Person(cmd) => people::person(&config, cmd).await,
             Command::OptOut(cmd) => people::opt_out(&config, cmd).await,
             Command::Import { file } => people::import(&config, &file).await,
+            Command::Moderation(cmd) => moderation::run(&config, cmd).await,
         }
         .map_err(CliError::Failed)
     })
