@@ -32,6 +32,8 @@ pub struct PersonInput {
     pub fields: Option<BTreeMap<String, Vec<String>>>,
     /// Periods to add to the history (existing ones are kept).
     pub add_periods: Option<Vec<Period>>,
+    /// Also receive the list's copy of posts that address them directly (reply-all).
+    pub receive_duplicates: Option<bool>,
 }
 
 pub fn parse_email(e: &str) -> Result<EmailAddress, AdminError> {
@@ -122,6 +124,9 @@ pub async fn apply(store: &Store, id: i64, input: &PersonInput) -> Result<(), Ad
     for (name, values) in input.fields.iter().flatten() {
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
         store.set_custom_field(id, name, &values).await?;
+    }
+    if let Some(on) = input.receive_duplicates {
+        store.set_receive_duplicates(id, on).await?;
     }
     for p in input.add_periods.iter().flatten() {
         store

@@ -47,6 +47,9 @@ pub struct Attributes {
     /// ...and, if they have left, the day they left.
     #[arg(long, requires = "joined")]
     left: Option<String>,
+    /// Also get the list's copy of posts that address them directly (true/false).
+    #[arg(long)]
+    receive_duplicates: Option<bool>,
 }
 
 impl Attributes {
@@ -73,6 +76,7 @@ impl Attributes {
                     left: self.left,
                 }]
             }),
+            receive_duplicates: self.receive_duplicates,
         })
     }
 }

@@ -224,6 +224,15 @@ impl Store {
         Ok(())
     }
 
+    pub async fn set_receive_duplicates(&self, person_id: i64, on: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE people SET receive_duplicates = $1 WHERE id = $2")
+            .bind(on as i64)
+            .bind(person_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Records a membership period (history: a new row, never an overwrite of an old one).
     pub async fn add_membership_period(
         &self,
@@ -257,6 +266,7 @@ pub struct PersonDetail {
     pub fields: std::collections::BTreeMap<String, Vec<String>>,
     pub periods: Vec<Period>,
     pub no_list_mail: bool,
+    pub receive_duplicates: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -289,7 +299,8 @@ pub struct PersonSummary {
 impl Store {
     pub async fn person_detail(&self, id: i64) -> Result<Option<PersonDetail>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT p.id, p.email, p.name, p.status, t.name AS type_name, p.profile_type, p.no_list_mail
+            "SELECT p.id, p.email, p.name, p.status, t.name AS type_name, p.profile_type, p.no_list_mail,
+                    p.receive_duplicates
              FROM people p LEFT JOIN membership_types t ON t.id = p.membership_type_id WHERE p.id = $1",
         )
         .bind(id)
@@ -312,6 +323,7 @@ impl Store {
             membership_type: row.try_get("type_name")?,
             profile_type: row.try_get("profile_type")?,
             no_list_mail: row.try_get::<i64, _>("no_list_mail")? != 0,
+            receive_duplicates: row.try_get::<i64, _>("receive_duplicates")? != 0,
             teams: list("SELECT t.name FROM person_teams pt JOIN teams t ON t.id = pt.team_id WHERE pt.person_id = $1 ORDER BY t.name").await?,
             services: list("SELECT s.name FROM person_services ps JOIN services s ON s.id = ps.service_id WHERE ps.person_id = $1 ORDER BY s.name").await?,
             ..Default::default()

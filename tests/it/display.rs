@@ -161,7 +161,14 @@ async fn a_board_reply_all_reaches_every_member_exactly_once() {
         json!({"reply_to": "list", "subject_prefix": "[Board]", "author_receives_own": false});
     let (_db, sink, app) = list(&["ann@x.org", "bo@x.org", "cy@x.org", "di@x.org"], settings).await;
     // Ann replies to all: To the list, Cc Bo (who gets it from Ann's own server).
-    let r = send(&app, "ann@x.org", "From: Ann <ann@x.org>\r\nTo: board@lists.test\r\nCc: Bo <bo@x.org>\r\nSubject: Re: [Board] Re: Budget", "Agreed.").await;
+    let di = app
+        .store
+        .find_person(&circlemail::model::address::EmailAddress::parse("di@x.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.store.set_receive_duplicates(di.id, true).await.unwrap();
+    let r = send(&app, "ann@x.org", "From: Ann <ann@x.org>\r\nTo: board@lists.test\r\nCc: Bo <bo@x.org>, di@x.org\r\nSubject: Re: [Board] Re: Budget", "Agreed.").await;
     assert!(r.starts_with("250"), "{r}");
     sink.wait_for_recipients(2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -171,7 +178,7 @@ async fn a_board_reply_all_reaches_every_member_exactly_once() {
     assert_eq!(
         who,
         ["cy@x.org", "di@x.org"],
-        "bo was addressed directly; ann does not want her own post"
+        "bo was addressed directly; di too, but she asked for the list's copy; ann does not want her own post"
     );
     let copy = &got["cy@x.org"][0];
     assert_eq!(

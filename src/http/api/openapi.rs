@@ -191,7 +191,7 @@ fn schemas() -> Value {
             "profile_type": {"enum": ["person", "organisation", "public_body"]},
             "teams": {"type": "array", "items": {"type": "string"}}, "services": {"type": "array", "items": {"type": "string"}},
             "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-            "add_periods": {"type": "array", "items": {"type": "object", "properties": {"joined": date, "left": {"type": ["string", "null"], "format": "date"}}, "required": ["joined"]}}}},
+            "receive_duplicates": {"type": "boolean"}, "add_periods": {"type": "array", "items": {"type": "object", "properties": {"joined": date, "left": {"type": ["string", "null"], "format": "date"}}, "required": ["joined"]}}}},
         "OptOutInput": {"type": "object", "properties": {"group_id": {"type": ["integer", "null"]}, "channel": {"enum": ["admin", "link", "mailto"]}}},
         "FieldInput": {"type": "object", "required": ["name", "kind"], "properties": {"name": {"type": "string"}, "kind": {"enum": ["single", "multiple", "checkbox"]}, "options": {"type": "array", "items": {"type": "string"}}}},
         "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}}},
