@@ -53,6 +53,24 @@ pub fn subject_of(message: &Message<'_>) -> Option<String> {
 }
 
 impl Posting {
+    fn arrival<'a>(
+        &'a self,
+        origin: &'a Origin,
+        queue_id: &'a str,
+        recipient: &'a str,
+        now: i64,
+    ) -> Arrival<'a> {
+        Arrival {
+            helo: &origin.helo,
+            peer: origin.peer,
+            protocol: origin.protocol,
+            hostname: &self.hostname,
+            queue_id,
+            recipient,
+            date: now / 1000,
+        }
+    }
+
     /// Mail to `LIST-owner@`: forwarded as it is (with our Received: line) to the managers.
     pub async fn owner_post(
         &self,
@@ -65,15 +83,7 @@ impl Posting {
         let address = group.address.clone().unwrap_or_default();
         let owner = crate::moderation::owner_address(&address);
         let queue_id = new_queue_id(now);
-        let arrival = Arrival {
-            helo: &origin.helo,
-            peer: origin.peer,
-            protocol: origin.protocol,
-            hostname: &self.hostname,
-            queue_id: &queue_id,
-            recipient: &owner,
-            date: now / 1000,
-        };
+        let arrival = self.arrival(origin, &queue_id, &owner, now);
         let parsed = MessageParser::new().parse_headers(raw);
         let list_copy = rewrite::trace_copy(raw, &arrival);
         Ok(NewPost {
@@ -108,15 +118,7 @@ impl Posting {
         let now = self.clock.now_ms();
         let address = group.address.clone().unwrap_or_default();
         let queue_id = new_queue_id(now);
-        let arrival = Arrival {
-            helo: &origin.helo,
-            peer: origin.peer,
-            protocol: origin.protocol,
-            hostname: &self.hostname,
-            queue_id: &queue_id,
-            recipient: &address,
-            date: now / 1000,
-        };
+        let arrival = self.arrival(origin, &queue_id, &address, now);
         let settings = ListSettings::from_stored(group.settings.as_deref());
         let author = author_of(&parsed);
         let munge_from = match settings.from_mode {

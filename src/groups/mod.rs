@@ -144,10 +144,23 @@ impl Resolver {
             .filter(|d| d.version == version)
     }
 
+    /// The recipient set of a group now, with the directory it indexes into.
+    async fn recipient_set(
+        &self,
+        group_id: i64,
+    ) -> Result<Option<(Arc<Directory>, fixedbitset::FixedBitSet)>, StoreError> {
+        let dir = self.directory().await?;
+        let Some(&g) = dir.group_index.get(&group_id) else {
+            return Ok(None);
+        };
+        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
+        Ok(Some((dir, set)))
+    }
+
     /// The addresses a post to `group_id` goes to right now, each once.
     pub async fn recipients(&self, group_id: i64) -> Result<Vec<String>, StoreError> {
-        let dir = self.directory().await?;
-        Ok(recipients_in(&dir, group_id, self.today()))
+        self.recipients_for_post(group_id, &Default::default())
+            .await
     }
 
     /// Recipients of a post: everyone in the group now, minus `skip` (lower-cased addresses of
@@ -158,11 +171,9 @@ impl Resolver {
         group_id: i64,
         skip: &std::collections::HashSet<String>,
     ) -> Result<Vec<String>, StoreError> {
-        let dir = self.directory().await?;
-        let Some(&g) = dir.group_index.get(&group_id) else {
+        let Some((dir, set)) = self.recipient_set(group_id).await? else {
             return Ok(Vec::new());
         };
-        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
         Ok(set
             .ones()
             .map(|i| &dir.people[i])
@@ -173,11 +184,9 @@ impl Resolver {
 
     /// The people a post to `group_id` goes to right now: (person id, address).
     pub async fn recipient_people(&self, group_id: i64) -> Result<Vec<(i64, String)>, StoreError> {
-        let dir = self.directory().await?;
-        let Some(&g) = dir.group_index.get(&group_id) else {
+        let Some((dir, set)) = self.recipient_set(group_id).await? else {
             return Ok(Vec::new());
         };
-        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
         Ok(set
             .ones()
             .map(|i| (dir.people[i].id, dir.people[i].email.clone()))
