@@ -24,6 +24,7 @@ use crate::{
         manager::{ManagerSettings, QueueManager},
         schedule::RetrySchedule,
     },
+    signing::Signers,
     store::{Store, StoreError},
     tokens::Signer,
 };
@@ -51,6 +52,7 @@ pub struct App {
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
     dmarc: Arc<DmarcPolicies>,
+    signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
     link_key: Vec<u8>,
 }
@@ -83,6 +85,7 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_key = store.secret("links", clock.now_ms()).await?;
+        let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let dmarc = Arc::new(DmarcPolicies::new(
             crate::dmarc::authenticator(&config.dns.nameservers)
                 .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
@@ -106,6 +109,7 @@ impl App {
             tls,
             transport: Transport::Relay(relay),
             dmarc,
+            signers,
             link_key,
         })
     }
@@ -145,6 +149,7 @@ impl App {
             tls,
             transport,
             dmarc,
+            signers,
             link_key,
         } = self;
         let token = CancellationToken::new();
@@ -215,6 +220,7 @@ impl App {
             store.clone(),
             clock,
             transport,
+            signers,
             manager_settings(&config),
         );
         tasks.spawn(manager.run(token.clone()));

@@ -37,6 +37,7 @@ pub mod policy;
 pub mod posting;
 pub mod queue;
 pub mod rewrite;
+pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

@@ -25,7 +25,26 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
     pub dns: DnsConfig,
+    pub dkim: DkimConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DkimConfig {
+    /// Signing keys; a domain with two keys (RSA and Ed25519) is dual-signed.
+    pub keys: Vec<DkimKeyConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimKeyConfig {
+    /// The list domain whose copies this key signs (d=).
+    pub domain: String,
+    /// s=: the key is published at SELECTOR._domainkey.DOMAIN.
+    pub selector: String,
+    /// PEM private key (RSA or Ed25519), e.g. made by `circlemail dkim generate`.
+    pub private_key: PathBuf,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -113,6 +113,33 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             "must be at least delivery.command_timeout, or a slow batch could be sent twice".into(),
         );
     }
+    for (i, k) in config.dkim.keys.iter().enumerate() {
+        if !config
+            .server
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&k.domain))
+        {
+            bad(
+                &format!("dkim.keys[{i}].domain"),
+                format!("{:?} is not in server.domains", k.domain),
+            );
+        }
+        if k.selector.is_empty()
+            || !k
+                .selector
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            bad(
+                &format!("dkim.keys[{i}].selector"),
+                format!("{:?} is not a DNS label", k.selector),
+            );
+        }
+        if let Err(e) = crate::signing::keys::load(&k.private_key) {
+            bad(&format!("dkim.keys[{i}].private_key"), e);
+        }
+    }
     if let Err(e) = config.log.level.parse::<tracing_subscriber::EnvFilter>() {
         bad("log.level", e.to_string());
     }

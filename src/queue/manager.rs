@@ -9,6 +9,7 @@ use super::{Queue, schedule::RetrySchedule};
 use crate::{
     clock::SharedClock,
     delivery::Transport,
+    signing::Signers,
     store::{
         Backend, Store,
         deliveries::{Claimed, Recorded},
@@ -29,6 +30,7 @@ pub struct QueueManager {
     store: Store,
     clock: SharedClock,
     transport: Arc<Transport>,
+    signers: Signers,
     settings: ManagerSettings,
     wake: Arc<Notify>,
     /// This process's name on the leases it takes.
@@ -41,6 +43,7 @@ impl QueueManager {
         store: Store,
         clock: SharedClock,
         transport: Transport,
+        signers: Signers,
         settings: ManagerSettings,
     ) -> QueueManager {
         let owner = format!(
@@ -53,6 +56,7 @@ impl QueueManager {
             store,
             clock,
             transport: Arc::new(transport),
+            signers,
             settings,
             wake: queue.wake_handle(),
             owner,
@@ -142,11 +146,23 @@ impl QueueManager {
             }
         };
         let recipients: Vec<String> = batch.iter().map(|c| c.recipient.clone()).collect();
+        // Sign with the list domain's keys: the domain of our envelope sender.
+        let domain = post
+            .envelope_from
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_default();
         let outcomes = if post.personal_to {
-            // One copy per recipient, each with its own To:.
+            // One copy per recipient, each with its own To: (and its own signature).
             let mut outcomes = Vec::with_capacity(recipients.len());
             for r in &recipients {
-                let copy = crate::rewrite::personal_to(&post.list_copy, r);
+                let copy = self
+                    .signers
+                    .sign_async(
+                        domain.clone(),
+                        crate::rewrite::personal_to(&post.list_copy, r),
+                    )
+                    .await;
                 outcomes.extend(
                     self.transport
                         .send(&post.envelope_from, std::slice::from_ref(r), &copy)
@@ -155,8 +171,12 @@ impl QueueManager {
             }
             outcomes
         } else {
+            let copy = self
+                .signers
+                .sign_async(domain, post.list_copy.clone())
+                .await;
             self.transport
-                .send(&post.envelope_from, &recipients, &post.list_copy)
+                .send(&post.envelope_from, &recipients, &copy)
                 .await
         };
         let now = self.clock.now_ms();

@@ -13,4 +13,5 @@ mod import;
 mod ingress;
 mod interop;
 mod moderation;
+mod signing;
 mod store;

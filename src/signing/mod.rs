@@ -1,0 +1,106 @@
+//! Signing: the last step before a copy leaves. Every copy is DKIM-signed (RFC 6376; Ed25519 per
+//! RFC 8463) with the keys configured for its list's domain: one key, or two (RSA and Ed25519:
+//! dual signing). Relaxed/relaxed canonicalisation; the headers receivers care about are signed,
+//! and `From` is signed once more than it occurs (oversigned) so no second From can be added.
+//! Signing is CPU work: it runs on the blocking pool, never on the reactor.
+
+pub mod keys;
+
+use std::{collections::HashMap, sync::Arc};
+
+use mail_auth::{
+    common::{crypto::DkimKey, headers::HeaderWriter},
+    dkim::{DkimSigner, Done},
+};
+
+use crate::config::DkimKeyConfig;
+
+/// Headers signed on every copy. Absent ones are signed as absent (they cannot be added later);
+/// From appears twice so a second From cannot be added either.
+pub const SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Owner",
+    "List-Archive",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "X-Original-From",
+];
+
+/// The signers of each domain.
+#[derive(Clone, Default)]
+pub struct Signers {
+    by_domain: Arc<HashMap<String, Vec<DkimSigner<DkimKey, Done>>>>,
+}
+
+impl Signers {
+    /// Loads every configured key; a missing or unreadable key is an error naming the file.
+    pub fn load(keys: &[DkimKeyConfig]) -> Result<Signers, String> {
+        let mut by_domain: HashMap<String, Vec<DkimSigner<DkimKey, Done>>> = HashMap::new();
+        for k in keys {
+            let loaded = keys::load(&k.private_key)?;
+            let signer = DkimSigner::from_key(loaded.key)
+                .domain(k.domain.to_ascii_lowercase())
+                .selector(k.selector.clone())
+                .headers(SIGNED_HEADERS.iter().copied());
+            by_domain
+                .entry(k.domain.to_ascii_lowercase())
+                .or_default()
+                .push(signer);
+        }
+        Ok(Signers {
+            by_domain: Arc::new(by_domain),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_domain.is_empty()
+    }
+
+    /// `message` with a DKIM-Signature for each key of `domain` prepended (unchanged when the
+    /// domain has no key). A signing error is logged and the copy goes out unsigned.
+    pub fn sign(&self, domain: &str, message: &[u8]) -> Vec<u8> {
+        let Some(signers) = self.by_domain.get(&domain.to_ascii_lowercase()) else {
+            return message.to_vec();
+        };
+        let mut headers = String::new();
+        for signer in signers {
+            match signer.sign(message) {
+                Ok(sig) => headers.push_str(&sig.to_header()),
+                Err(e) => {
+                    tracing::error!(domain, error = %e, "DKIM signing failed; sending unsigned")
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(headers.len() + message.len());
+        out.extend_from_slice(headers.as_bytes());
+        out.extend_from_slice(message);
+        out
+    }
+
+    /// Signs on the blocking pool (for the async delivery path).
+    pub async fn sign_async(&self, domain: String, message: Vec<u8>) -> Vec<u8> {
+        if !self.by_domain.contains_key(&domain.to_ascii_lowercase()) {
+            return message;
+        }
+        let this = self.clone();
+        let fallback = message.clone();
+        tokio::task::spawn_blocking(move || this.sign(&domain, &message))
+            .await
+            .unwrap_or(fallback)
+    }
+}
