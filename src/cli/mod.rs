@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, and group/member administration.
 //! Each subcommand is thin: parse, call the library, print.
 
+mod dkim;
 mod groups;
 mod moderation;
 mod people;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Stop or resume a person's list mail.
     #[command(subcommand)]
     OptOut(people::OptOutCommand),
+    /// Make DKIM keys and check their DNS records.
+    #[command(subcommand)]
+    Dkim(dkim::DkimCommand),
     /// List held posts and decide on them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::OptOut(cmd) => people::opt_out(&config, cmd).await,
             Command::Import { file } => people::import(&config, &file).await,
             Command::Moderation(cmd) => moderation::run(&config, cmd).await,
+            Command::Dkim(cmd) => dkim::run(&config, cmd).await,
         }
         .map_err(CliError::Failed)
     })

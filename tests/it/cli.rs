@@ -109,3 +109,101 @@ fn groups_and_members_can_be_managed_from_the_command_line() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("serve"));
 }
+
+#[test]
+fn dkim_generate_writes_a_private_key_and_check_compares_it_with_dns() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let base = std::path::Path::new(root).join("config/circlemail.toml");
+    let key = dir.path().join("k.pem");
+    let out = run(
+        &base,
+        &[
+            "dkim",
+            "generate",
+            "--domain",
+            "lists.example",
+            "--selector",
+            "s1",
+            "--algorithm",
+            "ed25519",
+            "--out",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record_line = stdout
+        .lines()
+        .find(|l| l.starts_with("s1._domainkey.lists.example. IN TXT "))
+        .unwrap();
+    let value: String = record_line
+        .split("TXT ")
+        .nth(1)
+        .unwrap()
+        .replace("\" \"", "")
+        .trim_matches('"')
+        .to_string();
+    assert!(value.starts_with("v=DKIM1; k=ed25519; p="), "{value}");
+    assert!(
+        run(
+            &base,
+            &[
+                "dkim",
+                "generate",
+                "--domain",
+                "x.org",
+                "--selector",
+                "s",
+                "--out",
+                key.to_str().unwrap()
+            ]
+        )
+        .status
+        .code()
+            == Some(1),
+        "never overwrites a key"
+    );
+
+    let config = dir.path().join("c.toml");
+    let dns = crate::support::dns::server();
+    std::fs::write(&config, format!(
+        "[server]\ndomains = [\"lists.example\"]\n[dns]\nnameservers = [\"{dns}\"]\n[[dkim.keys]]\ndomain = \"lists.example\"\nselector = \"s1\"\nprivate_key = \"{}\"\n",
+        key.display()
+    )).unwrap();
+    let missing = run(&config, &["dkim", "check", "--domain", "lists.example"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stdout).contains("NOT FOUND"));
+    crate::support::dns::publish("s1._domainkey.lists.example", &value);
+    let ok = run(&config, &["dkim", "check", "--domain", "lists.example"]);
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("OK, the published key matches"));
+    crate::support::dns::publish(
+        "s1._domainkey.lists.example",
+        "v=DKIM1; k=ed25519; p=AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKey=",
+    );
+    let wrong = run(&config, &["dkim", "check", "--domain", "lists.example"]);
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("MISMATCH"));
+
+    std::fs::write(&config, "[server]\ndomains = [\"lists.example\"]\n[[dkim.keys]]\ndomain = \"lists.example\"\nselector = \"s1\"\nprivate_key = \"/nonexistent/k.pem\"\n").unwrap();
+    let bad = run(&config, &["check-config"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("dkim.keys[0].private_key: cannot read DKIM key /nonexistent/k.pem")
+    );
+}
