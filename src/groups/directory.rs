@@ -19,7 +19,10 @@ pub(super) struct PersonRec {
     pub email: String,
     /// Sorted ids of the attributes the person has ("status:active", "team:Youth", …).
     pub attributes: Vec<u32>,
-    pub periods: Vec<(NaiveDate, Option<NaiveDate>)>,
+    /// The most recent day the person joined.
+    pub last_joined: Option<NaiveDate>,
+    /// The day they left; `None` while a membership period is open, or if they never left.
+    pub last_left: Option<NaiveDate>,
     pub no_list_mail: bool,
     pub receive_duplicates: bool,
 }
@@ -83,10 +86,6 @@ pub struct Directory {
     pub(super) postings: HashMap<u32, FixedBitSet>,
     /// People who opted out of all list mail.
     pub(super) no_mail: FixedBitSet,
-    /// Per person: the most recent day they joined, and the day they left (None while a
-    /// period is open, or if they never left).
-    pub(super) last_joined: Vec<Option<NaiveDate>>,
-    pub(super) last_left: Vec<Option<NaiveDate>>,
 }
 
 fn date(s: &str) -> Option<NaiveDate> {
@@ -122,7 +121,8 @@ impl Directory {
                 id: p.id,
                 email: p.email.clone(),
                 attributes: attrs,
-                periods: Vec::new(),
+                last_joined: None,
+                last_left: None,
                 no_list_mail: p.no_list_mail,
                 receive_duplicates: p.receive_duplicates,
             });
@@ -150,12 +150,20 @@ impl Directory {
             person.attributes.sort_unstable();
             person.attributes.dedup();
         }
+        let mut periods: Vec<Vec<(NaiveDate, Option<NaiveDate>)>> = vec![Vec::new(); people.len()];
         for (p, joined, left) in &rows.periods {
             if let (Some(&i), Some(j)) = (person_index.get(p), date(joined)) {
-                people[i as usize]
-                    .periods
-                    .push((j, left.as_deref().and_then(date)));
+                periods[i as usize].push((j, left.as_deref().and_then(date)));
             }
+        }
+        for (person, periods) in people.iter_mut().zip(&periods) {
+            person.last_joined = periods.iter().map(|(j, _)| *j).max();
+            let open = periods.iter().any(|(_, l)| l.is_none());
+            person.last_left = if open {
+                None
+            } else {
+                periods.iter().filter_map(|(_, l)| *l).max()
+            };
         }
 
         let vocabulary = super::standard::Names::of(&rows);
@@ -230,8 +238,6 @@ impl Directory {
         let n = people.len();
         let mut postings: HashMap<u32, FixedBitSet> = HashMap::new();
         let mut no_mail = FixedBitSet::with_capacity(n);
-        let mut last_joined = Vec::with_capacity(n);
-        let mut last_left = Vec::with_capacity(n);
         for (i, p) in people.iter().enumerate() {
             for a in &p.attributes {
                 postings
@@ -240,13 +246,6 @@ impl Directory {
                     .insert(i);
             }
             no_mail.set(i, p.no_list_mail);
-            last_joined.push(p.periods.iter().map(|(j, _)| *j).max());
-            let open = p.periods.iter().any(|(_, l)| l.is_none());
-            last_left.push(if open {
-                None
-            } else {
-                p.periods.iter().filter_map(|(_, l)| *l).max()
-            });
         }
         let email_index = people
             .iter()
@@ -265,8 +264,6 @@ impl Directory {
             parents,
             postings,
             no_mail,
-            last_joined,
-            last_left,
         }
     }
 
@@ -327,6 +324,19 @@ fn compile(c: &Criteria, attributes: &HashMap<String, u32>) -> Compiled {
     }
 }
 
+/// A time condition: the person's last join (or leave) date is within the last `months` months
+/// (`within`), or further back than that (not `within`). Someone with an open period has not left.
+fn in_window(p: &PersonRec, left: bool, months: u32, within: bool, today: NaiveDate) -> bool {
+    let cutoff = today
+        .checked_sub_months(chrono::Months::new(months))
+        .unwrap_or(NaiveDate::MIN);
+    match if left { p.last_left } else { p.last_joined } {
+        Some(d) if within => d >= cutoff && d <= today,
+        Some(d) => d < cutoff,
+        None => false,
+    }
+}
+
 impl Compiled {
     /// Everyone the rule selects, as a set: unions and intersections of attribute postings.
     pub(super) fn eval(&self, dir: &Directory, today: NaiveDate) -> FixedBitSet {
@@ -364,22 +374,9 @@ impl Compiled {
                 months,
                 within,
             } => {
-                let cutoff = today
-                    .checked_sub_months(chrono::Months::new(*months))
-                    .unwrap_or(NaiveDate::MIN);
-                let dates = if *left {
-                    &dir.last_left
-                } else {
-                    &dir.last_joined
-                };
                 let mut set = FixedBitSet::with_capacity(n);
-                for (i, d) in dates.iter().enumerate() {
-                    let hit = match d {
-                        Some(d) if *within => *d >= cutoff && *d <= today,
-                        Some(d) => *d < cutoff,
-                        None => false,
-                    };
-                    if hit {
+                for (i, p) in dir.people.iter().enumerate() {
+                    if in_window(p, *left, *months, *within, today) {
                         set.insert(i);
                     }
                 }
@@ -399,25 +396,7 @@ impl Compiled {
                 left,
                 months,
                 within,
-            } => {
-                let cutoff = today
-                    .checked_sub_months(chrono::Months::new(*months))
-                    .unwrap_or(NaiveDate::MIN);
-                let dates = p
-                    .periods
-                    .iter()
-                    .filter_map(|(j, l)| if *left { *l } else { Some(*j) });
-                // "left within the last N months" looks at the most recent end; a current period
-                // (no end) means the person has not left.
-                if *left && p.periods.iter().any(|(_, l)| l.is_none()) {
-                    return false;
-                }
-                match dates.max() {
-                    Some(d) if *within => d >= cutoff && d <= today,
-                    Some(d) => d < cutoff,
-                    None => false,
-                }
-            }
+            } => in_window(p, *left, *months, *within, today),
         }
     }
 }
