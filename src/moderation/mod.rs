@@ -237,24 +237,9 @@ impl Moderation {
             ));
         }
         if decision == Decision::Reject {
-            let settings = ListSettings::from_stored(group.settings.as_deref());
-            let t = texts::texts(&settings.language);
-            let body = format!(
-                "{}\n\nList: {}\nSubject: {}\n{}: {}\n",
-                t.rejected_intro,
-                group.name,
-                held.subject.as_deref().unwrap_or(""),
-                t.reason,
-                note.unwrap_or("-")
-            );
+            let reason = note.unwrap_or("-");
             if let Err(e) = self
-                .send_notice(
-                    &group,
-                    std::slice::from_ref(&held.author),
-                    &held.author,
-                    t.rejected_subject,
-                    &body,
-                )
+                .tell_author(&group, &held, Outcome::Rejected(reason))
                 .await
             {
                 tracing::error!(held_id = id, error = %e, "cannot tell the author about the rejection");
@@ -277,23 +262,46 @@ impl Moderation {
             }
             n += 1;
             let group = self.group(held.group_id).await?;
-            let t = texts::texts(&ListSettings::from_stored(group.settings.as_deref()).language);
-            let body = format!(
-                "{}\n\nList: {}\nSubject: {}\n",
-                t.expired_intro,
-                group.name,
-                held.subject.as_deref().unwrap_or("")
-            );
-            self.send_notice(
-                &group,
-                std::slice::from_ref(&held.author),
-                &held.author,
-                t.expired_subject,
-                &body,
-            )
-            .await?;
+            self.tell_author(&group, &held, Outcome::Expired).await?;
             tracing::info!(held_id = held.id, group = %group.name, "held post expired");
         }
         Ok(n)
     }
+
+    /// Tells the author of a held post (its From: address, never the envelope sender) what
+    /// became of it, in the list's language.
+    async fn tell_author(
+        &self,
+        group: &Group,
+        held: &HeldPost,
+        outcome: Outcome<'_>,
+    ) -> Result<(), StoreError> {
+        let t = texts::texts(&ListSettings::from_stored(group.settings.as_deref()).language);
+        let (subject, intro) = match outcome {
+            Outcome::Rejected(_) => (t.rejected_subject, t.rejected_intro),
+            Outcome::Expired => (t.expired_subject, t.expired_intro),
+        };
+        let mut body = format!(
+            "{intro}\n\nList: {}\nSubject: {}\n",
+            group.name,
+            held.subject.as_deref().unwrap_or("")
+        );
+        if let Outcome::Rejected(reason) = outcome {
+            body.push_str(&format!("{}: {reason}\n", t.reason));
+        }
+        self.send_notice(
+            group,
+            std::slice::from_ref(&held.author),
+            &held.author,
+            subject,
+            &body,
+        )
+        .await
+    }
+}
+
+/// What a notice to an author reports.
+enum Outcome<'a> {
+    Rejected(&'a str),
+    Expired,
 }
