@@ -3,11 +3,18 @@
 //!
 //!     cargo bench --bench fanout                      # 1,000 members, SQLite
 //!     cargo bench --bench fanout -- 10000 5           # members, runs
+//!     cargo bench --bench fanout -- 10000 3 personal  # one RSA-signed copy per recipient
 //!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench fanout
 //!
 //! Prints one line per run and the median. The sink shares the machine's cores with the server,
 //! so the figure is a floor for a real relay on another machine.
+//!
+//! `personal`: the list has `to_mode = "recipient"` and an RSA-2048 DKIM key, so every recipient
+//! gets their own signed copy; the bench also prints the bare signing rate of this machine on
+//! all cores for the same message (the ceiling such a fan-out can reach) and the ratio.
 
+#[path = "ceiling.rs"]
+mod ceiling;
 #[path = "../tests/it/support/sink.rs"]
 #[allow(dead_code)]
 mod sink;
@@ -17,8 +24,9 @@ use std::{sync::Arc, time::Duration};
 use circlemail::{
     app::App,
     clock::SystemClock,
-    config::{Config, RelayTls, Secret},
+    config::{Config, DkimKeyConfig, RelayTls, Secret},
     model::address::EmailAddress,
+    signing::{Signers, keys},
 };
 use sink::Sink;
 use tokio::{
@@ -33,21 +41,33 @@ fn main() {
         .collect();
     let members: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let personal = args.iter().any(|a| a == "personal");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
-        bench("sqlite", &sqlite, members, runs).await;
+        bench("sqlite", &sqlite, members, runs, personal).await;
         match std::env::var("CIRCLEMAIL_TEST_POSTGRES") {
-            Ok(url) => bench("postgres", &url, members, runs).await,
+            Ok(url) => bench("postgres", &url, members, runs, personal).await,
             Err(_) => println!("postgres: skipped (set CIRCLEMAIL_TEST_POSTGRES to measure it)"),
         }
     });
 }
 
-async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
+async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal: bool) {
     let sink = Sink::start().await;
     let mut config = Config::default();
+    let key_dir = tempfile::tempdir().expect("temp dir");
+    if personal {
+        let path = key_dir.path().join("rsa.pem");
+        std::fs::write(&path, keys::generate("rsa").expect("key")).expect("write key");
+        config.dkim.keys.push(DkimKeyConfig {
+            domain: "lists.test".into(),
+            selector: "bench".into(),
+            private_key: path,
+        });
+    }
+    let signers = Signers::load(&config.dkim.keys).expect("keys");
     config.server.domains = vec!["lists.test".into()];
     config.smtp.listen = vec!["127.0.0.1:0".parse().unwrap()];
     config.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -78,7 +98,11 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
     store
         .set_settings(
             group.id,
-            r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#,
+            if personal {
+                r#"{"from_mode": "as_written", "who_may_post": "anyone", "to_mode": "recipient"}"#
+            } else {
+                r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#
+            },
         )
         .await
         .expect("settings");
@@ -88,7 +112,12 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
         store.add_member(group.id, p.id, 0).await.expect("member");
     }
 
-    println!("{label}: {members} members, {workers} workers, {batch} recipients per transaction");
+    let mode = if personal {
+        "one RSA-signed copy per recipient"
+    } else {
+        "batched copies"
+    };
+    println!("{label}: {members} members, {workers} workers, {batch} recipients per batch, {mode}");
     let mut rates = Vec::new();
     for run in 1..=runs {
         let before = sink.recipient_count();
@@ -107,12 +136,21 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);
-    println!(
-        "{label}: median {:.0} recipients/s over {runs} runs",
-        rates[rates.len() / 2]
-    );
+    let median = rates[rates.len() / 2];
+    println!("{label}: median {median:.0} recipients/s over {runs} runs");
     let _ = stop.send(());
     let _ = server.await;
+    if personal {
+        // The ceiling, measured with nothing else running: full sign() of one delivered copy.
+        let copy = sink.messages().pop().map(|m| m.data).unwrap_or_default();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let ceiling = ceiling::signing_rate(&signers, "lists.test", &copy, cores);
+        println!(
+            "{label}: bare RSA signing on {cores} cores: {ceiling:.0} signatures/s ({} bytes); fan-out reached {:.0}% of it",
+            copy.len(),
+            100.0 * median / ceiling
+        );
+    }
 }
 
 async fn post(smtp: std::net::SocketAddr, to: &str) {

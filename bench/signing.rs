@@ -3,7 +3,8 @@
 //!
 //!     cargo bench --bench signing
 
-use std::time::{Duration, Instant};
+#[path = "ceiling.rs"]
+mod ceiling;
 
 use circlemail::{
     config::DkimKeyConfig,
@@ -26,35 +27,13 @@ fn main() {
             private_key: path,
         }])
         .expect("load");
-        let one = rate(&signers, &message, 1);
-        let all = rate(&signers, &message, cores);
+        let one = ceiling::signing_rate(&signers, "lists.test", &message, 1);
+        let all = ceiling::signing_rate(&signers, "lists.test", &message, cores);
         println!(
             "{kind:>8}: {one:>8.0} signatures/s on one core, {all:>8.0} on {cores} cores ({:.2}x)",
             all / one
         );
     }
-}
-
-/// Signatures per second with `threads` threads signing for about a second.
-fn rate(signers: &Signers, message: &[u8], threads: usize) -> f64 {
-    let run_for = Duration::from_millis(1500);
-    let start = Instant::now();
-    let total: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut n = 0;
-                    while start.elapsed() < run_for {
-                        std::hint::black_box(signers.sign("lists.test", message));
-                        n += 1;
-                    }
-                    n
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
-    });
-    total as f64 / start.elapsed().as_secs_f64()
 }
 
 fn list_message() -> Vec<u8> {

@@ -27,6 +27,7 @@ use crate::{
     signing::Signers,
     store::{Store, StoreError},
     tokens::Signer,
+    verify::Verifier,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,7 @@ pub struct App {
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
     dmarc: Arc<DmarcPolicies>,
+    verifier: Arc<Verifier>,
     signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
     link_key: Vec<u8>,
@@ -86,9 +88,16 @@ impl App {
         store.migrate().await?;
         let link_key = store.secret("links", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
-        let dmarc = Arc::new(DmarcPolicies::new(
+        let authenticator = Arc::new(
             crate::dmarc::authenticator(&config.dns.nameservers)
                 .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
+        );
+        let dmarc = Arc::new(DmarcPolicies::new(authenticator.clone()));
+        let verifier = Arc::new(Verifier::new(
+            authenticator,
+            &config.server.hostname,
+            config.smtp.authentication_checks,
+            config.smtp.authentication_timeout,
         ));
         let mut smtp = Vec::new();
         for addr in &config.smtp.listen {
@@ -109,6 +118,7 @@ impl App {
             tls,
             transport: Transport::Relay(relay),
             dmarc,
+            verifier,
             signers,
             link_key,
         })
@@ -149,6 +159,7 @@ impl App {
             tls,
             transport,
             dmarc,
+            verifier,
             signers,
             link_key,
         } = self;
@@ -191,6 +202,7 @@ impl App {
             tls,
             store: store.clone(),
             resolver,
+            verifier,
             posting,
             moderation: moderation.clone(),
             queue: queue.clone(),

@@ -10,7 +10,7 @@
 use std::{
     collections::HashMap,
     net::SocketAddr,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -24,7 +24,7 @@ use mail_auth::{
 const CACHE_FOR: Duration = Duration::from_secs(3600);
 
 pub struct DmarcPolicies {
-    auth: MessageAuthenticator,
+    auth: Arc<MessageAuthenticator>,
     cache: Mutex<HashMap<String, (bool, Instant)>>,
 }
 
@@ -52,7 +52,7 @@ pub fn authenticator(nameservers: &[SocketAddr]) -> Result<MessageAuthenticator,
 }
 
 impl DmarcPolicies {
-    pub fn new(auth: MessageAuthenticator) -> Self {
+    pub fn new(auth: Arc<MessageAuthenticator>) -> Self {
         DmarcPolicies {
             auth,
             cache: Mutex::new(HashMap::new()),

@@ -13,6 +13,7 @@
 //! - [`ingress`]: the SMTP/LMTP server (one file per phase; every reply text in `ingress::reply`).
 //! - [`groups`]: routing an address to a group, and resolving its recipients.
 //! - [`policy`]: what happens to a post (for now: loop detection).
+//! - [`verify`]: DKIM, SPF, DMARC and ARC checks of an arriving post (Authentication-Results).
 //! - [`rewrite`]: the list copy (Received, List-Id, List-Post, Precedence, loop marker).
 //! - [`queue`]: the durable contract between acceptance and delivery; retries; leases.
 //! - [`delivery`]: outbound SMTP through the relay, with a per-recipient outcome.
@@ -41,3 +42,4 @@ pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod verify;

@@ -57,9 +57,9 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
     let moderation = Moderation {
         posting: Arc::new(Posting {
             store: store.clone(),
-            dmarc: Arc::new(DmarcPolicies::new(
+            dmarc: Arc::new(DmarcPolicies::new(std::sync::Arc::new(
                 authenticator(&config.dns.nameservers).map_err(|e| anyhow!(e))?,
-            )),
+            ))),
             resolver: Arc::new(Resolver::new(store.clone(), clock.clone())),
             queue: Queue::new(store.clone()),
             clock: clock.clone(),

@@ -82,6 +82,12 @@ pub struct SmtpConfig {
     /// PEM certificate chain for STARTTLS. STARTTLS is offered only when this and `tls_key` are set.
     pub tls_certificate: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Check DKIM, SPF, DMARC and ARC of every post and record the results in an
+    /// `Authentication-Results` field (forged ones claiming our host name are removed).
+    pub authentication_checks: bool,
+    /// The longest the checks of one post may take (DNS); past it the results are `temperror`.
+    #[serde(with = "humantime_serde")]
+    pub authentication_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -184,6 +190,8 @@ impl Default for SmtpConfig {
             idle_timeout: Duration::from_secs(300),
             tls_certificate: None,
             tls_key: None,
+            authentication_checks: true,
+            authentication_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::{
         held::NewHeld,
         posts::{NewBounce, NewPost},
     },
+    verify::{Checked, DmarcStatus, Peer},
 };
 
 /// What one distinct route of the transaction turned into.
@@ -55,13 +56,14 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
         tracing::warn!(peer = %session.peer, "refused a message with a bare CR or LF");
         return all(reply::bare_line_ending());
     }
-    let body = tx.body;
-    let Some(parsed) = MessageParser::new()
-        .parse_headers(&body)
+    if MessageParser::new()
+        .parse_headers(&tx.body)
         .filter(|m| !m.headers().is_empty())
-    else {
+        .is_none()
+    {
         return all(reply::no_header());
-    };
+    }
+    let envelope = tx.mail_from.clone().unwrap_or_default();
 
     // One unit per distinct route, in the order the recipients were given.
     let mut routes: Vec<&Route> = Vec::new();
@@ -70,10 +72,31 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
             routes.push(&rcpt.route);
         }
     }
-    let envelope = tx.mail_from.unwrap_or_default();
+    // Authentication checks once per transaction, on the post as it came; what we keep carries
+    // our Authentication-Results (bounces are not posts: they are kept as they came).
+    let (body, checked) = if routes.iter().all(|r| matches!(r, Route::Bounce(_))) {
+        (tx.body, Checked::default())
+    } else {
+        let checked = session
+            .ctx
+            .verifier
+            .check(
+                &tx.body,
+                Peer {
+                    ip: session.peer.ip(),
+                    helo: session.helo.as_deref().unwrap_or("unknown"),
+                    mail_from: &envelope,
+                },
+            )
+            .await;
+        (checked.stamp(&tx.body, &session.ctx.hostname), checked)
+    };
+    let Some(parsed) = MessageParser::new().parse_headers(&body) else {
+        return all(reply::no_header());
+    };
     let mut units = Vec::with_capacity(routes.len());
     for route in &routes {
-        match build_unit(session, route, &envelope, &body, &parsed).await {
+        match build_unit(session, route, &envelope, &body, &parsed, checked.dmarc).await {
             Ok(unit) => units.push(unit),
             Err(e) => {
                 tracing::error!(error = %e, "cannot decide on a post");
@@ -108,6 +131,7 @@ async fn build_unit(
     envelope: &str,
     body: &[u8],
     parsed: &mail_parser::Message<'_>,
+    dmarc: DmarcStatus,
 ) -> Result<Unit, StoreError> {
     let ctx = &session.ctx;
     let group = route.group();
@@ -165,6 +189,7 @@ async fn build_unit(
         size: body.len(),
         standing,
         recent_posts: recent,
+        dmarc,
     });
     let who = author.as_deref().unwrap_or(envelope);
     Ok(match verdict {

@@ -37,6 +37,8 @@ pub struct Context {
     pub tls: Option<TlsAcceptor>,
     pub store: Store,
     pub resolver: Arc<Resolver>,
+    /// DKIM/SPF/DMARC/ARC checks of arriving posts.
+    pub verifier: Arc<crate::verify::Verifier>,
     pub posting: Arc<Posting>,
     pub moderation: Arc<Moderation>,
     pub queue: Queue,

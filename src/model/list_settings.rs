@@ -110,6 +110,10 @@ pub struct ListSettings {
     pub author_receives_own: bool,
     /// Held posts not decided within this many days expire (with a notice to the author).
     pub hold_days: u32,
+    /// For a post that fails DMARC of an author domain publishing `p=reject` (a forged
+    /// sender, or mail its own domain disowns): hold (default), reject, discard or accept
+    /// (Mailman has no check; its dmarc_moderation_action acts on the policy alone).
+    pub dmarc_fail_action: Action,
 }
 
 impl Default for ListSettings {
@@ -136,6 +140,7 @@ impl Default for ListSettings {
             skip_addressed_members: true,
             author_receives_own: true,
             hold_days: 14,
+            dmarc_fail_action: Action::Hold,
         }
     }
 }

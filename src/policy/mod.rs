@@ -13,9 +13,10 @@
 //! 1. our own loop marker → drop (logged);
 //! 2. automatic mail (null sender, `Auto-Submitted`, `Precedence: bulk/junk/list`, delivery
 //!    reports) → drop: never distributed, never answered;
-//! 3. over `posts_per_hour` for this sender → try later (`451 4.7.1`);
-//! 4. a sender who may not post → `member_action` or `nonmember_action`;
-//! 5. over `max_message_size` or `max_recipients` → hold.
+//! 3. fails DMARC of an author domain publishing `p=reject` → `dmarc_fail_action` (hold);
+//! 4. over `posts_per_hour` for this sender → try later (`451 4.7.1`);
+//! 5. a sender who may not post → `member_action` or `nonmember_action`;
+//! 6. over `max_message_size` or `max_recipients` → hold.
 
 use mail_parser::{HeaderName, HeaderValue, Message, MimeHeaders};
 
@@ -23,6 +24,7 @@ use crate::{
     model::list_settings::{Action, ListSettings, WhoMayPost},
     rewrite::LOOP_HEADER,
     store::groups::Group,
+    verify::{DmarcStatus, DomainPolicy},
 };
 
 /// Where the sender stands with the group.
@@ -45,6 +47,8 @@ pub struct PostContext<'a> {
     pub standing: Standing,
     /// Posts from this author to this group within the last hour.
     pub recent_posts: i64,
+    /// What DMARC says of the author's domain ([`crate::verify`]).
+    pub dmarc: DmarcStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,20 @@ pub fn evaluate(ctx: &PostContext<'_>) -> Verdict {
     if let Some(why) = automatic(ctx.message, ctx.envelope_from) {
         return Verdict::Drop(format!("automatic mail ({why}) is not distributed"));
     }
+    if ctx.dmarc
+        == (DmarcStatus::Fail {
+            policy: DomainPolicy::Reject,
+        })
+    {
+        let domain = ctx
+            .author
+            .and_then(|a| a.rsplit_once('@'))
+            .map_or("the author's domain", |(_, d)| d);
+        let why = format!(
+            "the post fails DMARC of {domain}, which asks receivers to reject such mail: it may be forged"
+        );
+        return act(ctx.settings.dmarc_fail_action, why);
+    }
     if let Some(limit) = ctx.settings.posts_per_hour
         && ctx.recent_posts >= limit as i64
     {
@@ -90,12 +108,7 @@ pub fn evaluate(ctx: &PostContext<'_>) -> Verdict {
                 format!("{name} takes posts from its members only"),
             )
         };
-        return match action {
-            Action::Accept => Verdict::Accept,
-            Action::Hold => Verdict::Hold(why),
-            Action::Reject => Verdict::Reject(why),
-            Action::Discard => Verdict::Discard(why),
-        };
+        return act(action, why);
     }
     if let Some(max) = ctx.settings.max_message_size
         && ctx.size as u64 > max
@@ -111,6 +124,15 @@ pub fn evaluate(ctx: &PostContext<'_>) -> Verdict {
         }
     }
     Verdict::Accept
+}
+
+fn act(action: Action, why: String) -> Verdict {
+    match action {
+        Action::Accept => Verdict::Accept,
+        Action::Hold => Verdict::Hold(why),
+        Action::Reject => Verdict::Reject(why),
+        Action::Discard => Verdict::Discard(why),
+    }
 }
 
 fn may_post(ctx: &PostContext<'_>) -> bool {

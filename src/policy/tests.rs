@@ -1,5 +1,6 @@
 use super::*;
 use crate::model::list_settings::{Action, ListSettings, WhoMayPost};
+use crate::verify::{DmarcStatus, DomainPolicy};
 
 fn board() -> Group {
     Group {
@@ -22,6 +23,17 @@ fn verdict_for(
     envelope: &str,
     recent: i64,
 ) -> Verdict {
+    verdict_dmarc(raw, settings, standing, envelope, recent, DmarcStatus::None)
+}
+
+fn verdict_dmarc(
+    raw: &str,
+    settings: &ListSettings,
+    standing: Standing,
+    envelope: &str,
+    recent: i64,
+    dmarc: DmarcStatus,
+) -> Verdict {
     let msg = mail_parser::MessageParser::new()
         .parse(raw.as_bytes())
         .unwrap();
@@ -35,6 +47,7 @@ fn verdict_for(
         size: raw.len(),
         standing,
         recent_posts: recent,
+        dmarc,
     })
 }
 
@@ -193,4 +206,58 @@ fn limits_hold_or_defer() {
     assert!(
         matches!(verdict_for(many, &few, MEMBER, "a@x.org", 0), Verdict::Hold(r) if r.contains("3 addresses"))
     );
+}
+
+#[test]
+fn a_post_failing_dmarc_of_a_reject_domain_gets_the_groups_dmarc_action() {
+    let fail = |policy| DmarcStatus::Fail { policy };
+    let mut settings = ListSettings::default();
+    // Even a member's post: the From: may be forged.
+    let held = verdict_dmarc(
+        PLAIN,
+        &settings,
+        MEMBER,
+        "a@x.org",
+        0,
+        fail(DomainPolicy::Reject),
+    );
+    assert!(
+        matches!(&held, Verdict::Hold(why) if why.contains("fails DMARC of x.org")),
+        "{held:?}"
+    );
+    settings.dmarc_fail_action = Action::Reject;
+    let refused = verdict_dmarc(
+        PLAIN,
+        &settings,
+        MEMBER,
+        "a@x.org",
+        0,
+        fail(DomainPolicy::Reject),
+    );
+    assert!(matches!(refused, Verdict::Reject(_)), "{refused:?}");
+    settings.dmarc_fail_action = Action::Accept;
+    let taken = verdict_dmarc(
+        PLAIN,
+        &settings,
+        MEMBER,
+        "a@x.org",
+        0,
+        fail(DomainPolicy::Reject),
+    );
+    assert_eq!(taken, Verdict::Accept);
+    // Weaker policies, a pass, or DNS trouble: the ordinary rules decide.
+    settings.dmarc_fail_action = Action::Reject;
+    for status in [
+        fail(DomainPolicy::Quarantine),
+        fail(DomainPolicy::None),
+        DmarcStatus::Pass,
+        DmarcStatus::TempError,
+        DmarcStatus::None,
+    ] {
+        assert_eq!(
+            verdict_dmarc(PLAIN, &settings, MEMBER, "a@x.org", 0, status),
+            Verdict::Accept,
+            "{status:?}"
+        );
+    }
 }

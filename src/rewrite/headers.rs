@@ -41,6 +41,20 @@ pub(super) fn strip(raw: &[u8], parsed: &Message<'_>, names: &[&str]) -> Vec<u8>
     out
 }
 
+/// The length of the first header field of `text`: up to and including the line break that is
+/// not followed by a continuation line (space or tab); all of `text` when there is none.
+pub(crate) fn field_len(text: &[u8]) -> usize {
+    let mut from = 0;
+    while let Some(i) = text[from..].iter().position(|&b| b == b'\n') {
+        let end = from + i + 1;
+        match text.get(end) {
+            Some(b' ' | b'\t') => from = end,
+            _ => return end,
+        }
+    }
+    text.len()
+}
+
 /// Header text as RFC 2047 encoded words when it is not plain ASCII: words of at most 75
 /// characters, folded onto continuation lines.
 pub(crate) fn encode_words(text: &str) -> String {

@@ -15,6 +15,8 @@ use mail_auth::{
     dkim::{DkimSigner, Done, canonicalize::CanonicalHeaders},
 };
 
+use crate::rewrite::headers::field_len;
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// One key's signer with the body hash of one post's shared body.
@@ -103,20 +105,6 @@ impl<'x> HeaderStream<'x> for Fields<'x> {
     fn body(&mut self) -> &'x [u8] {
         b""
     }
-}
-
-/// The length of the first field of `text`: up to and including the line break that is not
-/// followed by a continuation (space or tab).
-fn field_len(text: &[u8]) -> usize {
-    let mut from = 0;
-    while let Some(i) = text[from..].iter().position(|&b| b == b'\n') {
-        let end = from + i + 1;
-        match text.get(end) {
-            Some(b' ' | b'\t') => from = end,
-            _ => return end,
-        }
-    }
-    text.len()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod authentication;
 mod cli;
 mod crash;
 mod display;

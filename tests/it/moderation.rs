@@ -349,9 +349,9 @@ on_both_backends!(
         queue.enqueue(&[], &[], &[held]).await.unwrap();
         let moderation = Moderation {
             posting: Arc::new(Posting {
-                dmarc: Arc::new(circlemail::dmarc::DmarcPolicies::new(
+                dmarc: Arc::new(circlemail::dmarc::DmarcPolicies::new(Arc::new(
                     circlemail::dmarc::authenticator(&["127.0.0.1:9".parse().unwrap()]).unwrap(),
-                )),
+                ))),
                 store: store.clone(),
                 resolver: Arc::new(Resolver::new(store.clone(), Arc::new(clock.clone()))),
                 queue,

@@ -1,4 +1,4 @@
-//! A local DNS server for the tests (UDP, one thread): TXT answers for the DMARC records below,
+//! A local DNS server for the tests (UDP, one thread): TXT answers for the DMARC and SPF records below,
 //! NXDOMAIN for everything else, so no test query ever reaches the real DNS.
 
 use std::{
@@ -22,6 +22,10 @@ pub fn publish(name: &str, value: &str) {
 /// (name, TXT value)
 const RECORDS: &[(&str, &str)] = &[
     ("_dmarc.strict.example", "v=DMARC1; p=reject"),
+    // strict.example's own mail passes DMARC: its SPF record authorises the loopback.
+    ("strict.example", "v=spf1 ip4:127.0.0.1 -all"),
+    // forged.example publishes p=reject and authorises no one: every post "from" it fails.
+    ("_dmarc.forged.example", "v=DMARC1; p=reject"),
     (
         "_dmarc.quarantine.example",
         "v=DMARC1; p=quarantine; sp=none",
