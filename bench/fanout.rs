@@ -65,6 +65,7 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal:
             domain: "lists.test".into(),
             selector: "bench".into(),
             private_key: path,
+            arc: true,
         });
     }
     let signers = Signers::load(&config.dkim.keys).expect("keys");

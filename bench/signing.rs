@@ -25,6 +25,7 @@ fn main() {
             domain: "lists.test".into(),
             selector: "s".into(),
             private_key: path,
+            arc: false,
         }])
         .expect("load");
         let one = ceiling::signing_rate(&signers, "lists.test", &message, 1);

@@ -11,6 +11,7 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    arc::ArcSealers,
     clock::{SharedClock, SystemClock},
     config::Config,
     delivery::{Relay, Transport},
@@ -54,9 +55,30 @@ pub struct App {
     transport: Transport,
     dmarc: Arc<DmarcPolicies>,
     verifier: Arc<Verifier>,
+    arc: ArcSealers,
     signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
     link_key: Vec<u8>,
+}
+
+/// What checks and seals mail with mail-auth, sharing one DNS resolver: DMARC policies of
+/// authors' domains (From: rewriting), inbound checks, ARC sealers.
+pub fn authentication(
+    config: &Config,
+) -> Result<(Arc<DmarcPolicies>, Arc<Verifier>, ArcSealers), String> {
+    let authenticator = Arc::new(
+        crate::dmarc::authenticator(&config.dns.nameservers)
+            .map_err(|e| format!("dns.nameservers: {e}"))?,
+    );
+    let dmarc = Arc::new(DmarcPolicies::new(authenticator.clone()));
+    let verifier = Arc::new(Verifier::new(
+        authenticator,
+        &config.server.hostname,
+        config.smtp.authentication_checks,
+        config.smtp.authentication_timeout,
+    ));
+    let arc = ArcSealers::load(&config.dkim.keys, verifier.clone())?;
+    Ok((dmarc, verifier, arc))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -88,17 +110,7 @@ impl App {
         store.migrate().await?;
         let link_key = store.secret("links", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
-        let authenticator = Arc::new(
-            crate::dmarc::authenticator(&config.dns.nameservers)
-                .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
-        );
-        let dmarc = Arc::new(DmarcPolicies::new(authenticator.clone()));
-        let verifier = Arc::new(Verifier::new(
-            authenticator,
-            &config.server.hostname,
-            config.smtp.authentication_checks,
-            config.smtp.authentication_timeout,
-        ));
+        let (dmarc, verifier, arc) = authentication(&config).map_err(AppError::Setup)?;
         let mut smtp = Vec::new();
         for addr in &config.smtp.listen {
             smtp.push(bind(*addr).await?);
@@ -119,6 +131,7 @@ impl App {
             transport: Transport::Relay(relay),
             dmarc,
             verifier,
+            arc,
             signers,
             link_key,
         })
@@ -160,6 +173,7 @@ impl App {
             transport,
             dmarc,
             verifier,
+            arc,
             signers,
             link_key,
         } = self;
@@ -174,6 +188,7 @@ impl App {
             .collect();
         let posting = Arc::new(Posting {
             store: store.clone(),
+            arc: Some(arc),
             dmarc,
             resolver: resolver.clone(),
             queue: queue.clone(),

@@ -14,6 +14,7 @@
 //! - [`groups`]: routing an address to a group, and resolving its recipients.
 //! - [`policy`]: what happens to a post (for now: loop detection).
 //! - [`verify`]: DKIM, SPF, DMARC and ARC checks of an arriving post (Authentication-Results).
+//! - [`arc`]: ARC sealing of list copies (its own module: the ARC experiment may end).
 //! - [`rewrite`]: the list copy (Received, List-Id, List-Post, Precedence, loop marker).
 //! - [`queue`]: the durable contract between acceptance and delivery; retries; leases.
 //! - [`delivery`]: outbound SMTP through the relay, with a per-recipient outcome.
@@ -24,6 +25,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod arc;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -7,6 +7,7 @@ use std::{net::IpAddr, sync::Arc};
 use mail_parser::{HeaderValue, Message, MessageParser};
 
 use crate::{
+    arc::ArcSealers,
     clock::SharedClock,
     dmarc::DmarcPolicies,
     groups::{self, Resolver},
@@ -15,6 +16,7 @@ use crate::{
     queue::Queue,
     rewrite::{self, Arrival},
     store::{Store, StoreError, groups::Group, posts::NewPost},
+    verify::Peer,
 };
 
 /// How a post reached us (for the Received: line).
@@ -27,6 +29,8 @@ pub struct Origin {
 
 pub struct Posting {
     pub store: Store,
+    /// ARC sealing of list copies (domains without a sealing key are left alone).
+    pub arc: Option<ArcSealers>,
     /// DMARC policies of authors' domains, for `from_mode = "auto"`.
     pub dmarc: Arc<DmarcPolicies>,
     pub resolver: Arc<Resolver>,
@@ -129,7 +133,16 @@ impl Posting {
                 None => false,
             },
         };
-        let list_copy = rewrite::list_copy(raw, &parsed, group, &settings, munge_from, &arrival);
+        let mut list_copy =
+            rewrite::list_copy(raw, &parsed, group, &settings, munge_from, &arrival);
+        if let (Some(arc), Some((_, domain))) = (&self.arc, address.rsplit_once('@')) {
+            let peer = Peer {
+                ip: origin.peer,
+                helo: &origin.helo,
+                mail_from: envelope_from,
+            };
+            list_copy = arc.seal(domain, raw, list_copy, peer).await;
+        }
         let recipients = self
             .resolver
             .recipients_for_post(group.id, &skipped(&parsed, &settings, author.as_deref()))

@@ -9,7 +9,6 @@ use super::open;
 use crate::{
     clock::{Clock, SystemClock},
     config::Config,
-    dmarc::{DmarcPolicies, authenticator},
     groups::Resolver,
     moderation::{Decision, Moderation},
     posting::Posting,
@@ -54,12 +53,12 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
         return Ok(());
     }
     let clock = Arc::new(SystemClock);
+    let (dmarc, _, arc) = crate::app::authentication(config).map_err(|e| anyhow!(e))?;
     let moderation = Moderation {
         posting: Arc::new(Posting {
             store: store.clone(),
-            dmarc: Arc::new(DmarcPolicies::new(std::sync::Arc::new(
-                authenticator(&config.dns.nameservers).map_err(|e| anyhow!(e))?,
-            ))),
+            arc: Some(arc),
+            dmarc,
             resolver: Arc::new(Resolver::new(store.clone(), clock.clone())),
             queue: Queue::new(store.clone()),
             clock: clock.clone(),

@@ -45,6 +45,13 @@ pub struct DkimKeyConfig {
     pub selector: String,
     /// PEM private key (RSA or Ed25519), e.g. made by `circlemail dkim generate`.
     pub private_key: PathBuf,
+    /// Seal copies of this domain with ARC (RFC 8617) using this key; RSA keys only.
+    #[serde(default = "yes")]
+    pub arc: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -6,9 +6,17 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use circlemail::{config::DkimKeyConfig, signing::keys};
+use mail_auth::{
+    AuthenticatedMessage, DkimResult,
+    common::{crypto::DkimKey, headers::HeaderWriter},
+    dkim::DkimSigner,
+};
+
 use crate::support::{
     app::{TestApp, test_config},
     db::{Backend, TestDb},
+    dns,
     sink::Sink,
     smtp::Client,
 };
@@ -110,4 +118,156 @@ async fn a_list_can_refuse_posts_failing_dmarc_in_the_dialogue() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.recipient_count(), 0, "nothing sent, no bounce");
     app.stop().await;
+}
+
+const ARC_VERIFY: &str = r#"
+import sys, json, dkim
+records = json.loads(sys.argv[1])
+msg = sys.stdin.buffer.read()
+def dns(name, timeout=5):
+    return (records.get(name.decode().rstrip(".")) or "").encode()
+cv, results, comment = dkim.arc_verify(msg, dnsfunc=dns)
+print(cv.decode(), comment)
+sys.exit(0 if cv == b"pass" else 1)
+"#;
+
+/// A key for `selector._domainkey.domain`, published on the test DNS; (key file, TXT value).
+fn publish_key(
+    dir: &std::path::Path,
+    domain: &str,
+    selector: &str,
+) -> (std::path::PathBuf, String) {
+    let pem = keys::generate("rsa").unwrap();
+    let path = dir.join(format!("{domain}-{selector}.pem"));
+    std::fs::write(&path, &pem).unwrap();
+    let loaded = keys::parse(pem.as_bytes()).unwrap();
+    let record = format!("v=DKIM1; k=rsa; p={}", loaded.public);
+    dns::publish(&format!("{selector}._domainkey.{domain}"), &record);
+    (path, record)
+}
+
+async fn sealed_list(arc: bool) -> (TestDb, Sink, TestApp, String) {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let mut config = test_config(&db.url, sink.addr);
+    let selector = format!("arc{}", rand::random::<u32>());
+    let (path, record) = publish_key(db.dir.path(), "lists.test", &selector);
+    config.dkim.keys.push(DkimKeyConfig {
+        domain: "lists.test".into(),
+        selector: selector.clone(),
+        private_key: path,
+        arc,
+    });
+    let app = TestApp::spawn(config).await;
+    app.group("Board", "board", &["kim@x.org", "lo@x.org"])
+        .await;
+    let g = app.store.find_group("Board").await.unwrap().unwrap();
+    app.store
+        .set_settings(
+            g.id,
+            &json!({"subject_prefix": "[Board]", "footer_text": "Board list", "who_may_post": "anyone", "to_mode": "recipient"}).to_string(),
+        )
+        .await
+        .unwrap();
+    let records = json!({ format!("{selector}._domainkey.lists.test"): record }).to_string();
+    (db, sink, app, records)
+}
+
+/// A post DKIM-signed by its author's domain (signed.example), as the author's provider sends it.
+fn signed_post(dir: &std::path::Path) -> String {
+    let (path, _) = publish_key(dir, "signed.example", "mail");
+    let key = keys::load(&path).unwrap().key;
+    let post = "From: Eva <eva@signed.example>\r\nTo: board@lists.test\r\nSubject: Agenda\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <agenda@signed.example>\r\n\r\nItems for Thursday.\r\n";
+    let signature = DkimSigner::from_key(DkimKey::from(key))
+        .domain("signed.example")
+        .selector("mail")
+        .headers(["From", "To", "Subject", "Date", "Message-ID"])
+        .sign(post.as_bytes())
+        .unwrap();
+    format!("{}{post}", signature.to_header())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_are_arc_sealed_and_the_seal_verifies_with_mail_auth_and_dkimpy() {
+    let (db, sink, app, records) = sealed_list(true).await;
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO mail.signed.example").await;
+    let r = c
+        .post(
+            "eva@signed.example",
+            &["board@lists.test"],
+            &signed_post(db.dir.path()),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    sink.wait_for_recipients(2, WAIT).await;
+    let auth = circlemail::dmarc::authenticator(&[dns::server()]).unwrap();
+    for copy in sink.messages() {
+        let text = copy.text();
+        let head = text.split("\r\n\r\n").next().unwrap();
+        assert!(head.contains("ARC-Seal: i=1; a=rsa-sha256;"), "{head}");
+        assert!(head.contains("cv=none"), "first in the chain: {head}");
+        let aar = head.split("ARC-Authentication-Results:").nth(1).unwrap();
+        let aar = aar.split("\r\nARC-").next().unwrap();
+        assert!(
+            aar.contains("dkim=pass header.d=signed.example"),
+            "the author's signature passed when the post arrived: {aar}"
+        );
+        // Our changes (prefix, footer) broke the author's signature; the seal vouches for it.
+        let parsed = AuthenticatedMessage::parse(&copy.data).unwrap();
+        let arc = auth.verify_arc(&parsed).await;
+        assert_eq!(arc.result(), &DkimResult::Pass, "mail-auth: {head}");
+        let (ok, out) = run_python(ARC_VERIFY, copy.data.clone(), records.clone()).await;
+        assert!(ok, "dkimpy arc_verify: {out}");
+        assert!(
+            head.contains(&format!("To: <{}>", copy.rcpts[0])),
+            "personal copy"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_domain_with_arc_switched_off_is_not_sealed() {
+    let (db, sink, app, _) = sealed_list(false).await;
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO mail.signed.example").await;
+    let r = c
+        .post(
+            "eva@signed.example",
+            &["board@lists.test"],
+            &signed_post(db.dir.path()),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    sink.wait_for_recipients(2, WAIT).await;
+    for copy in sink.messages() {
+        let text = copy.text();
+        assert!(!text.contains("ARC-Seal:"), "{text}");
+        assert!(text.starts_with("DKIM-Signature:"), "still DKIM-signed");
+    }
+    app.stop().await;
+}
+
+async fn run_python(script: &'static str, input: Vec<u8>, arg: String) -> (bool, String) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script, &arg])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with dkimpy (scripts/test installs it)");
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    })
+    .await
+    .unwrap()
 }

@@ -349,6 +349,7 @@ on_both_backends!(
         queue.enqueue(&[], &[], &[held]).await.unwrap();
         let moderation = Moderation {
             posting: Arc::new(Posting {
+                arc: None,
                 dmarc: Arc::new(circlemail::dmarc::DmarcPolicies::new(Arc::new(
                     circlemail::dmarc::authenticator(&["127.0.0.1:9".parse().unwrap()]).unwrap(),
                 ))),

@@ -79,6 +79,7 @@ async fn signed_copies(
             domain: "lists.test".into(),
             selector,
             private_key: path,
+            arc: true,
         });
     }
     let app = TestApp::spawn(config).await;
