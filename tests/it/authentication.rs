@@ -8,9 +8,7 @@ use serde_json::json;
 
 use circlemail::{config::DkimKeyConfig, signing::keys};
 use mail_auth::{
-    AuthenticatedMessage, DkimResult,
-    common::{crypto::DkimKey, headers::HeaderWriter},
-    dkim::DkimSigner,
+    AuthenticatedMessage, DkimResult, common::headers::HeaderWriter, dkim::DkimSigner,
 };
 
 use crate::support::{
@@ -178,7 +176,7 @@ fn signed_post(dir: &std::path::Path) -> String {
     let (path, _) = publish_key(dir, "signed.example", "mail");
     let key = keys::load(&path).unwrap().key;
     let post = "From: Eva <eva@signed.example>\r\nTo: board@lists.test\r\nSubject: Agenda\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\nMessage-ID: <agenda@signed.example>\r\n\r\nItems for Thursday.\r\n";
-    let signature = DkimSigner::from_key(DkimKey::from(key))
+    let signature = DkimSigner::from_key(key)
         .domain("signed.example")
         .selector("mail")
         .headers(["From", "To", "Subject", "Date", "Message-ID"])
