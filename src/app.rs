@@ -28,6 +28,7 @@ use crate::{
     signing::Signers,
     store::{Store, StoreError},
     tokens::Signer,
+    unsubscribe::Links,
     verify::Verifier,
 };
 
@@ -195,6 +196,12 @@ impl App {
             clock: clock.clone(),
             hostname: config.server.hostname.clone(),
         });
+        let links = Links::new(Signer::new(link_key.clone()), &config.http.public_url);
+        let unsubscribe = http::pages::unsubscribe::UnsubscribeState {
+            store: store.clone(),
+            clock: clock.clone(),
+            links: links.clone(),
+        };
         let moderation = Arc::new(Moderation {
             posting: posting.clone(),
             signer: Signer::new(link_key),
@@ -249,13 +256,14 @@ impl App {
             transport,
             signers,
             manager_settings(&config),
-        );
+        )
+        .with_links(links);
         tasks.spawn(manager.run(token.clone()));
         tasks.spawn(expire_held_posts(moderation, token.clone()));
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
-            let served = axum::serve(http, http::router(store.clone(), api))
+            let served = axum::serve(http, http::router(store.clone(), api, unsubscribe))
                 .with_graceful_shutdown(async move { http_token.cancelled().await })
                 .await;
             if let Err(e) = served {

@@ -44,4 +44,5 @@ pub mod signing;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod unsubscribe;
 pub mod verify;

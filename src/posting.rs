@@ -15,7 +15,11 @@ use crate::{
     model::list_settings::{FromMode, ListSettings},
     queue::Queue,
     rewrite::{self, Arrival},
-    store::{Store, StoreError, groups::Group, posts::NewPost},
+    store::{
+        Store, StoreError,
+        groups::Group,
+        posts::{NewPost, Personal},
+    },
     verify::Peer,
 };
 
@@ -93,7 +97,7 @@ impl Posting {
         Ok(NewPost {
             queue_id,
             kind: "owner",
-            personal_to: false,
+            personal: 0,
             author: parsed.as_ref().and_then(author_of),
             group_id: group.id,
             author_envelope: envelope_from.to_string(),
@@ -150,7 +154,7 @@ impl Posting {
         Ok(NewPost {
             queue_id,
             kind: "post",
-            personal_to: settings.to_mode == crate::model::list_settings::ToMode::Recipient,
+            personal: personal_flags(&settings),
             author,
             group_id: group.id,
             author_envelope: envelope_from.to_string(),
@@ -162,6 +166,18 @@ impl Posting {
             recipients,
         })
     }
+}
+
+/// What each recipient's copy of a list post carries of its own.
+fn personal_flags(settings: &ListSettings) -> i64 {
+    let mut flags = 0;
+    if settings.to_mode == crate::model::list_settings::ToMode::Recipient {
+        flags |= Personal::TO;
+    }
+    if settings.unsubscribe_links {
+        flags |= Personal::UNSUBSCRIBE;
+    }
+    flags
 }
 
 /// Members a post must not be sent to: those it already reaches directly (addressed in To/Cc:

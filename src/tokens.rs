@@ -1,6 +1,7 @@
-//! Signed, expiring tokens for links in mail (moderation now; unsubscribe later): the server's
-//! secret signs `purpose.id.action.expiry` with HMAC-SHA256, so a link cannot be guessed or
-//! altered, and survives restarts (the key lives in the database, shared by every instance).
+//! Signed tokens for links in mail (moderation, unsubscribe): the server's secret signs
+//! `purpose|payload` with HMAC-SHA256, so a link cannot be guessed or altered, and survives
+//! restarts (the key lives in the database, shared by every instance). Moderation tokens carry
+//! `id.action.expiry`; unsubscribe tokens carry a group and an address and do not expire.
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -42,19 +43,32 @@ impl Signer {
         mac
     }
 
-    /// `ID.ACTION.EXPIRY.SIGNATURE` (URL-safe).
-    pub fn sign(&self, purpose: &str, claim: &Claim) -> String {
-        let payload = format!("{}.{}.{}", claim.id, claim.action, claim.expires);
-        let sig = B64.encode(self.mac(purpose, &payload).finalize().into_bytes());
+    /// `PAYLOAD.SIGNATURE` (URL-safe as long as the payload is).
+    pub fn seal(&self, purpose: &str, payload: &str) -> String {
+        let sig = B64.encode(self.mac(purpose, payload).finalize().into_bytes());
         format!("{payload}.{sig}")
     }
 
-    pub fn verify(&self, purpose: &str, token: &str, now_ms: i64) -> Result<Claim, TokenError> {
+    /// The payload of a token made by [`Signer::seal`] for `purpose`.
+    pub fn open<'t>(&self, purpose: &str, token: &'t str) -> Result<&'t str, TokenError> {
         let (payload, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
         let sig = B64.decode(sig).map_err(|_| TokenError::Invalid)?;
         self.mac(purpose, payload)
             .verify_slice(&sig)
             .map_err(|_| TokenError::Invalid)?;
+        Ok(payload)
+    }
+
+    /// `ID.ACTION.EXPIRY.SIGNATURE` (URL-safe).
+    pub fn sign(&self, purpose: &str, claim: &Claim) -> String {
+        self.seal(
+            purpose,
+            &format!("{}.{}.{}", claim.id, claim.action, claim.expires),
+        )
+    }
+
+    pub fn verify(&self, purpose: &str, token: &str, now_ms: i64) -> Result<Claim, TokenError> {
+        let payload = self.open(purpose, token)?;
         let mut parts = payload.splitn(3, '.');
         let (Some(id), Some(action), Some(expires)) = (parts.next(), parts.next(), parts.next())
         else {

@@ -5,12 +5,21 @@ pub mod api;
 pub mod error;
 pub mod pages;
 
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use serde_json::json;
 
 use crate::store::Store;
 
-pub fn router(store: Store, api: api::ApiState) -> Router {
+pub fn router(
+    store: Store,
+    api: api::ApiState,
+    unsubscribe: pages::unsubscribe::UnsubscribeState,
+) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(store)
@@ -21,6 +30,15 @@ pub fn router(store: Store, api: api::ApiState) -> Router {
                     get(pages::moderate::show).post(pages::moderate::act),
                 )
                 .with_state(api.clone()),
+        )
+        .merge(
+            Router::new()
+                .route(
+                    "/u/{token}",
+                    get(pages::unsubscribe::show).post(pages::unsubscribe::leave),
+                )
+                .route("/u/{token}/undo", post(pages::unsubscribe::undo))
+                .with_state(unsubscribe),
         )
         .merge(api::router(api))
 }

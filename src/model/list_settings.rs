@@ -114,6 +114,10 @@ pub struct ListSettings {
     /// sender, or mail its own domain disowns): hold (default), reject, discard or accept
     /// (Mailman has no check; its dmarc_moderation_action acts on the policy alone).
     pub dmarc_fail_action: Action,
+    /// Each copy carries its recipient's own one-click unsubscribe link (RFC 8058
+    /// `List-Unsubscribe`/`-Post`), so each recipient gets a copy of their own. Off: one
+    /// batched copy for many recipients, with no personal link (Mailman: personalize).
+    pub unsubscribe_links: bool,
 }
 
 impl Default for ListSettings {
@@ -141,6 +145,7 @@ impl Default for ListSettings {
             author_receives_own: true,
             hold_days: 14,
             dmarc_fail_action: Action::Hold,
+            unsubscribe_links: true,
         }
     }
 }

@@ -173,7 +173,7 @@ impl Moderation {
         let post = NewPost {
             queue_id,
             kind: "notice",
-            personal_to: false,
+            personal: 0,
             author: None,
             group_id: group.id,
             author_envelope: String::new(),

@@ -15,6 +15,7 @@ use crate::{
         Backend, Store,
         deliveries::{Claimed, Recorded},
     },
+    unsubscribe::Links,
 };
 
 /// What the manager needs from `[delivery]`.
@@ -36,6 +37,8 @@ pub struct QueueManager {
     wake: Arc<Notify>,
     /// This process's name on the leases it takes.
     owner: String,
+    /// Personal unsubscribe links in copies (unset: copies carry none).
+    links: Option<Links>,
 }
 
 impl QueueManager {
@@ -61,7 +64,14 @@ impl QueueManager {
             settings,
             wake: queue.wake_handle(),
             owner,
+            links: None,
         }
+    }
+
+    /// Copies of lists with `unsubscribe_links` carry each recipient's own link.
+    pub fn with_links(mut self, links: Links) -> QueueManager {
+        self.links = Some(links);
+        self
     }
 
     /// Runs until `shutdown`; then lets batches in flight finish (the caller bounds the wait).
@@ -153,9 +163,14 @@ impl QueueManager {
             .rsplit_once('@')
             .map(|(_, d)| d.to_string())
             .unwrap_or_default();
-        let copies: Vec<Copy> = if post.personal_to {
-            // One copy per recipient, each with its own To: and its own signature.
-            let personal = Arc::new(Personaliser::new(&post.list_copy));
+        let copies: Vec<Copy> = if post.personal != 0 {
+            // One copy per recipient, each with its own fields and its own signature.
+            let personal = Arc::new(Personaliser::new(
+                &post.list_copy,
+                post.personal,
+                self.links.as_ref(),
+                post.group_id,
+            ));
             self.signers
                 .sign_personal_async(domain, personal, recipients.clone())
                 .await

@@ -1,5 +1,5 @@
 //! Personal copies: one list copy, many recipients, each with a few header fields of their own
-//! (`To:` for `to_mode = "recipient"`). The list copy is split once — its header fields without
+//! (`To:` for `to_mode = "recipient"`, their own `List-Unsubscribe` link). The list copy is split once — its header fields without
 //! the personal ones, and its body — and each recipient's copy is their fields followed by the
 //! shared bytes, so nothing is parsed again per recipient and the body is never copied twice
 //! for signing (see [`crate::signing`], which hashes it once).
@@ -7,11 +7,13 @@
 use mail_parser::MessageParser;
 
 use super::headers;
-
-/// Header fields that differ per recipient; the list copy's own ones are dropped.
-const PERSONAL_FIELDS: &[&str] = &["To"];
+use crate::{store::posts::Personal, unsubscribe::Links};
 
 pub struct Personaliser {
+    /// `To:` is the recipient's address.
+    to: bool,
+    /// Personal unsubscribe links for this group.
+    unsubscribe: Option<(Links, i64)>,
     /// The list copy without the personal fields: header fields, blank line, body.
     shared: Vec<u8>,
     /// Where the body starts in `shared` (after the blank line); `shared.len()` when none.
@@ -19,13 +21,27 @@ pub struct Personaliser {
 }
 
 impl Personaliser {
-    pub fn new(list_copy: &[u8]) -> Personaliser {
+    /// `flags`: [`Personal`] bits; `links` and `group_id`: for the unsubscribe links.
+    pub fn new(list_copy: &[u8], flags: i64, links: Option<&Links>, group_id: i64) -> Personaliser {
+        let to = flags & Personal::TO != 0;
+        let unsubscribe = links
+            .filter(|_| flags & Personal::UNSUBSCRIBE != 0)
+            .map(|l| (l.clone(), group_id));
+        let mut replaced = Vec::new();
+        if to {
+            replaced.push("To");
+        }
+        if unsubscribe.is_some() {
+            replaced.extend(["List-Unsubscribe", "List-Unsubscribe-Post"]);
+        }
         let shared = match MessageParser::new().parse_headers(list_copy) {
-            Some(parsed) => headers::strip(list_copy, &parsed, PERSONAL_FIELDS),
-            None => list_copy.to_vec(),
+            Some(parsed) if !replaced.is_empty() => headers::strip(list_copy, &parsed, &replaced),
+            _ => list_copy.to_vec(),
         };
         let body_offset = body_offset(&shared);
         Personaliser {
+            to,
+            unsubscribe,
             shared,
             body_offset,
         }
@@ -33,7 +49,14 @@ impl Personaliser {
 
     /// The header fields of `recipient`'s copy that differ from everyone else's.
     pub fn fields_for(&self, recipient: &str) -> String {
-        format!("To: <{recipient}>\r\n")
+        let mut fields = String::new();
+        if self.to {
+            fields.push_str(&format!("To: <{recipient}>\r\n"));
+        }
+        if let Some((links, group_id)) = &self.unsubscribe {
+            fields.push_str(&links.fields(*group_id, recipient));
+        }
+        fields
     }
 
     /// The shared header fields (without the blank line that ends them).
@@ -78,7 +101,7 @@ mod tests {
     fn a_personal_copy_has_the_recipients_address_in_to() {
         let copy =
             b"From: a@x.org\r\nTo: board@lists.test,\r\n other@x.org\r\nSubject: s\r\n\r\nbody\r\n";
-        let p = Personaliser::new(copy);
+        let p = Personaliser::new(copy, Personal::TO, None, 1);
         let out = String::from_utf8(p.copy_for("", "kim@x.org")).unwrap();
         assert_eq!(
             out,
@@ -90,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_message_without_a_body_still_splits() {
-        let p = Personaliser::new(b"From: a@x.org\r\nSubject: s\r\n");
+        let p = Personaliser::new(b"From: a@x.org\r\nSubject: s\r\n", Personal::TO, None, 1);
         assert_eq!(p.body(), b"");
         assert_eq!(p.shared_fields(), b"From: a@x.org\r\nSubject: s");
         assert!(

@@ -15,8 +15,8 @@ pub struct NewPost {
     pub kind: &'static str,
     /// The From: address, lower-cased (for the per-sender rate limit).
     pub author: Option<String>,
-    /// Each recipient gets their own copy with their address in To: (`to_mode = "recipient"`).
-    pub personal_to: bool,
+    /// What each recipient's own copy carries ([`Personal`] flags); 0: one copy for all.
+    pub personal: i64,
     pub group_id: i64,
     pub author_envelope: String,
     pub envelope_from: String,
@@ -35,11 +35,23 @@ pub struct NewBounce {
     pub raw: Vec<u8>,
 }
 
+/// What is personal in each recipient's copy: bit flags, stored in `posts.personal_to`.
+pub struct Personal;
+
+impl Personal {
+    /// To: is the recipient's own address (`to_mode = "recipient"`).
+    pub const TO: i64 = 1;
+    /// List-Unsubscribe carries the recipient's own one-click link (`unsubscribe_links`).
+    pub const UNSUBSCRIBE: i64 = 2;
+}
+
 /// What delivery needs of a post.
 #[derive(Debug, Clone)]
 pub struct StoredPost {
     pub id: i64,
-    pub personal_to: bool,
+    pub group_id: i64,
+    /// [`Personal`] flags.
+    pub personal: i64,
     pub queue_id: String,
     pub envelope_from: String,
     pub received_at: i64,
@@ -107,7 +119,7 @@ impl Store {
 
     pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
         let row = sqlx::query(
-            "SELECT id, queue_id, envelope_from, received_at, list_copy, personal_to FROM posts WHERE id = $1",
+            "SELECT id, group_id, queue_id, envelope_from, received_at, list_copy, personal_to FROM posts WHERE id = $1",
         )
         .bind(post_id)
         .fetch_optional(self.pool())
@@ -115,7 +127,8 @@ impl Store {
         .ok_or_else(|| StoreError::NotFound(format!("post {post_id} does not exist")))?;
         Ok(StoredPost {
             id: row.try_get("id")?,
-            personal_to: row.try_get::<i64, _>("personal_to")? != 0,
+            group_id: row.try_get("group_id")?,
+            personal: row.try_get("personal_to")?,
             queue_id: row.try_get("queue_id")?,
             envelope_from: row.try_get("envelope_from")?,
             received_at: row.try_get("received_at")?,
@@ -155,7 +168,7 @@ async fn insert_post(
     .bind(&post.list_copy)
     .bind(post.kind)
     .bind(&post.author)
-    .bind(post.personal_to as i64)
+    .bind(post.personal)
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")?;

@@ -111,6 +111,9 @@ on_both_backends!(
         let list = app
             .group("Board", "board", &["anna@example.org", "bo@example.net"])
             .await;
+        // One batched copy for both (no personal links): one transaction per attempt.
+        app.settings("Board", r#"{"unsubscribe_links": false}"#)
+            .await;
         let reply = post(
             &app,
             &list,
@@ -198,6 +201,8 @@ on_both_backends!(
                 "five",
                 &["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
             )
+            .await;
+        app.settings("Five", r#"{"unsubscribe_links": false}"#)
             .await;
         post(&app, &list, &message("a@x.org", &list, "Batches", "hi")).await;
         sink.wait_for_recipients(5, WAIT).await;

@@ -16,3 +16,4 @@ mod interop;
 mod moderation;
 mod signing;
 mod store;
+mod unsubscribe;

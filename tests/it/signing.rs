@@ -153,8 +153,8 @@ async fn dual_signed_copies_verify_both_signatures_and_oversign_from() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn personal_copies_signed_with_one_body_hash_verify_for_each_recipient() {
-    // to_mode = recipient: one copy per member, each with its own To: and signatures whose
-    // body hash was computed once for the post.
+    // to_mode = recipient: one copy per member, each with its own To: and List-Unsubscribe,
+    // and signatures whose body hash was computed once for the post.
     let (copies, records, app) =
         signed_copies(&["rsa", "ed25519"], r#", "to_mode": "recipient""#).await;
     assert_eq!(copies.len(), 2, "one copy per recipient");
@@ -162,6 +162,25 @@ async fn personal_copies_signed_with_one_body_hash_verify_for_each_recipient() {
     for copy in &copies {
         let to = copy.header("To").unwrap_or_default();
         assert_eq!(to.trim(), format!("<{}>", copy.rcpts[0]), "own To:");
+        // RFC 8058: the personal List-Unsubscribe fields are covered by the signature.
+        assert!(
+            copy.header("List-Unsubscribe")
+                .is_some_and(|v| v.contains("/u/"))
+        );
+        let signed = copy.text().to_lowercase();
+        let h = signed
+            .split("h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .replace(['\r', '\n', '\t', ' '], "");
+        assert!(
+            h.contains("list-unsubscribe:list-unsubscribe-post")
+                || (h.contains("list-unsubscribe:") && h.contains("list-unsubscribe-post")),
+            "{h}"
+        );
         let (ok, out) = verify_with_dkimpy(copy.data.clone(), records.clone()).await;
         assert!(ok, "{} {out}", copy.rcpts[0]);
         assert!(out.starts_with("2 [True, True]"), "{out}");

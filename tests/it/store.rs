@@ -21,7 +21,7 @@ async fn post_with(store: &Store, recipients: &[&str]) -> i64 {
         .unwrap();
     let post = NewPost {
         kind: "post",
-        personal_to: false,
+        personal: 0,
         author: None,
         queue_id: format!("Q{}", rand::random::<u64>()),
         group_id: group.id,
@@ -119,7 +119,7 @@ on_both_backends!(a_failed_insert_stores_nothing, async |db: &TestDb| {
     let group = store.create_group("G", None, 0).await.unwrap();
     let post = NewPost {
         kind: "post",
-        personal_to: false,
+        personal: 0,
         author: None,
         queue_id: "DUP".into(),
         group_id: group.id,

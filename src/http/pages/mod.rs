@@ -3,6 +3,7 @@
 //! readable on a phone, with no external resources.
 
 pub mod moderate;
+pub mod unsubscribe;
 
 /// Escapes text for HTML.
 pub fn esc(s: &str) -> String {

@@ -85,6 +85,12 @@ impl TestApp {
         seed_group(&self.store, name, local, members).await
     }
 
+    /// Sets the list settings (JSON) of the group called `name`.
+    pub async fn settings(&self, name: &str, json: &str) {
+        let g = self.store.find_group(name).await.unwrap().unwrap();
+        self.store.set_settings(g.id, json).await.unwrap();
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -26,6 +26,30 @@ pub async fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Response {
+    send(addr, method, path, token, "application/json", body).await
+}
+
+/// A form POST, as a browser or a mail client's one-click unsubscribe sends it: no cookie.
+pub async fn post_form(addr: SocketAddr, path: &str, body: &str) -> Response {
+    send(
+        addr,
+        "POST",
+        path,
+        None,
+        "application/x-www-form-urlencoded",
+        Some(body),
+    )
+    .await
+}
+
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Option<&str>,
+) -> Response {
     let mut s = TcpStream::connect(addr).await.expect("connect HTTP");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     if let Some(t) = token {
@@ -33,7 +57,7 @@ pub async fn request(
     }
     if let Some(b) = body {
         head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
             b.len()
         ));
     }

@@ -1,0 +1,181 @@
+//! `/u/{token}`: the page behind each copy's `List-Unsubscribe` link (RFC 8058).
+//!
+//! - `GET` shows "Leave *List*?" with two buttons (this list, or all list mail); it changes
+//!   nothing, so link scanners and previews are harmless.
+//! - `POST` with `List-Unsubscribe=One-Click` (what mail clients send) or from the page's button
+//!   leaves at once and answers `200` with "You have left … Undo". `scope=all` leaves all list
+//!   mail. No cookie, no login.
+//! - `POST /u/{token}/undo` takes it back.
+
+use axum::{
+    Form,
+    extract::{Path, State},
+    http::StatusCode,
+    response::Html,
+};
+use serde::Deserialize;
+
+use super::{esc, page};
+use crate::{
+    clock::SharedClock,
+    model::list_settings::ListSettings,
+    store::Store,
+    unsubscribe::{self, Links, Scope, Subscriber, texts},
+};
+
+#[derive(Clone)]
+pub struct UnsubscribeState {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub links: Links,
+}
+
+type PageResult = (StatusCode, Html<String>);
+
+#[derive(Debug, Deserialize, Default)]
+pub struct LeaveForm {
+    /// `all`: every list; anything else or absent: this list.
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl LeaveForm {
+    fn scope(&self) -> Scope {
+        match self.scope.as_deref() {
+            Some("all") => Scope::All,
+            _ => Scope::Group,
+        }
+    }
+}
+
+/// The subscriber, the list's name and its texts; or the error page.
+async fn open(
+    state: &UnsubscribeState,
+    token: &str,
+) -> Result<(Subscriber, String, &'static texts::Texts), PageResult> {
+    let en = texts::for_language("en");
+    let Ok(who) = state.links.open(token) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
+        ));
+    };
+    let group = match state.store.group(who.group_id).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                Html(page("circlemail", &format!("<p>{}</p>", esc(en.unknown)))),
+            ));
+        }
+        Err(e) => return Err(unavailable(&e.to_string())),
+    };
+    let settings = ListSettings::from_stored(group.settings.as_deref());
+    Ok((who, group.name, texts::for_language(&settings.language)))
+}
+
+fn unavailable(error: &str) -> PageResult {
+    tracing::error!(error, "unsubscribe page: database error");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(page(
+            "circlemail",
+            "<p>The service is busy. Please try again in a minute.</p>",
+        )),
+    )
+}
+
+fn fill(text: &str, list: &str) -> String {
+    esc(&text.replace("{list}", list))
+}
+
+fn left_page(t: &texts::Texts, list: &str, scope: Scope) -> String {
+    let title = match scope {
+        Scope::Group => t.left_title,
+        Scope::All => t.left_all_title,
+    };
+    let scope_field = match scope {
+        Scope::Group => "",
+        Scope::All => "<input type=\"hidden\" name=\"scope\" value=\"all\">",
+    };
+    page(
+        &title.replace("{list}", list),
+        &format!(
+            "<p>{}</p><form method=\"post\" action=\"undo\">{scope_field}<button type=\"submit\">{}</button></form>",
+            fill(t.left_intro, list),
+            fill(t.undo_button, list)
+        ),
+    )
+}
+
+/// GET: the question and the buttons (or "you have left" with Undo). Changes nothing.
+pub async fn show(State(state): State<UnsubscribeState>, Path(token): Path<String>) -> PageResult {
+    let (who, list, t) = match open(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    match unsubscribe::has_left(&state.store, &who).await {
+        Ok(true) => return (StatusCode::OK, Html(left_page(t, &list, Scope::Group))),
+        Ok(false) => {}
+        Err(e) => return unavailable(&e.to_string()),
+    }
+    let body = format!(
+        "<p>{}</p>\
+         <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <button type=\"submit\" id=\"leave\">{}</button></form>\
+         <p>{}</p><form method=\"post\"><input type=\"hidden\" name=\"scope\" value=\"all\">\
+         <button type=\"submit\" id=\"leave-all\">{}</button></form>",
+        fill(t.leave_intro, &list),
+        fill(t.leave_button, &list),
+        fill(t.all_intro, &list),
+        fill(t.all_button, &list),
+    );
+    (
+        StatusCode::OK,
+        Html(page(&t.leave_title.replace("{list}", &list), &body)),
+    )
+}
+
+/// POST: leaves at once (RFC 8058 one-click, or the page's buttons).
+pub async fn leave(
+    State(state): State<UnsubscribeState>,
+    Path(token): Path<String>,
+    form: Result<Form<LeaveForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let scope = form.map(|f| f.0.scope()).unwrap_or(Scope::Group);
+    let (who, list, t) = match open(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    match unsubscribe::leave(&state.store, &who, scope, state.clock.now_ms()).await {
+        Ok(Some(_)) => (StatusCode::OK, Html(left_page(t, &list, scope))),
+        Ok(None) => (
+            StatusCode::OK,
+            Html(page(&list, &format!("<p>{}</p>", esc(t.unknown)))),
+        ),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
+/// POST /undo: takes the opt-out back.
+pub async fn undo(
+    State(state): State<UnsubscribeState>,
+    Path(token): Path<String>,
+    form: Result<Form<LeaveForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let scope = form.map(|f| f.0.scope()).unwrap_or(Scope::Group);
+    let (who, list, t) = match open(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    match unsubscribe::undo(&state.store, &who, scope).await {
+        Ok(_) => (
+            StatusCode::OK,
+            Html(page(
+                t.back_title,
+                &format!("<p>{}</p>", fill(t.back_intro, &list)),
+            )),
+        ),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}

@@ -1,0 +1,177 @@
+//! Leaving a list from the mail itself (RFC 2369 `List-Unsubscribe`, RFC 8058 one-click).
+//!
+//! Each recipient's copy carries `List-Unsubscribe: <https://…/u/TOKEN>` and
+//! `List-Unsubscribe-Post: List-Unsubscribe=One-Click`. TOKEN names the group and the
+//! recipient's address and is signed with the server's link key (HMAC-SHA256, [`crate::tokens`]):
+//! it cannot be guessed or altered, works for one person and one group only, survives restarts
+//! and does not expire (a mail may be read months later). It appears in the header fields only,
+//! never in the body: a quoted footer in a reply-all must not let a colleague unsubscribe its
+//! owner.
+//!
+//! `POST /u/TOKEN` opts the person out of that group's mail at once (no cookie, no login, no
+//! second step); `GET` only shows a page with the buttons, so link scanners change nothing
+//! ([`crate::http::pages::unsubscribe`]). Leaving a group stops mail sent to that group only:
+//! a person who also belongs to a subgroup still gets the subgroup's own mail. The page offers
+//! "all list mail" as a second choice.
+
+pub mod texts;
+
+use base64::Engine;
+
+use crate::{
+    model::address::EmailAddress,
+    store::{Store, StoreError},
+    tokens::{Signer, TokenError},
+};
+
+pub const PURPOSE: &str = "unsubscribe";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Makes and reads the personal links.
+#[derive(Clone)]
+pub struct Links {
+    signer: Signer,
+    /// `http.public_url`, without a trailing slash.
+    base: String,
+}
+
+/// What a token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscriber {
+    pub group_id: i64,
+    pub address: String,
+}
+
+impl Links {
+    pub fn new(signer: Signer, public_url: &str) -> Links {
+        Links {
+            signer,
+            base: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn token(&self, group_id: i64, address: &str) -> String {
+        let address = B64.encode(address.to_ascii_lowercase());
+        self.signer.seal(PURPOSE, &format!("{group_id}.{address}"))
+    }
+
+    pub fn open(&self, token: &str) -> Result<Subscriber, TokenError> {
+        let payload = self.signer.open(PURPOSE, token)?;
+        let (group, address) = payload.split_once('.').ok_or(TokenError::Invalid)?;
+        let address = B64.decode(address).map_err(|_| TokenError::Invalid)?;
+        Ok(Subscriber {
+            group_id: group.parse().map_err(|_| TokenError::Invalid)?,
+            address: String::from_utf8(address).map_err(|_| TokenError::Invalid)?,
+        })
+    }
+
+    pub fn url(&self, group_id: i64, address: &str) -> String {
+        format!("{}/u/{}", self.base, self.token(group_id, address))
+    }
+
+    /// The header fields of `address`'s copy of a post to `group_id`.
+    pub fn fields(&self, group_id: i64, address: &str) -> String {
+        format!(
+            "List-Unsubscribe: <{}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            self.url(group_id, address)
+        )
+    }
+}
+
+/// Which mail a person leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Mail sent to this group.
+    Group,
+    /// All list mail from this organisation.
+    All,
+}
+
+impl Scope {
+    fn group(self, group_id: i64) -> Option<i64> {
+        match self {
+            Scope::Group => Some(group_id),
+            Scope::All => None,
+        }
+    }
+}
+
+/// Records the opt-out (channel `link`). `Ok(None)`: the address is no longer a person here.
+pub async fn leave(
+    store: &Store,
+    who: &Subscriber,
+    scope: Scope,
+    now: i64,
+) -> Result<Option<bool>, StoreError> {
+    let Some(person) = person(store, &who.address).await? else {
+        return Ok(None);
+    };
+    let new = store
+        .opt_out(person, scope.group(who.group_id), "link", now)
+        .await?;
+    tracing::info!(group_id = who.group_id, ?scope, new, "opt-out by link");
+    Ok(Some(new))
+}
+
+/// Undoes an opt-out made with the link.
+pub async fn undo(store: &Store, who: &Subscriber, scope: Scope) -> Result<bool, StoreError> {
+    let Some(person) = person(store, &who.address).await? else {
+        return Ok(false);
+    };
+    store.undo_opt_out(person, scope.group(who.group_id)).await
+}
+
+/// Whether the person has opted out of this group (or of all list mail).
+pub async fn has_left(store: &Store, who: &Subscriber) -> Result<bool, StoreError> {
+    let Some(person) = person(store, &who.address).await? else {
+        return Ok(true);
+    };
+    let outs = store.opt_outs(Some(person), None).await?;
+    Ok(outs
+        .iter()
+        .any(|o| o.group_id.is_none() || o.group_id == Some(who.group_id)))
+}
+
+async fn person(store: &Store, address: &str) -> Result<Option<i64>, StoreError> {
+    let Ok(address) = EmailAddress::parse(address) else {
+        return Ok(None);
+    };
+    Ok(store.find_person(&address).await?.map(|p| p.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_one_group_and_one_address_and_resists_changes() {
+        let links = Links::new(Signer::new(vec![9; 32]), "https://lists.example.org/");
+        let t = links.token(7, "Kim@X.org");
+        assert_eq!(
+            links.open(&t),
+            Ok(Subscriber {
+                group_id: 7,
+                address: "kim@x.org".into()
+            })
+        );
+        // Another person's address or another group under the same signature: refused.
+        let other = links.token(7, "bo@x.org");
+        let (payload, _) = t.rsplit_once('.').unwrap();
+        let (_, other_sig) = other.rsplit_once('.').unwrap();
+        assert_eq!(
+            links.open(&format!("{payload}.{other_sig}")),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            links.open(&t.replacen("7.", "8.", 1)),
+            Err(TokenError::Invalid)
+        );
+        assert!(
+            links
+                .url(7, "kim@x.org")
+                .starts_with("https://lists.example.org/u/7.")
+        );
+        let fields = links.fields(7, "kim@x.org");
+        assert!(fields.ends_with(">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+    }
+}

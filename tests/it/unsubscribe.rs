@@ -1,0 +1,251 @@
+//! Leaving a list from the mail: each copy's personal List-Unsubscribe link (RFC 8058), the
+//! page behind it (GET changes nothing, POST leaves at once, Undo), and what leaving means for
+//! nested groups. Checked the way a member would: by who receives the next post.
+
+use std::time::Duration;
+
+use crate::support::{
+    app::{TestApp, message, test_config},
+    db::{Backend, TestDb},
+    http::{post_form, request},
+    sink::{Delivered, Sink},
+    smtp::Client,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn post(app: &TestApp, list: &str, subject: &str) -> String {
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    c.post(
+        "chair@x.org",
+        &[list],
+        &message("chair@x.org", list, subject, "Hello."),
+    )
+    .await
+}
+
+/// The path of the https link in a copy's List-Unsubscribe (`/u/TOKEN`).
+fn link_of(copy: &Delivered) -> String {
+    let header = copy.header("List-Unsubscribe").expect("List-Unsubscribe");
+    let url = header
+        .split(['<', '>'])
+        .find(|p| p.starts_with("http"))
+        .unwrap_or_else(|| panic!("an https link: {header}"));
+    format!("/u/{}", url.split("/u/").nth(1).unwrap())
+}
+
+fn copy_for(sink: &Sink, rcpt: &str, subject: &str) -> Option<Delivered> {
+    sink.messages().into_iter().find(|m| {
+        m.rcpts.iter().any(|r| r == rcpt) && m.header("Subject").as_deref() == Some(subject)
+    })
+}
+
+async fn delivered_to(sink: &Sink, subject: &str, expected: usize) -> Vec<String> {
+    sink.wait_for_recipients(expected, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut rcpts: Vec<String> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.header("Subject").as_deref() == Some(subject))
+        .flat_map(|m| m.rcpts)
+        .collect();
+    rcpts.sort();
+    rcpts
+}
+
+async fn board() -> (TestDb, Sink, TestApp) {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::spawn(test_config(&db.url, sink.addr)).await;
+    app.group("Board", "board", &["ann@x.org", "bo@x.org", "chair@x.org"])
+        .await;
+    app.settings(
+        "Board",
+        r#"{"language": "sv", "footer_text": "Board list"}"#,
+    )
+    .await;
+    (db, sink, app)
+}
+
+#[tokio::test]
+async fn each_copy_carries_its_own_one_click_link_in_the_headers_only() {
+    let (_db, sink, app) = board().await;
+    assert!(
+        post(&app, "board@lists.test", "One")
+            .await
+            .starts_with("250")
+    );
+    sink.wait_for_recipients(3, WAIT).await;
+    let ann = copy_for(&sink, "ann@x.org", "One").unwrap();
+    let bo = copy_for(&sink, "bo@x.org", "One").unwrap();
+    assert_eq!(ann.rcpts.len(), 1, "a copy of her own");
+    assert_eq!(
+        ann.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    assert!(
+        ann.header("List-Unsubscribe")
+            .unwrap()
+            .contains("http://localhost:8080/u/"),
+        "{:?}",
+        ann.header("List-Unsubscribe")
+    );
+    assert_ne!(link_of(&ann), link_of(&bo), "personal links");
+    let token = link_of(&ann).trim_start_matches("/u/").to_string();
+    let body = ann.text().split_once("\r\n\r\n").unwrap().1.to_string();
+    assert!(
+        !body.contains(&token),
+        "the header token never appears in the body"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn get_changes_nothing_and_one_click_post_leaves_without_cookies() {
+    let (_db, sink, app) = board().await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let link = link_of(&copy_for(&sink, "ann@x.org", "One").unwrap());
+
+    // A link scanner or preview: GET shows the question, in the list's language.
+    let page = request(app.http, "GET", &link, None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Lämna Board?"), "{}", page.body);
+    assert!(page.body.contains("<form method=\"post\""), "{}", page.body);
+    assert!(
+        !page.body.contains("http://") && !page.body.contains("https://"),
+        "no external resources"
+    );
+    post(&app, "board@lists.test", "Two").await;
+    assert_eq!(
+        delivered_to(&sink, "Two", 6).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org"],
+        "GET unsubscribed no one"
+    );
+
+    // The mail client's one-click POST (RFC 8058): no cookie, no second step.
+    let done = post_form(app.http, &link, "List-Unsubscribe=One-Click").await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Du har lämnat Board"), "{}", done.body);
+    post(&app, "board@lists.test", "Three").await;
+    assert_eq!(
+        delivered_to(&sink, "Three", 8).await,
+        ["bo@x.org", "chair@x.org"]
+    );
+    let g = app.store.find_group("Board").await.unwrap().unwrap();
+    let outs = app.store.opt_outs(None, Some(g.id)).await.unwrap();
+    assert_eq!(outs.len(), 1);
+    assert_eq!(
+        (outs[0].email.as_str(), outs[0].channel.as_str()),
+        ("ann@x.org", "link")
+    );
+
+    // Undo.
+    let back = post_form(app.http, &format!("{link}/undo"), "").await;
+    assert_eq!(back.status, 200);
+    assert!(back.body.contains("Välkommen tillbaka"), "{}", back.body);
+    post(&app, "board@lists.test", "Four").await;
+    assert_eq!(
+        delivered_to(&sink, "Four", 11).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_or_foreign_token_unsubscribes_no_one_and_says_so() {
+    let (_db, sink, app) = board().await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let ann = link_of(&copy_for(&sink, "ann@x.org", "One").unwrap());
+    let bo = link_of(&copy_for(&sink, "bo@x.org", "One").unwrap());
+    // Ann's signature on Bo's payload, a cut-off link, garbage: a clear 400 page, no 500.
+    let (bo_payload, _) = bo.rsplit_once('.').unwrap();
+    let (_, ann_sig) = ann.rsplit_once('.').unwrap();
+    for bad in [
+        format!("{bo_payload}.{ann_sig}"),
+        ann[..ann.len() - 5].to_string(),
+        "/u/garbage".to_string(),
+    ] {
+        let r = post_form(app.http, &bad, "List-Unsubscribe=One-Click").await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.body.contains("not valid"), "{}", r.body);
+    }
+    // Ann's own link unsubscribes Ann only.
+    assert_eq!(
+        post_form(app.http, &ann, "List-Unsubscribe=One-Click")
+            .await
+            .status,
+        200
+    );
+    post(&app, "board@lists.test", "Two").await;
+    assert_eq!(
+        delivered_to(&sink, "Two", 5).await,
+        ["bo@x.org", "chair@x.org"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn leaving_a_parent_group_keeps_the_subgroups_mail_and_all_stops_everything() {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::spawn(test_config(&db.url, sink.addr)).await;
+    let circle = app
+        .group(
+            "Circle leaders",
+            "circle",
+            &["kim@x.org", "lo@x.org", "chair@x.org"],
+        )
+        .await;
+    let all = app.group("All leaders", "leaders", &[]).await;
+    let parent = app.store.find_group("All leaders").await.unwrap().unwrap();
+    let child = app
+        .store
+        .find_group("Circle leaders")
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .add_subgroup(parent.id, child.id, false)
+        .await
+        .unwrap();
+
+    post(&app, &all, "A1").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let kim_all = link_of(&copy_for(&sink, "kim@x.org", "A1").unwrap());
+    assert_eq!(
+        post_form(app.http, &kim_all, "List-Unsubscribe=One-Click")
+            .await
+            .status,
+        200
+    );
+    post(&app, &all, "A2").await;
+    assert_eq!(
+        delivered_to(&sink, "A2", 5).await,
+        ["chair@x.org", "lo@x.org"]
+    );
+    post(&app, &circle, "C1").await;
+    assert_eq!(
+        delivered_to(&sink, "C1", 8).await,
+        ["chair@x.org", "kim@x.org", "lo@x.org"],
+        "still in Circle leaders and its mail"
+    );
+
+    // The second choice on the page: all list mail.
+    let lo_circle = link_of(&copy_for(&sink, "lo@x.org", "C1").unwrap());
+    let r = post_form(app.http, &lo_circle, "scope=all").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("You receive no more list mail"),
+        "{}",
+        r.body
+    );
+    post(&app, &circle, "C2").await;
+    assert_eq!(
+        delivered_to(&sink, "C2", 10).await,
+        ["chair@x.org", "kim@x.org"]
+    );
+    app.stop().await;
+}
