@@ -226,6 +226,7 @@ impl App {
             resolver,
             verifier,
             posting,
+            links: links.clone(),
             moderation: moderation.clone(),
             queue: queue.clone(),
             clock: clock.clone(),

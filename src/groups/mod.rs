@@ -34,6 +34,8 @@ use directory::Directory;
 pub const BOUNCES_SUFFIX: &str = "-bounces";
 /// The suffix of the address that reaches a list's managers: `board-owner@example.org`.
 pub const OWNER_SUFFIX: &str = "-owner";
+/// The suffix of the address members write to to leave: `board-leave@example.org`.
+pub const LEAVE_SUFFIX: &str = "-leave";
 
 /// What an address at one of our domains leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +46,14 @@ pub enum Route {
     Bounce(Group),
     /// Mail for the group's managers (`LIST-owner@`), forwarded to them.
     Owner(Group),
+    /// A request to leave (`LIST-leave@`): answered with a confirmation link to the sender.
+    Leave(Group),
 }
 
 impl Route {
     pub fn group(&self) -> &Group {
         match self {
-            Route::Post(g) | Route::Bounce(g) | Route::Owner(g) => g,
+            Route::Post(g) | Route::Bounce(g) | Route::Owner(g) | Route::Leave(g) => g,
         }
     }
 }
@@ -63,6 +67,7 @@ pub async fn route(store: &Store, address: &EmailAddress) -> Result<Option<Route
     for (suffix, make) in [
         (BOUNCES_SUFFIX, Route::Bounce as fn(Group) -> Route),
         (OWNER_SUFFIX, Route::Owner),
+        (LEAVE_SUFFIX, Route::Leave),
     ] {
         if let Some(list_local) = local.strip_suffix(suffix) {
             let list = format!("{list_local}@{}", address.domain());
@@ -76,9 +81,18 @@ pub async fn route(store: &Store, address: &EmailAddress) -> Result<Option<Route
 
 /// The bounce address of a list address.
 pub fn bounce_address(list_address: &str) -> String {
+    suffixed(list_address, BOUNCES_SUFFIX)
+}
+
+/// `board-leave@example.org` for `board@example.org`.
+pub fn leave_address(list_address: &str) -> String {
+    suffixed(list_address, LEAVE_SUFFIX)
+}
+
+fn suffixed(list_address: &str, suffix: &str) -> String {
     match list_address.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}{BOUNCES_SUFFIX}@{domain}"),
-        None => format!("{list_address}{BOUNCES_SUFFIX}"),
+        Some((local, domain)) => format!("{local}{suffix}@{domain}"),
+        None => format!("{list_address}{suffix}"),
     }
 }
 

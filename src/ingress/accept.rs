@@ -33,6 +33,8 @@ enum Unit {
     /// Refused in the dialogue, with the reason.
     Refused(String),
     TryLater(String),
+    /// A request to leave: the confirmation mail, when the sender is a member.
+    Leave(Option<NewPost>),
     /// Accepted and dropped: a loop, automatic mail (said), or a discard (not said).
     Dropped {
         reason: String,
@@ -149,6 +151,9 @@ async fn build_unit(
         peer: session.peer.ip(),
         protocol: session.protocol(),
     };
+    if let Route::Leave(_) = route {
+        return leave_request(session, group, envelope, parsed).await;
+    }
     if let Route::Owner(_) = route {
         if let Some(why) = policy::automatic(parsed, envelope) {
             return Ok(Unit::Dropped {
@@ -232,14 +237,59 @@ async fn build_unit(
     })
 }
 
+/// `LIST-leave@`: a confirmation link to the From: address, if it receives the list. Nobody
+/// else is written to (no backscatter to strangers), and the reply is the same either way.
+async fn leave_request(
+    session: &Session,
+    group: &crate::store::groups::Group,
+    envelope: &str,
+    parsed: &mail_parser::Message<'_>,
+) -> Result<Unit, StoreError> {
+    let ctx = &session.ctx;
+    if policy::automatic(parsed, envelope).is_some() {
+        return Ok(Unit::Dropped {
+            reason: "automatic mail to the leave address is not answered".into(),
+            tell: true,
+        });
+    }
+    let Some(author) = author_of(parsed) else {
+        return Ok(Unit::Leave(None));
+    };
+    let standing = ctx.resolver.standing(group.id, &author, &[]).await?;
+    if !standing.member {
+        tracing::info!(group = %group.name, "leave request from a non-member: not answered");
+        return Ok(Unit::Leave(None));
+    }
+    let settings = ListSettings::from_stored(group.settings.as_deref());
+    let t = crate::unsubscribe::texts::for_language(&settings.language);
+    let link = ctx.links.url(group.id, &author);
+    let notice = crate::moderation::notice_post(
+        &ctx.posting,
+        group,
+        std::slice::from_ref(&author),
+        &author,
+        &t.confirm_subject.replace("{list}", &group.name),
+        &t.confirm_body
+            .replace("{list}", &group.name)
+            .replace("{link}", &link),
+    );
+    tracing::info!(group = %group.name, "leave request: confirmation link sent");
+    Ok(Unit::Leave(Some(notice)))
+}
+
 /// Stores the units in one transaction and says how it went.
 async fn store(session: &Session, units: Vec<Unit>) -> Reply {
     let mut refused = Vec::new();
     let mut later = Vec::new();
     let (mut posts, mut bounces, mut held) = (Vec::new(), Vec::new(), Vec::new());
     let mut dropped = None;
+    let mut leave = false;
     for unit in units {
         match unit {
+            Unit::Leave(notice) => {
+                leave = true;
+                posts.extend(notice);
+            }
             Unit::Post(p) => posts.push(p),
             Unit::Bounce(b) => bounces.push(b),
             Unit::Held(h) => held.push(h),
@@ -278,7 +328,14 @@ async fn store(session: &Session, units: Vec<Unit>) -> Reply {
     for id in &held_ids {
         session.ctx.moderation.notify_held(*id).await;
     }
-    let ids: Vec<String> = posts.iter().map(|p| p.queue_id.clone()).collect();
+    let ids: Vec<String> = posts
+        .iter()
+        .filter(|p| p.kind != "notice")
+        .map(|p| p.queue_id.clone())
+        .collect();
+    if leave && ids.is_empty() {
+        return reply::leave_requested();
+    }
     if !ids.is_empty() {
         return reply::queued(&ids);
     }

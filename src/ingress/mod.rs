@@ -40,6 +40,8 @@ pub struct Context {
     /// DKIM/SPF/DMARC/ARC checks of arriving posts.
     pub verifier: Arc<crate::verify::Verifier>,
     pub posting: Arc<Posting>,
+    /// Personal unsubscribe links (for `LIST-leave@` confirmations).
+    pub links: crate::unsubscribe::Links,
     pub moderation: Arc<Moderation>,
     pub queue: Queue,
     pub clock: SharedClock,

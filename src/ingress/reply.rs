@@ -166,6 +166,14 @@ pub fn queued(ids: &[String]) -> Reply {
 pub fn accepted() -> Reply {
     r(250, (2, 0, 0), "Accepted")
 }
+/// Mail to `LIST-leave@`: the same answer whether or not the sender is a member.
+pub fn leave_requested() -> Reply {
+    r(
+        250,
+        (2, 0, 0),
+        "Request received: if the sender receives this list, a confirmation link is on its way",
+    )
+}
 pub fn held(reason: &str) -> Reply {
     r(250, (2, 0, 0), format!("Held for moderation: {reason}"))
 }

@@ -63,6 +63,45 @@ pub struct Moderation {
     pub public_url: String,
 }
 
+/// A notice from the group's owner address to `to`, ready to queue.
+pub fn notice_post(
+    posting: &Posting,
+    group: &Group,
+    to: &[String],
+    to_header: &str,
+    subject: &str,
+    body: &str,
+) -> NewPost {
+    let now = posting.clock.now_ms();
+    let list = group.address.clone().unwrap_or_default();
+    let queue_id = new_queue_id(now);
+    let message_id = format!("{queue_id}@{}", posting.hostname);
+    let bytes = Notice {
+        from_name: &group.name,
+        from_address: &owner_address(&list),
+        to: to_header,
+        subject,
+        body,
+        message_id: &message_id,
+        date: now / 1000,
+    }
+    .to_bytes();
+    NewPost {
+        queue_id,
+        kind: "notice",
+        personal: 0,
+        author: None,
+        group_id: group.id,
+        author_envelope: String::new(),
+        envelope_from: groups::bounce_address(&list),
+        message_id: Some(message_id),
+        received_at: now,
+        original: bytes.clone(),
+        list_copy: bytes,
+        recipients: to.to_vec(),
+    }
+}
+
 /// `LIST-owner@DOMAIN`: where notices come from and where people reach the managers.
 pub fn owner_address(list_address: &str) -> String {
     match list_address.rsplit_once('@') {
@@ -156,34 +195,7 @@ impl Moderation {
         subject: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        let now = self.posting.clock.now_ms();
-        let list = group.address.clone().unwrap_or_default();
-        let queue_id = new_queue_id(now);
-        let message_id = format!("{queue_id}@{}", self.posting.hostname);
-        let bytes = Notice {
-            from_name: &group.name,
-            from_address: &owner_address(&list),
-            to: to_header,
-            subject,
-            body,
-            message_id: &message_id,
-            date: now / 1000,
-        }
-        .to_bytes();
-        let post = NewPost {
-            queue_id,
-            kind: "notice",
-            personal: 0,
-            author: None,
-            group_id: group.id,
-            author_envelope: String::new(),
-            envelope_from: groups::bounce_address(&list),
-            message_id: Some(message_id),
-            received_at: now,
-            original: bytes.clone(),
-            list_copy: bytes,
-            recipients: to.to_vec(),
-        };
+        let post = notice_post(&self.posting, group, to, to_header, subject, body);
         self.posting.queue.enqueue(&[post], &[], &[]).await?;
         Ok(())
     }

@@ -170,6 +170,7 @@ impl QueueManager {
                 post.personal,
                 self.links.as_ref(),
                 post.group_id,
+                post.list_address.as_deref(),
             ));
             self.signers
                 .sign_personal_async(domain, personal, recipients.clone())

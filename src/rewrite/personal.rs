@@ -13,7 +13,7 @@ pub struct Personaliser {
     /// `To:` is the recipient's address.
     to: bool,
     /// Personal unsubscribe links for this group.
-    unsubscribe: Option<(Links, i64)>,
+    unsubscribe: Option<(Links, i64, Option<String>)>,
     /// The list copy without the personal fields: header fields, blank line, body.
     shared: Vec<u8>,
     /// Where the body starts in `shared` (after the blank line); `shared.len()` when none.
@@ -21,12 +21,19 @@ pub struct Personaliser {
 }
 
 impl Personaliser {
-    /// `flags`: [`Personal`] bits; `links` and `group_id`: for the unsubscribe links.
-    pub fn new(list_copy: &[u8], flags: i64, links: Option<&Links>, group_id: i64) -> Personaliser {
+    /// `flags`: [`Personal`] bits; `links`, `group_id` and `list` (its address): for the
+    /// unsubscribe links.
+    pub fn new(
+        list_copy: &[u8],
+        flags: i64,
+        links: Option<&Links>,
+        group_id: i64,
+        list: Option<&str>,
+    ) -> Personaliser {
         let to = flags & Personal::TO != 0;
         let unsubscribe = links
             .filter(|_| flags & Personal::UNSUBSCRIBE != 0)
-            .map(|l| (l.clone(), group_id));
+            .map(|l| (l.clone(), group_id, list.map(str::to_string)));
         let mut replaced = Vec::new();
         if to {
             replaced.push("To");
@@ -53,8 +60,8 @@ impl Personaliser {
         if self.to {
             fields.push_str(&format!("To: <{recipient}>\r\n"));
         }
-        if let Some((links, group_id)) = &self.unsubscribe {
-            fields.push_str(&links.fields(*group_id, recipient));
+        if let Some((links, group_id, list)) = &self.unsubscribe {
+            fields.push_str(&links.fields(*group_id, recipient, list.as_deref()));
         }
         fields
     }
@@ -101,7 +108,7 @@ mod tests {
     fn a_personal_copy_has_the_recipients_address_in_to() {
         let copy =
             b"From: a@x.org\r\nTo: board@lists.test,\r\n other@x.org\r\nSubject: s\r\n\r\nbody\r\n";
-        let p = Personaliser::new(copy, Personal::TO, None, 1);
+        let p = Personaliser::new(copy, Personal::TO, None, 1, None);
         let out = String::from_utf8(p.copy_for("", "kim@x.org")).unwrap();
         assert_eq!(
             out,
@@ -113,7 +120,13 @@ mod tests {
 
     #[test]
     fn a_message_without_a_body_still_splits() {
-        let p = Personaliser::new(b"From: a@x.org\r\nSubject: s\r\n", Personal::TO, None, 1);
+        let p = Personaliser::new(
+            b"From: a@x.org\r\nSubject: s\r\n",
+            Personal::TO,
+            None,
+            1,
+            None,
+        );
         assert_eq!(p.body(), b"");
         assert_eq!(p.shared_fields(), b"From: a@x.org\r\nSubject: s");
         assert!(

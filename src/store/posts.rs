@@ -56,6 +56,8 @@ pub struct StoredPost {
     pub envelope_from: String,
     pub received_at: i64,
     pub list_copy: Vec<u8>,
+    /// The address of the post's group.
+    pub list_address: Option<String>,
 }
 
 impl Store {
@@ -119,7 +121,9 @@ impl Store {
 
     pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
         let row = sqlx::query(
-            "SELECT id, group_id, queue_id, envelope_from, received_at, list_copy, personal_to FROM posts WHERE id = $1",
+            "SELECT p.id, p.group_id, p.queue_id, p.envelope_from, p.received_at, p.list_copy,
+                    p.personal_to, g.address
+             FROM posts p LEFT JOIN groups g ON g.id = p.group_id WHERE p.id = $1",
         )
         .bind(post_id)
         .fetch_optional(self.pool())
@@ -133,6 +137,7 @@ impl Store {
             envelope_from: row.try_get("envelope_from")?,
             received_at: row.try_get("received_at")?,
             list_copy: row.try_get("list_copy")?,
+            list_address: row.try_get("address")?,
         })
     }
 

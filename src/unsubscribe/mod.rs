@@ -69,10 +69,19 @@ impl Links {
         format!("{}/u/{}", self.base, self.token(group_id, address))
     }
 
-    /// The header fields of `address`'s copy of a post to `group_id`.
-    pub fn fields(&self, group_id: i64, address: &str) -> String {
+    /// The header fields of `address`'s copy of a post to `group_id` (whose address is `list`):
+    /// the one-click link, and mail to `LIST-leave@`, which answers with a confirmation link.
+    pub fn fields(&self, group_id: i64, address: &str, list: Option<&str>) -> String {
+        let mailto = list
+            .map(|l| {
+                format!(
+                    ",\r\n <mailto:{}?subject=leave>",
+                    crate::groups::leave_address(l)
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "List-Unsubscribe: <{}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            "List-Unsubscribe: <{}>{mailto}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             self.url(group_id, address)
         )
     }
@@ -171,7 +180,10 @@ mod tests {
                 .url(7, "kim@x.org")
                 .starts_with("https://lists.example.org/u/7.")
         );
-        let fields = links.fields(7, "kim@x.org");
-        assert!(fields.ends_with(">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        let fields = links.fields(7, "kim@x.org", Some("board@lists.example.org"));
+        assert!(
+            fields.ends_with(",\r\n <mailto:board-leave@lists.example.org?subject=leave>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{fields}"
+        );
     }
 }

@@ -15,6 +15,8 @@ pub struct Texts {
     pub back_intro: &'static str,
     pub invalid: &'static str,
     pub unknown: &'static str,
+    pub confirm_subject: &'static str,
+    pub confirm_body: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -31,6 +33,8 @@ const EN: Texts = Texts {
     back_intro: "You receive {list} mail again.",
     invalid: "This link is not valid (it may have been cut off or changed). Use the link from a recent mail of the list.",
     unknown: "This address is no longer on our lists: there is nothing to leave.",
+    confirm_subject: "Leave {list}?",
+    confirm_body: "Someone — hopefully you — asked to stop receiving mail sent to {list}.\n\nTo leave, open this link and press the button:\n\n{link}\n\nIf you did not ask, ignore this mail: nothing changes.",
 };
 
 const DE: Texts = Texts {
@@ -47,6 +51,8 @@ const DE: Texts = Texts {
     back_intro: "Sie erhalten wieder Mails von {list}.",
     invalid: "Dieser Link ist ungültig (vielleicht abgeschnitten oder verändert). Bitte nehmen Sie den Link aus einer aktuellen Mail der Liste.",
     unknown: "Diese Adresse steht nicht mehr auf unseren Listen: Es gibt nichts zu verlassen.",
+    confirm_subject: "{list} verlassen?",
+    confirm_body: "Jemand – hoffentlich Sie – möchte keine Mails mehr erhalten, die an {list} gehen.\n\nZum Austragen öffnen Sie diesen Link und drücken den Knopf:\n\n{link}\n\nWenn Sie das nicht waren, ignorieren Sie diese Mail: Es ändert sich nichts.",
 };
 
 const SV: Texts = Texts {
@@ -63,6 +69,8 @@ const SV: Texts = Texts {
     back_intro: "Du får e-post från {list} igen.",
     invalid: "Länken är ogiltig (den kan ha klippts av eller ändrats). Använd länken i ett nytt mejl från listan.",
     unknown: "Adressen finns inte längre på våra listor: det finns inget att lämna.",
+    confirm_subject: "Lämna {list}?",
+    confirm_body: "Någon – förhoppningsvis du – har bett att inte längre få e-post som skickas till {list}.\n\nFör att lämna, öppna länken och tryck på knappen:\n\n{link}\n\nOm det inte var du kan du strunta i det här mejlet: ingenting ändras.",
 };
 
 pub fn for_language(language: &str) -> &'static Texts {

@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod authentication;
+mod browser;
 mod cli;
 mod crash;
 mod display;

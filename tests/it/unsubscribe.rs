@@ -249,3 +249,78 @@ async fn leaving_a_parent_group_keeps_the_subgroups_mail_and_all_stops_everythin
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn mail_to_the_leave_address_needs_the_confirmation_link() {
+    let (_db, sink, app) = board().await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let header = copy_for(&sink, "ann@x.org", "One")
+        .unwrap()
+        .header("List-Unsubscribe")
+        .unwrap();
+    assert!(
+        header.contains("<mailto:board-leave@lists.test?subject=leave>"),
+        "{header}"
+    );
+
+    // Someone writes "as Ann" (or Ann herself): nothing changes yet; the link goes to Ann.
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    let r = c
+        .post(
+            "someone@elsewhere.example",
+            &["board-leave@lists.test"],
+            "From: ann@x.org\r\nTo: board-leave@lists.test\r\nSubject: leave\r\n\r\n",
+        )
+        .await;
+    assert!(r.starts_with("250 2.0.0 Request received"), "{r}");
+    // A stranger gets the same answer and no mail.
+    let r = c
+        .post(
+            "eve@elsewhere.example",
+            &["board-leave@lists.test"],
+            "From: eve@elsewhere.example\r\nSubject: leave\r\n\r\n",
+        )
+        .await;
+    assert!(r.starts_with("250 2.0.0 Request received"), "{r}");
+    sink.wait_for_recipients(4, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let notices: Vec<Delivered> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.header("Auto-Submitted").as_deref() == Some("auto-generated"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one confirmation, to Ann only");
+    assert_eq!(notices[0].rcpts, ["ann@x.org"]);
+    post(&app, "board@lists.test", "Two").await;
+    assert_eq!(
+        delivered_to(&sink, "Two", 7).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org"],
+        "not left before the confirmation"
+    );
+
+    // Ann opens the link in the confirmation and presses the button.
+    let text = notices[0].text();
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains("/u/"))
+        .expect("a link in the confirmation");
+    let path = format!("/u/{}", url.split("/u/").nth(1).unwrap());
+    assert_eq!(
+        request(app.http, "GET", &path, None, None).await.status,
+        200
+    );
+    assert_eq!(
+        post_form(app.http, &path, "List-Unsubscribe=One-Click")
+            .await
+            .status,
+        200
+    );
+    post(&app, "board@lists.test", "Three").await;
+    assert_eq!(
+        delivered_to(&sink, "Three", 9).await,
+        ["bo@x.org", "chair@x.org"]
+    );
+    app.stop().await;
+}
