@@ -187,8 +187,10 @@ impl App {
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
+        let links = Links::new(Signer::new(link_key.clone()), &config.http.public_url);
         let posting = Arc::new(Posting {
             store: store.clone(),
+            links: Some(links.clone()),
             arc: Some(arc),
             dmarc,
             resolver: resolver.clone(),
@@ -196,8 +198,8 @@ impl App {
             clock: clock.clone(),
             hostname: config.server.hostname.clone(),
         });
-        let links = Links::new(Signer::new(link_key.clone()), &config.http.public_url);
         let unsubscribe = http::pages::unsubscribe::UnsubscribeState {
+            posting: posting.clone(),
             store: store.clone(),
             clock: clock.clone(),
             links: links.clone(),

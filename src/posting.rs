@@ -20,6 +20,7 @@ use crate::{
         groups::Group,
         posts::{NewPost, Personal},
     },
+    unsubscribe::Links,
     verify::Peer,
 };
 
@@ -35,6 +36,8 @@ pub struct Posting {
     pub store: Store,
     /// ARC sealing of list copies (domains without a sealing key are left alone).
     pub arc: Option<ArcSealers>,
+    /// Links in mail: the footer's "leave this list" page, confirmation links.
+    pub links: Option<Links>,
     /// DMARC policies of authors' domains, for `from_mode = "auto"`.
     pub dmarc: Arc<DmarcPolicies>,
     pub resolver: Arc<Resolver>,
@@ -137,8 +140,21 @@ impl Posting {
                 None => false,
             },
         };
-        let mut list_copy =
-            rewrite::list_copy(raw, &parsed, group, &settings, munge_from, &arrival);
+        let leave_url = match &self.links {
+            Some(links) if settings.unsubscribe_links && settings.unsubscribe_footer => {
+                Some(links.leave_page_url(group.id))
+            }
+            _ => None,
+        };
+        let mut list_copy = rewrite::list_copy(
+            raw,
+            &parsed,
+            group,
+            &settings,
+            munge_from,
+            &arrival,
+            leave_url.as_deref(),
+        );
         if let (Some(arc), Some((_, domain))) = (&self.arc, address.rsplit_once('@')) {
             let peer = Peer {
                 ip: origin.peer,

@@ -58,6 +58,10 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
         posting: Arc::new(Posting {
             store: store.clone(),
             arc: Some(arc),
+            links: Some(crate::unsubscribe::Links::new(
+                Signer::new(store.secret("links", clock.now_ms()).await?),
+                &config.http.public_url,
+            )),
             dmarc,
             resolver: Arc::new(Resolver::new(store.clone(), clock.clone())),
             queue: Queue::new(store.clone()),

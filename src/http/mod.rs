@@ -38,6 +38,10 @@ pub fn router(
                     get(pages::unsubscribe::show).post(pages::unsubscribe::leave),
                 )
                 .route("/u/{token}/undo", post(pages::unsubscribe::undo))
+                .route(
+                    "/leave/{token}",
+                    get(pages::unsubscribe::ask).post(pages::unsubscribe::asked),
+                )
                 .with_state(unsubscribe),
         )
         .merge(api::router(api))

@@ -255,26 +255,9 @@ async fn leave_request(
     let Some(author) = author_of(parsed) else {
         return Ok(Unit::Leave(None));
     };
-    let standing = ctx.resolver.standing(group.id, &author, &[]).await?;
-    if !standing.member {
-        tracing::info!(group = %group.name, "leave request from a non-member: not answered");
-        return Ok(Unit::Leave(None));
-    }
-    let settings = ListSettings::from_stored(group.settings.as_deref());
-    let t = crate::unsubscribe::texts::for_language(&settings.language);
-    let link = ctx.links.url(group.id, &author);
-    let notice = crate::moderation::notice_post(
-        &ctx.posting,
-        group,
-        std::slice::from_ref(&author),
-        &author,
-        &t.confirm_subject.replace("{list}", &group.name),
-        &t.confirm_body
-            .replace("{list}", &group.name)
-            .replace("{link}", &link),
-    );
-    tracing::info!(group = %group.name, "leave request: confirmation link sent");
-    Ok(Unit::Leave(Some(notice)))
+    let notice = crate::unsubscribe::confirmation(&ctx.posting, &ctx.links, group, &author).await?;
+    tracing::info!(group = %group.name, answered = notice.is_some(), "leave request");
+    Ok(Unit::Leave(notice))
 }
 
 /// Stores the units in one transaction and says how it went.

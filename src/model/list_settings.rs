@@ -118,6 +118,10 @@ pub struct ListSettings {
     /// `List-Unsubscribe`/`-Post`), so each recipient gets a copy of their own. Off: one
     /// batched copy for many recipients, with no personal link (Mailman: personalize).
     pub unsubscribe_links: bool,
+    /// With `unsubscribe_links`: the footer ends with "Leave this list: <link>", a page for the
+    /// whole list where a member asks for a confirmation link by mail (a quoted footer cannot
+    /// unsubscribe anyone).
+    pub unsubscribe_footer: bool,
 }
 
 impl Default for ListSettings {
@@ -146,6 +150,7 @@ impl Default for ListSettings {
             hold_days: 14,
             dmarc_fail_action: Action::Hold,
             unsubscribe_links: true,
+            unsubscribe_footer: true,
         }
     }
 }

@@ -33,6 +33,8 @@ use crate::{model::list_settings::ListSettings, store::groups::Group};
 pub const LOOP_HEADER: &str = "X-Loop";
 
 /// Builds the list copy of `raw` for `group`. `munge_from`: From: is rewritten to the list.
+/// `leave_url`: a "leave this list" line for the footer (a page for the whole list, never a
+/// personal link: footers get quoted in replies).
 pub fn list_copy(
     raw: &[u8],
     parsed: &Message<'_>,
@@ -40,6 +42,7 @@ pub fn list_copy(
     settings: &ListSettings,
     munge_from: bool,
     arrival: &Arrival<'_>,
+    leave_url: Option<&str>,
 ) -> Vec<u8> {
     let list = group.address.as_deref().unwrap_or("");
     let shown = display::display(parsed, settings, &group.name, list, munge_from);
@@ -69,11 +72,17 @@ pub fn list_copy(
     }
     out.extend_from_slice(missing_headers(parsed, arrival).as_bytes());
     out.extend_from_slice(&kept);
-    footer::decorate(
-        out,
-        settings.header_text.as_deref(),
-        settings.footer_text.as_deref(),
-    )
+    let footer = match (settings.footer_text.as_deref(), leave_url) {
+        (Some(text), Some(url)) => Some(format!("{text}\n{}", leave_line(settings, url))),
+        (None, Some(url)) => Some(leave_line(settings, url)),
+        (text, None) => text.map(str::to_string),
+    };
+    footer::decorate(out, settings.header_text.as_deref(), footer.as_deref())
+}
+
+fn leave_line(settings: &ListSettings, url: &str) -> String {
+    let t = crate::unsubscribe::texts::for_language(&settings.language);
+    format!("{}: {url}", t.footer_leave)
 }
 
 /// `raw` with only our Received: line added (mail forwarded to a list's managers).
@@ -132,6 +141,7 @@ mod tests {
             &ListSettings::default(),
             false,
             &arrival,
+            None,
         )
     }
 

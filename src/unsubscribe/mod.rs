@@ -25,6 +25,8 @@ use crate::{
 };
 
 pub const PURPOSE: &str = "unsubscribe";
+/// The footer's page for the whole list (no person in it).
+pub const LEAVE_PAGE: &str = "leave-page";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Makes and reads the personal links.
@@ -65,6 +67,20 @@ impl Links {
         })
     }
 
+    /// The footer's "leave this list" page: the same for every recipient.
+    pub fn leave_page_url(&self, group_id: i64) -> String {
+        let token = self.signer.seal(LEAVE_PAGE, &group_id.to_string());
+        format!("{}/leave/{token}", self.base)
+    }
+
+    /// The group of a leave-page token.
+    pub fn open_leave_page(&self, token: &str) -> Result<i64, TokenError> {
+        self.signer
+            .open(LEAVE_PAGE, token)?
+            .parse()
+            .map_err(|_| TokenError::Invalid)
+    }
+
     pub fn url(&self, group_id: i64, address: &str) -> String {
         format!("{}/u/{}", self.base, self.token(group_id, address))
     }
@@ -85,6 +101,39 @@ impl Links {
             self.url(group_id, address)
         )
     }
+}
+
+/// The confirmation mail with `address`'s personal link, when `address` receives the group
+/// (`None` otherwise: strangers are never written to).
+pub async fn confirmation(
+    posting: &crate::posting::Posting,
+    links: &Links,
+    group: &crate::store::groups::Group,
+    address: &str,
+) -> Result<Option<crate::store::posts::NewPost>, StoreError> {
+    let address = address.trim().to_lowercase();
+    if !posting
+        .resolver
+        .standing(group.id, &address, &[])
+        .await?
+        .member
+    {
+        return Ok(None);
+    }
+    let settings =
+        crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
+    let t = texts::for_language(&settings.language);
+    let link = links.url(group.id, &address);
+    Ok(Some(crate::moderation::notice_post(
+        posting,
+        group,
+        std::slice::from_ref(&address),
+        &address,
+        &t.confirm_subject.replace("{list}", &group.name),
+        &t.confirm_body
+            .replace("{list}", &group.name)
+            .replace("{link}", &link),
+    )))
 }
 
 /// Which mail a person leaves.

@@ -17,6 +17,11 @@ pub struct Texts {
     pub unknown: &'static str,
     pub confirm_subject: &'static str,
     pub confirm_body: &'static str,
+    pub footer_leave: &'static str,
+    pub ask_intro: &'static str,
+    pub ask_label: &'static str,
+    pub ask_button: &'static str,
+    pub asked: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -33,6 +38,11 @@ const EN: Texts = Texts {
     back_intro: "You receive {list} mail again.",
     invalid: "This link is not valid (it may have been cut off or changed). Use the link from a recent mail of the list.",
     unknown: "This address is no longer on our lists: there is nothing to leave.",
+    footer_leave: "Leave this list",
+    ask_intro: "Enter the address at which you receive {list}. We send a link to it; opening that link lets you leave.",
+    ask_label: "Your e-mail address",
+    ask_button: "Send me the link",
+    asked: "If {address} receives {list}, a link to leave is on its way to it.",
     confirm_subject: "Leave {list}?",
     confirm_body: "Someone — hopefully you — asked to stop receiving mail sent to {list}.\n\nTo leave, open this link and press the button:\n\n{link}\n\nIf you did not ask, ignore this mail: nothing changes.",
 };
@@ -51,6 +61,11 @@ const DE: Texts = Texts {
     back_intro: "Sie erhalten wieder Mails von {list}.",
     invalid: "Dieser Link ist ungültig (vielleicht abgeschnitten oder verändert). Bitte nehmen Sie den Link aus einer aktuellen Mail der Liste.",
     unknown: "Diese Adresse steht nicht mehr auf unseren Listen: Es gibt nichts zu verlassen.",
+    footer_leave: "Liste verlassen",
+    ask_intro: "Geben Sie die Adresse ein, unter der Sie {list} erhalten. Wir schicken einen Link dorthin; mit ihm tragen Sie sich aus.",
+    ask_label: "Ihre E-Mail-Adresse",
+    ask_button: "Link zusenden",
+    asked: "Wenn {address} {list} erhält, ist ein Link zum Austragen unterwegs.",
     confirm_subject: "{list} verlassen?",
     confirm_body: "Jemand – hoffentlich Sie – möchte keine Mails mehr erhalten, die an {list} gehen.\n\nZum Austragen öffnen Sie diesen Link und drücken den Knopf:\n\n{link}\n\nWenn Sie das nicht waren, ignorieren Sie diese Mail: Es ändert sich nichts.",
 };
@@ -69,6 +84,11 @@ const SV: Texts = Texts {
     back_intro: "Du får e-post från {list} igen.",
     invalid: "Länken är ogiltig (den kan ha klippts av eller ändrats). Använd länken i ett nytt mejl från listan.",
     unknown: "Adressen finns inte längre på våra listor: det finns inget att lämna.",
+    footer_leave: "Lämna listan",
+    ask_intro: "Skriv adressen där du får {list}. Vi skickar en länk dit; med den kan du lämna listan.",
+    ask_label: "Din e-postadress",
+    ask_button: "Skicka länken",
+    asked: "Om {address} får {list} är en länk för att lämna på väg dit.",
     confirm_subject: "Lämna {list}?",
     confirm_body: "Någon – förhoppningsvis du – har bett att inte längre få e-post som skickas till {list}.\n\nFör att lämna, öppna länken och tryck på knappen:\n\n{link}\n\nOm det inte var du kan du strunta i det här mejlet: ingenting ändras.",
 };

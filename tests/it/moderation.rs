@@ -350,6 +350,7 @@ on_both_backends!(
         let moderation = Moderation {
             posting: Arc::new(Posting {
                 arc: None,
+                links: None,
                 dmarc: Arc::new(circlemail::dmarc::DmarcPolicies::new(Arc::new(
                     circlemail::dmarc::authenticator(&["127.0.0.1:9".parse().unwrap()]).unwrap(),
                 ))),

@@ -324,3 +324,58 @@ async fn mail_to_the_leave_address_needs_the_confirmation_link() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_quoted_footer_link_unsubscribes_no_one_without_the_owners_confirmation() {
+    let (_db, sink, app) = board().await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let ann = copy_for(&sink, "ann@x.org", "One").unwrap();
+    let bo = copy_for(&sink, "bo@x.org", "One").unwrap();
+    let body = |m: &Delivered| m.text().split_once("\r\n\r\n").unwrap().1.to_string();
+    assert!(
+        body(&ann).contains("Board list\r\nLämna listan: http://localhost:8080/leave/"),
+        "{}",
+        body(&ann)
+    );
+    assert_eq!(body(&ann), body(&bo), "the footer is the same for everyone");
+    let footer_link = body(&ann)
+        .split_whitespace()
+        .find(|w| w.contains("/leave/"))
+        .map(|u| format!("/leave/{}", u.split("/leave/").nth(1).unwrap()))
+        .unwrap();
+
+    // Bo replies to all quoting Ann's copy; someone follows the quoted footer link.
+    let page = request(app.http, "GET", &footer_link, None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"address\""), "{}", page.body);
+    let r = post_form(app.http, &footer_link, "address=ann%40x.org").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("ann@x.org"), "{}", r.body);
+    // A stranger's address: the same page, and no mail.
+    let r = post_form(app.http, &footer_link, "address=eve%40elsewhere.example").await;
+    assert_eq!(r.status, 200);
+    let r = post_form(app.http, &footer_link, "address=not-an-address").await;
+    assert_eq!(r.status, 422);
+
+    sink.wait_for_recipients(4, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let notices: Vec<Delivered> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.header("Auto-Submitted").as_deref() == Some("auto-generated"))
+        .collect();
+    assert_eq!(
+        notices.len(),
+        1,
+        "a confirmation to Ann, none to the stranger"
+    );
+    assert_eq!(notices[0].rcpts, ["ann@x.org"]);
+    post(&app, "board@lists.test", "Two").await;
+    assert_eq!(
+        delivered_to(&sink, "Two", 7).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org"],
+        "still subscribed until Ann confirms"
+    );
+    app.stop().await;
+}

@@ -6,6 +6,10 @@
 //!   leaves at once and answers `200` with "You have left … Undo". `scope=all` leaves all list
 //!   mail. No cookie, no login.
 //! - `POST /u/{token}/undo` takes it back.
+//!
+//! `/leave/{token}` is the footer's page: the token names the list only (the footer is quoted
+//! in replies, so it must not act for anyone). `GET` asks for an address, `POST` mails that
+//! address its personal link if it receives the list, and says the same either way.
 
 use axum::{
     Form,
@@ -25,6 +29,7 @@ use crate::{
 
 #[derive(Clone)]
 pub struct UnsubscribeState {
+    pub posting: std::sync::Arc<crate::posting::Posting>,
     pub store: Store,
     pub clock: SharedClock,
     pub links: Links,
@@ -46,6 +51,101 @@ impl LeaveForm {
             _ => Scope::Group,
         }
     }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AskForm {
+    #[serde(default)]
+    address: String,
+}
+
+/// The list behind a footer token, and its texts; or the error page.
+async fn open_list(
+    state: &UnsubscribeState,
+    token: &str,
+) -> Result<(crate::store::groups::Group, &'static texts::Texts), PageResult> {
+    let en = texts::for_language("en");
+    let invalid = || {
+        (
+            StatusCode::BAD_REQUEST,
+            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
+        )
+    };
+    let group_id = state.links.open_leave_page(token).map_err(|_| invalid())?;
+    match state.store.group(group_id).await {
+        Ok(Some(g)) => {
+            let settings = ListSettings::from_stored(g.settings.as_deref());
+            Ok((g, texts::for_language(&settings.language)))
+        }
+        Ok(None) => Err(invalid()),
+        Err(e) => Err(unavailable(&e.to_string())),
+    }
+}
+
+/// GET /leave/{token}: asks for the address. Changes nothing.
+pub async fn ask(State(state): State<UnsubscribeState>, Path(token): Path<String>) -> PageResult {
+    let (group, t) = match open_list(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    let body = format!(
+        "<p>{}</p><form method=\"post\"><p><label>{}<br>\
+         <input type=\"email\" name=\"address\" required autocomplete=\"email\"></label></p>\
+         <button type=\"submit\">{}</button></form>",
+        fill(t.ask_intro, &group.name),
+        fill(t.ask_label, &group.name),
+        fill(t.ask_button, &group.name),
+    );
+    (
+        StatusCode::OK,
+        Html(page(&t.leave_title.replace("{list}", &group.name), &body)),
+    )
+}
+
+/// POST /leave/{token}: mails the address its personal link when it receives the list.
+pub async fn asked(
+    State(state): State<UnsubscribeState>,
+    Path(token): Path<String>,
+    form: Result<Form<AskForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let (group, t) = match open_list(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    let address = form.map(|f| f.0.address).unwrap_or_default();
+    let address = address.trim();
+    if crate::model::address::EmailAddress::parse(address).is_err() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(page(
+                &t.leave_title.replace("{list}", &group.name),
+                &format!("<p>{}</p>", esc(t.ask_label)),
+            )),
+        );
+    }
+    let sent = match unsubscribe::confirmation(&state.posting, &state.links, &group, address).await
+    {
+        Ok(Some(notice)) => state
+            .posting
+            .queue
+            .enqueue(&[notice], &[], &[])
+            .await
+            .is_ok(),
+        Ok(None) => false,
+        Err(e) => return unavailable(&e.to_string()),
+    };
+    tracing::info!(group = %group.name, sent, "leave link requested on the footer page");
+    let text = t
+        .asked
+        .replace("{list}", &group.name)
+        .replace("{address}", address);
+    (
+        StatusCode::OK,
+        Html(page(
+            &t.leave_title.replace("{list}", &group.name),
+            &format!("<p>{}</p>", esc(&text)),
+        )),
+    )
 }
 
 /// The subscriber, the list's name and its texts; or the error page.
