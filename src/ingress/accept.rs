@@ -255,7 +255,9 @@ async fn leave_request(
     let Some(author) = author_of(parsed) else {
         return Ok(Unit::Leave(None));
     };
-    let notice = crate::unsubscribe::confirmation(&ctx.posting, &ctx.links, group, &author).await?;
+    let notice =
+        crate::unsubscribe::confirmation(&ctx.posting, &ctx.links, group, &author, "mailto")
+            .await?;
     tracing::info!(group = %group.name, answered = notice.is_some(), "leave request");
     Ok(Unit::Leave(notice))
 }

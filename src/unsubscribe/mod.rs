@@ -42,7 +42,13 @@ pub struct Links {
 pub struct Subscriber {
     pub group_id: i64,
     pub address: String,
+    /// How the link reached the person, recorded with the opt-out: `link` (the copy's
+    /// List-Unsubscribe), `mailto` (a confirmation after mail to `LIST-leave@`), `footer` (a
+    /// confirmation asked for on the footer's page).
+    pub channel: String,
 }
+
+const CHANNELS: &[&str] = &["link", "mailto", "footer"];
 
 impl Links {
     pub fn new(signer: Signer, public_url: &str) -> Links {
@@ -52,18 +58,31 @@ impl Links {
         }
     }
 
-    pub fn token(&self, group_id: i64, address: &str) -> String {
+    /// `GROUP.ADDRESS[.CHANNEL].SIGNATURE`; the channel is left out for `link`.
+    pub fn token(&self, group_id: i64, address: &str, channel: &str) -> String {
         let address = B64.encode(address.to_ascii_lowercase());
-        self.signer.seal(PURPOSE, &format!("{group_id}.{address}"))
+        let payload = match channel {
+            "link" => format!("{group_id}.{address}"),
+            other => format!("{group_id}.{address}.{other}"),
+        };
+        self.signer.seal(PURPOSE, &payload)
     }
 
     pub fn open(&self, token: &str) -> Result<Subscriber, TokenError> {
         let payload = self.signer.open(PURPOSE, token)?;
-        let (group, address) = payload.split_once('.').ok_or(TokenError::Invalid)?;
+        let mut parts = payload.split('.');
+        let (Some(group), Some(address)) = (parts.next(), parts.next()) else {
+            return Err(TokenError::Invalid);
+        };
+        let channel = parts.next().unwrap_or("link");
+        if parts.next().is_some() || !CHANNELS.contains(&channel) {
+            return Err(TokenError::Invalid);
+        }
         let address = B64.decode(address).map_err(|_| TokenError::Invalid)?;
         Ok(Subscriber {
             group_id: group.parse().map_err(|_| TokenError::Invalid)?,
             address: String::from_utf8(address).map_err(|_| TokenError::Invalid)?,
+            channel: channel.to_string(),
         })
     }
 
@@ -81,8 +100,8 @@ impl Links {
             .map_err(|_| TokenError::Invalid)
     }
 
-    pub fn url(&self, group_id: i64, address: &str) -> String {
-        format!("{}/u/{}", self.base, self.token(group_id, address))
+    pub fn url(&self, group_id: i64, address: &str, channel: &str) -> String {
+        format!("{}/u/{}", self.base, self.token(group_id, address, channel))
     }
 
     /// The header fields of `address`'s copy of a post to `group_id` (whose address is `list`):
@@ -98,7 +117,7 @@ impl Links {
             .unwrap_or_default();
         format!(
             "List-Unsubscribe: <{}>{mailto}\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            self.url(group_id, address)
+            self.url(group_id, address, "link")
         )
     }
 }
@@ -110,6 +129,7 @@ pub async fn confirmation(
     links: &Links,
     group: &crate::store::groups::Group,
     address: &str,
+    channel: &str,
 ) -> Result<Option<crate::store::posts::NewPost>, StoreError> {
     let address = address.trim().to_lowercase();
     if !posting
@@ -123,7 +143,7 @@ pub async fn confirmation(
     let settings =
         crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
     let t = texts::for_language(&settings.language);
-    let link = links.url(group.id, &address);
+    let link = links.url(group.id, &address, channel);
     Ok(Some(crate::moderation::notice_post(
         posting,
         group,
@@ -165,9 +185,9 @@ pub async fn leave(
         return Ok(None);
     };
     let new = store
-        .opt_out(person, scope.group(who.group_id), "link", now)
+        .opt_out(person, scope.group(who.group_id), &who.channel, now)
         .await?;
-    tracing::info!(group_id = who.group_id, ?scope, new, "opt-out by link");
+    tracing::info!(group_id = who.group_id, ?scope, new, channel = %who.channel, "opt-out");
     Ok(Some(new))
 }
 
@@ -204,16 +224,19 @@ mod tests {
     #[test]
     fn a_token_names_one_group_and_one_address_and_resists_changes() {
         let links = Links::new(Signer::new(vec![9; 32]), "https://lists.example.org/");
-        let t = links.token(7, "Kim@X.org");
+        let t = links.token(7, "Kim@X.org", "link");
         assert_eq!(
             links.open(&t),
             Ok(Subscriber {
                 group_id: 7,
-                address: "kim@x.org".into()
+                address: "kim@x.org".into(),
+                channel: "link".into(),
             })
         );
+        let by_mail = links.token(7, "kim@x.org", "mailto");
+        assert_eq!(links.open(&by_mail).unwrap().channel, "mailto");
         // Another person's address or another group under the same signature: refused.
-        let other = links.token(7, "bo@x.org");
+        let other = links.token(7, "bo@x.org", "link");
         let (payload, _) = t.rsplit_once('.').unwrap();
         let (_, other_sig) = other.rsplit_once('.').unwrap();
         assert_eq!(
@@ -226,7 +249,7 @@ mod tests {
         );
         assert!(
             links
-                .url(7, "kim@x.org")
+                .url(7, "kim@x.org", "link")
                 .starts_with("https://lists.example.org/u/7.")
         );
         let fields = links.fields(7, "kim@x.org", Some("board@lists.example.org"));

@@ -322,6 +322,9 @@ async fn mail_to_the_leave_address_needs_the_confirmation_link() {
         delivered_to(&sink, "Three", 9).await,
         ["bo@x.org", "chair@x.org"]
     );
+    let g = app.store.find_group("Board").await.unwrap().unwrap();
+    let outs = app.store.opt_outs(None, Some(g.id)).await.unwrap();
+    assert_eq!(outs[0].channel, "mailto", "recorded with how Ann asked");
     app.stop().await;
 }
 

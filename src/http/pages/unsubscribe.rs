@@ -123,17 +123,19 @@ pub async fn asked(
             )),
         );
     }
-    let sent = match unsubscribe::confirmation(&state.posting, &state.links, &group, address).await
-    {
-        Ok(Some(notice)) => state
-            .posting
-            .queue
-            .enqueue(&[notice], &[], &[])
+    let sent =
+        match unsubscribe::confirmation(&state.posting, &state.links, &group, address, "footer")
             .await
-            .is_ok(),
-        Ok(None) => false,
-        Err(e) => return unavailable(&e.to_string()),
-    };
+        {
+            Ok(Some(notice)) => state
+                .posting
+                .queue
+                .enqueue(&[notice], &[], &[])
+                .await
+                .is_ok(),
+            Ok(None) => false,
+            Err(e) => return unavailable(&e.to_string()),
+        };
     tracing::info!(group = %group.name, sent, "leave link requested on the footer page");
     let text = t
         .asked
