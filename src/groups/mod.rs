@@ -36,6 +36,8 @@ pub const BOUNCES_SUFFIX: &str = "-bounces";
 pub const OWNER_SUFFIX: &str = "-owner";
 /// The suffix of the address members write to to leave: `board-leave@example.org`.
 pub const LEAVE_SUFFIX: &str = "-leave";
+/// The suffix of the address people write to to join: `board-join@example.org`.
+pub const JOIN_SUFFIX: &str = "-join";
 
 /// What an address at one of our domains leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +50,18 @@ pub enum Route {
     Owner(Group),
     /// A request to leave (`LIST-leave@`): answered with a confirmation link to the sender.
     Leave(Group),
+    /// A request to join (`LIST-join@`): a confirmation link, where the list allows it.
+    Join(Group),
 }
 
 impl Route {
     pub fn group(&self) -> &Group {
         match self {
-            Route::Post(g) | Route::Bounce(g) | Route::Owner(g) | Route::Leave(g) => g,
+            Route::Post(g)
+            | Route::Bounce(g)
+            | Route::Owner(g)
+            | Route::Leave(g)
+            | Route::Join(g) => g,
         }
     }
 }
@@ -68,6 +76,7 @@ pub async fn route(store: &Store, address: &EmailAddress) -> Result<Option<Route
         (BOUNCES_SUFFIX, Route::Bounce as fn(Group) -> Route),
         (OWNER_SUFFIX, Route::Owner),
         (LEAVE_SUFFIX, Route::Leave),
+        (JOIN_SUFFIX, Route::Join),
     ] {
         if let Some(list_local) = local.strip_suffix(suffix) {
             let list = format!("{list_local}@{}", address.domain());

@@ -39,6 +39,10 @@ pub fn router(
                 )
                 .route("/u/{token}/undo", post(pages::unsubscribe::undo))
                 .route(
+                    "/join/{token}",
+                    get(pages::unsubscribe::join_page).post(pages::unsubscribe::join),
+                )
+                .route(
                     "/leave/{token}",
                     get(pages::unsubscribe::ask).post(pages::unsubscribe::asked),
                 )

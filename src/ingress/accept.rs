@@ -35,6 +35,8 @@ enum Unit {
     TryLater(String),
     /// A request to leave: the confirmation mail, when the sender is a member.
     Leave(Option<NewPost>),
+    /// A request to join: the confirmation mail, or why joining by mail is not possible.
+    Join(Result<NewPost, String>),
     /// Accepted and dropped: a loop, automatic mail (said), or a discard (not said).
     Dropped {
         reason: String,
@@ -154,6 +156,23 @@ async fn build_unit(
     if let Route::Leave(_) = route {
         return leave_request(session, group, envelope, parsed).await;
     }
+    if let Route::Join(_) = route {
+        if policy::automatic(parsed, envelope).is_some() {
+            return Ok(Unit::Dropped {
+                reason: "automatic mail to the join address is not answered".into(),
+                tell: true,
+            });
+        }
+        let Some(author) = author_of(parsed) else {
+            return Ok(Unit::Join(Err("the message has no From: address".into())));
+        };
+        return Ok(Unit::Join(crate::unsubscribe::join_confirmation(
+            &ctx.posting,
+            &ctx.links,
+            group,
+            &author,
+        )));
+    }
     if let Route::Owner(_) = route {
         if let Some(why) = policy::automatic(parsed, envelope) {
             return Ok(Unit::Dropped {
@@ -269,8 +288,14 @@ async fn store(session: &Session, units: Vec<Unit>) -> Reply {
     let (mut posts, mut bounces, mut held) = (Vec::new(), Vec::new(), Vec::new());
     let mut dropped = None;
     let mut leave = false;
+    let mut join = false;
     for unit in units {
         match unit {
+            Unit::Join(Ok(notice)) => {
+                join = true;
+                posts.push(notice);
+            }
+            Unit::Join(Err(why)) => return reply::join_refused(&why),
             Unit::Leave(notice) => {
                 leave = true;
                 posts.extend(notice);
@@ -318,6 +343,9 @@ async fn store(session: &Session, units: Vec<Unit>) -> Reply {
         .filter(|p| p.kind != "notice")
         .map(|p| p.queue_id.clone())
         .collect();
+    if join && ids.is_empty() {
+        return reply::join_requested();
+    }
     if leave && ids.is_empty() {
         return reply::leave_requested();
     }

@@ -166,6 +166,18 @@ pub fn queued(ids: &[String]) -> Reply {
 pub fn accepted() -> Reply {
     r(250, (2, 0, 0), "Accepted")
 }
+/// Mail to `LIST-join@` that cannot lead to membership, with the reason.
+pub fn join_refused(reason: &str) -> Reply {
+    r(550, (5, 7, 1), format!("Cannot join: {reason}"))
+}
+/// Mail to `LIST-join@` taken: the link goes to the From: address.
+pub fn join_requested() -> Reply {
+    r(
+        250,
+        (2, 0, 0),
+        "Request received: a confirmation link is on its way to the sender",
+    )
+}
 /// Mail to `LIST-leave@`: the same answer whether or not the sender is a member.
 pub fn leave_requested() -> Reply {
     r(

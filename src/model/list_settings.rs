@@ -122,6 +122,10 @@ pub struct ListSettings {
     /// whole list where a member asks for a confirmation link by mail (a quoted footer cannot
     /// unsubscribe anyone).
     pub unsubscribe_footer: bool,
+    /// Anyone may join by mail to `LIST-join@` (after confirming by a link mailed to them).
+    /// Never for groups filled by a rule or standard groups (Mailman: subscription_policy
+    /// confirm).
+    pub self_subscribe: bool,
 }
 
 impl Default for ListSettings {
@@ -151,6 +155,7 @@ impl Default for ListSettings {
             dmarc_fail_action: Action::Hold,
             unsubscribe_links: true,
             unsubscribe_footer: true,
+            self_subscribe: false,
         }
     }
 }

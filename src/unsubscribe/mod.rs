@@ -27,6 +27,10 @@ use crate::{
 pub const PURPOSE: &str = "unsubscribe";
 /// The footer's page for the whole list (no person in it).
 pub const LEAVE_PAGE: &str = "leave-page";
+/// A link that makes its address a member (mailed after `LIST-join@`); it expires.
+pub const JOIN: &str = "join";
+/// How long a join link works.
+pub const JOIN_VALID_MS: i64 = 7 * 86_400_000;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Makes and reads the personal links.
@@ -100,6 +104,35 @@ impl Links {
             .map_err(|_| TokenError::Invalid)
     }
 
+    /// A join link for `address` to `group_id`, valid until `expires` (ms).
+    pub fn join_url(&self, group_id: i64, address: &str, expires: i64) -> String {
+        let address = B64.encode(address.to_ascii_lowercase());
+        let token = self
+            .signer
+            .seal(JOIN, &format!("{group_id}.{address}.{expires}"));
+        format!("{}/join/{token}", self.base)
+    }
+
+    /// Group and address of a join link that has not expired.
+    pub fn open_join(&self, token: &str, now: i64) -> Result<(i64, String), TokenError> {
+        let payload = self.signer.open(JOIN, token)?;
+        let mut parts = payload.split('.');
+        let (Some(group), Some(address), Some(expires), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        let expires: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
+        if expires < now {
+            return Err(TokenError::Expired);
+        }
+        let address = B64.decode(address).map_err(|_| TokenError::Invalid)?;
+        Ok((
+            group.parse().map_err(|_| TokenError::Invalid)?,
+            String::from_utf8(address).map_err(|_| TokenError::Invalid)?,
+        ))
+    }
+
     pub fn url(&self, group_id: i64, address: &str, channel: &str) -> String {
         format!("{}/u/{}", self.base, self.token(group_id, address, channel))
     }
@@ -154,6 +187,55 @@ pub async fn confirmation(
             .replace("{list}", &group.name)
             .replace("{link}", &link),
     )))
+}
+
+/// The mail with a join link for `address`, or why the group takes no members by mail.
+pub fn join_confirmation(
+    posting: &crate::posting::Posting,
+    links: &Links,
+    group: &crate::store::groups::Group,
+    address: &str,
+) -> Result<crate::store::posts::NewPost, String> {
+    let owner = crate::moderation::owner_address(group.address.as_deref().unwrap_or(""));
+    if group.standard_key.is_some() || group.criteria.is_some() {
+        return Err(format!(
+            "{} is filled from the organisation's records (a rule), not by request; write to {owner}",
+            group.name
+        ));
+    }
+    let settings =
+        crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
+    if !settings.self_subscribe {
+        return Err(format!(
+            "{} takes new members from its managers only; write to {owner}",
+            group.name
+        ));
+    }
+    let t = texts::for_language(&settings.language);
+    let expires = posting.clock.now_ms() + JOIN_VALID_MS;
+    let address = address.trim().to_lowercase();
+    let link = links.join_url(group.id, &address, expires);
+    Ok(crate::moderation::notice_post(
+        posting,
+        group,
+        std::slice::from_ref(&address),
+        &address,
+        &t.join_subject.replace("{list}", &group.name),
+        &t.join_body
+            .replace("{list}", &group.name)
+            .replace("{link}", &link),
+    ))
+}
+
+/// Makes `address` a member of `group_id` (and lifts an opt-out of it).
+pub async fn join(store: &Store, group_id: i64, address: &str, now: i64) -> Result<(), StoreError> {
+    let address = EmailAddress::parse(address)
+        .map_err(|e| StoreError::Conflict(format!("not an address: {e}")))?;
+    let person = store.upsert_person(&address, None, now).await?;
+    store.add_member(group_id, person.id, now).await?;
+    store.undo_opt_out(person.id, Some(group_id)).await?;
+    tracing::info!(group_id, "joined by link");
+    Ok(())
 }
 
 /// Which mail a person leaves.

@@ -382,3 +382,60 @@ async fn a_quoted_footer_link_unsubscribes_no_one_without_the_owners_confirmatio
     );
     app.stop().await;
 }
+
+async fn write_to(app: &TestApp, from: &str, to: &str) -> String {
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    c.post(
+        from,
+        &[to],
+        &format!("From: {from}\r\nTo: {to}\r\nSubject: join\r\n\r\n"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn joining_by_mail_needs_the_confirmation_and_a_list_that_allows_it() {
+    let (_db, sink, app) = board().await;
+    // The default: managers add members; the refusal says whom to write to.
+    let r = write_to(&app, "new@y.org", "board-join@lists.test").await;
+    assert!(
+        r.starts_with("550 5.7.1 Cannot join: Board takes new members from its managers only; write to board-owner@lists.test"),
+        "{r}"
+    );
+    app.settings("Board", r#"{"self_subscribe": true}"#).await;
+    let r = write_to(&app, "new@y.org", "board-join@lists.test").await;
+    assert!(r.starts_with("250 2.0.0 Request received"), "{r}");
+    sink.wait_for_recipients(1, WAIT).await;
+    let notice = sink.messages().pop().unwrap();
+    assert_eq!(notice.rcpts, ["new@y.org"]);
+    let text = notice.text();
+    let url = text
+        .split_whitespace()
+        .find(|w| w.contains("/join/"))
+        .unwrap();
+    let path = format!("/join/{}", url.split("/join/").nth(1).unwrap());
+
+    // Not a member until the button is pressed.
+    assert_eq!(
+        request(app.http, "GET", &path, None, None).await.status,
+        200
+    );
+    post(&app, "board@lists.test", "One").await;
+    assert_eq!(
+        delivered_to(&sink, "One", 4).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org"]
+    );
+    let r = post_form(app.http, &path, "").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Welcome to Board"), "{}", r.body);
+    post(&app, "board@lists.test", "Two").await;
+    assert_eq!(
+        delivered_to(&sink, "Two", 8).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org", "new@y.org"]
+    );
+    // A changed link joins no one.
+    let bad = post_form(app.http, &format!("{path}x"), "").await;
+    assert_eq!(bad.status, 400);
+    app.stop().await;
+}

@@ -150,6 +150,78 @@ pub async fn asked(
     )
 }
 
+/// The group and address of a join link; or the error page.
+async fn open_join(
+    state: &UnsubscribeState,
+    token: &str,
+) -> Result<(crate::store::groups::Group, String, &'static texts::Texts), PageResult> {
+    let en = texts::for_language("en");
+    let (group_id, address) = match state.links.open_join(token, state.clock.now_ms()) {
+        Ok(o) => o,
+        Err(crate::tokens::TokenError::Expired) => {
+            return Err((
+                StatusCode::GONE,
+                Html(page("circlemail", &format!("<p>{}</p>", esc(en.expired)))),
+            ));
+        }
+        Err(_) => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
+            ));
+        }
+    };
+    match state.store.group(group_id).await {
+        Ok(Some(g)) => {
+            let settings = ListSettings::from_stored(g.settings.as_deref());
+            Ok((g, address, texts::for_language(&settings.language)))
+        }
+        Ok(None) => Err((
+            StatusCode::NOT_FOUND,
+            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
+        )),
+        Err(e) => Err(unavailable(&e.to_string())),
+    }
+}
+
+/// GET /join/{token}: the question and a button. Changes nothing.
+pub async fn join_page(
+    State(state): State<UnsubscribeState>,
+    Path(token): Path<String>,
+) -> PageResult {
+    let (group, address, t) = match open_join(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    let body = format!(
+        "<p>{}</p><form method=\"post\"><button type=\"submit\" id=\"join\">{}</button></form>",
+        esc(&address),
+        fill(t.join_button, &group.name)
+    );
+    (
+        StatusCode::OK,
+        Html(page(&t.join_title.replace("{list}", &group.name), &body)),
+    )
+}
+
+/// POST /join/{token}: makes the address a member.
+pub async fn join(State(state): State<UnsubscribeState>, Path(token): Path<String>) -> PageResult {
+    let (group, address, t) = match open_join(&state, &token).await {
+        Ok(o) => o,
+        Err(p) => return p,
+    };
+    match unsubscribe::join(&state.store, group.id, &address, state.clock.now_ms()).await {
+        Ok(()) => (
+            StatusCode::OK,
+            Html(page(
+                &t.joined_title.replace("{list}", &group.name),
+                &format!("<p>{}</p>", esc(&address)),
+            )),
+        ),
+        Err(e) => unavailable(&e.to_string()),
+    }
+}
+
 /// The subscriber, the list's name and its texts; or the error page.
 async fn open(
     state: &UnsubscribeState,
