@@ -59,7 +59,20 @@ pub struct App {
     arc: ArcSealers,
     signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
-    link_key: Vec<u8>,
+    link_signer: Signer,
+}
+
+/// What signs links in mail: the current key, and keys retired by `circlemail secret rotate`
+/// within `http.link_key_grace` (their links keep working).
+pub async fn link_signer(
+    store: &Store,
+    config: &Config,
+    now: i64,
+) -> Result<Signer, crate::store::StoreError> {
+    let key = store.secret("links", now).await?;
+    let since = now - config.http.link_key_grace.as_millis() as i64;
+    let previous = store.retired_secrets("links", since).await?;
+    Ok(Signer::new(key).with_previous(previous))
 }
 
 /// What checks and seals mail with mail-auth, sharing one DNS resolver: DMARC policies of
@@ -109,7 +122,7 @@ impl App {
         )
         .await?;
         store.migrate().await?;
-        let link_key = store.secret("links", clock.now_ms()).await?;
+        let link_signer = link_signer(&store, &config, clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let (dmarc, verifier, arc) = authentication(&config).map_err(AppError::Setup)?;
         let mut smtp = Vec::new();
@@ -134,7 +147,7 @@ impl App {
             verifier,
             arc,
             signers,
-            link_key,
+            link_signer,
         })
     }
 
@@ -176,7 +189,7 @@ impl App {
             verifier,
             arc,
             signers,
-            link_key,
+            link_signer,
         } = self;
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
@@ -187,7 +200,7 @@ impl App {
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
-        let links = Links::new(Signer::new(link_key.clone()), &config.http.public_url);
+        let links = Links::new(link_signer.clone(), &config.http.public_url);
         let posting = Arc::new(Posting {
             store: store.clone(),
             links: Some(links.clone()),
@@ -206,7 +219,7 @@ impl App {
         };
         let moderation = Arc::new(Moderation {
             posting: posting.clone(),
-            signer: Signer::new(link_key),
+            signer: link_signer,
             public_url: config.http.public_url.clone(),
         });
         let api = http::api::ApiState {

@@ -12,6 +12,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 #[derive(Clone)]
 pub struct Signer {
     key: Vec<u8>,
+    /// Retired keys still accepted (after a rotation, for a grace period); never used to sign.
+    previous: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +33,25 @@ pub enum TokenError {
 
 impl Signer {
     pub fn new(key: Vec<u8>) -> Signer {
-        Signer { key }
+        Signer {
+            key,
+            previous: Vec::new(),
+        }
+    }
+
+    /// Also accepts tokens signed with `previous` keys (retired by a rotation).
+    pub fn with_previous(mut self, previous: Vec<Vec<u8>>) -> Signer {
+        self.previous = previous;
+        self
     }
 
     fn mac(&self, purpose: &str, payload: &str) -> Hmac<Sha256> {
+        Self::mac_with(&self.key, purpose, payload)
+    }
+
+    fn mac_with(key: &[u8], purpose: &str, payload: &str) -> Hmac<Sha256> {
         let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(purpose.as_bytes());
         mac.update(b"|");
         mac.update(payload.as_bytes());
@@ -53,9 +68,14 @@ impl Signer {
     pub fn open<'t>(&self, purpose: &str, token: &'t str) -> Result<&'t str, TokenError> {
         let (payload, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
         let sig = B64.decode(sig).map_err(|_| TokenError::Invalid)?;
-        self.mac(purpose, payload)
-            .verify_slice(&sig)
-            .map_err(|_| TokenError::Invalid)?;
+        let valid = std::iter::once(&self.key).chain(&self.previous).any(|key| {
+            Self::mac_with(key, purpose, payload)
+                .verify_slice(&sig)
+                .is_ok()
+        });
+        if !valid {
+            return Err(TokenError::Invalid);
+        }
         Ok(payload)
     }
 
@@ -113,5 +133,20 @@ mod tests {
             Err(TokenError::Invalid)
         );
         assert_eq!(s.verify("moderate", "garbage", 0), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn after_a_rotation_old_tokens_work_while_their_key_is_kept() {
+        let old = Signer::new(b"o".repeat(32));
+        let token = old.seal("unsubscribe", "7.a2lt");
+        let rotated = Signer::new(b"n".repeat(32)).with_previous(vec![b"o".repeat(32)]);
+        assert_eq!(rotated.open("unsubscribe", &token), Ok("7.a2lt"));
+        assert_ne!(
+            rotated.seal("unsubscribe", "7.a2lt"),
+            token,
+            "new tokens use the new key"
+        );
+        let later = Signer::new(b"n".repeat(32));
+        assert_eq!(later.open("unsubscribe", &token), Err(TokenError::Invalid));
     }
 }

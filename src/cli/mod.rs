@@ -35,6 +35,25 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Replace the link key: new links use a new key; links already sent keep working for
+    /// http.link_key_grace. Restart every instance afterwards.
+    Rotate,
+}
+
+async fn rotate_link_key(config: &crate::config::Config) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    store.secret("links", now).await?;
+    store.rotate_secret("links", now).await?;
+    println!(
+        "rotated the link key; links signed with the old key keep working for {}. Restart every instance to use the new key.",
+        humantime::format_duration(config.http.link_key_grace)
+    );
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: SMTP/LMTP ingress, delivery, HTTP. Applies pending migrations first.
     Serve,
@@ -60,6 +79,9 @@ pub enum Command {
     /// Make DKIM keys and check their DNS records.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// The key that signs links in mail (unsubscribe, moderation).
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// List held posts and decide on them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
@@ -117,6 +139,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Import { file } => people::import(&config, &file).await,
             Command::Moderation(cmd) => moderation::run(&config, cmd).await,
             Command::Dkim(cmd) => dkim::run(&config, cmd).await,
+            Command::Secret(SecretCommand::Rotate) => rotate_link_key(&config).await,
         }
         .map_err(CliError::Failed)
     })

@@ -13,7 +13,6 @@ use crate::{
     moderation::{Decision, Moderation},
     posting::Posting,
     queue::Queue,
-    tokens::Signer,
 };
 
 #[derive(Debug, Subcommand)]
@@ -59,7 +58,7 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
             store: store.clone(),
             arc: Some(arc),
             links: Some(crate::unsubscribe::Links::new(
-                Signer::new(store.secret("links", clock.now_ms()).await?),
+                crate::app::link_signer(&store, config, clock.now_ms()).await?,
                 &config.http.public_url,
             )),
             dmarc,
@@ -68,7 +67,7 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
             clock: clock.clone(),
             hostname: config.server.hostname.clone(),
         }),
-        signer: Signer::new(store.secret("links", clock.now_ms()).await?),
+        signer: crate::app::link_signer(&store, config, clock.now_ms()).await?,
         public_url: config.http.public_url.clone(),
     };
     let (id, decision, reason) = match command {

@@ -112,6 +112,10 @@ pub struct HttpConfig {
     pub public_url: String,
     /// Bearer token for the admin API (`Authorization: Bearer …`). Unset: the API is closed.
     pub api_token: Option<Secret>,
+    /// After `circlemail secret rotate`, links signed with the old key (unsubscribe links in
+    /// mail already sent, moderation links) keep working this long.
+    #[serde(with = "humantime_serde")]
+    pub link_key_grace: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,6 +213,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".into(),
             api_token: None,
+            link_key_grace: Duration::from_secs(180 * 86_400),
         }
     }
 }

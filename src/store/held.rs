@@ -158,6 +158,42 @@ impl Store {
         .try_get(0)?)
     }
 
+    /// Replaces the secret `name` with a new one; the old one is kept as retired (now).
+    pub async fn rotate_secret(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE server_secrets SET name = $1, created_at = $2 WHERE name = $3")
+            .bind(format!("{name}.retired.{now}"))
+            .bind(now)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let fresh: [u8; 32] = rand::random();
+        sqlx::query("INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(fresh.to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Secrets retired from `name` since `since` (newest first).
+    pub async fn retired_secrets(
+        &self,
+        name: &str,
+        since: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT value FROM server_secrets WHERE name LIKE $1 AND created_at >= $2 ORDER BY created_at DESC",
+        )
+        .bind(format!("{name}.retired.%"))
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     /// A named secret, made (random, 32 bytes) on first use and shared by every instance.
     pub async fn secret(&self, name: &str, now: i64) -> Result<Vec<u8>, StoreError> {
         let fresh: [u8; 32] = rand::random();

@@ -439,3 +439,51 @@ async fn joining_by_mail_needs_the_confirmation_and_a_list_that_allows_it() {
     assert_eq!(bad.status, 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn links_in_mail_already_sent_outlive_a_key_rotation_for_the_grace_period() {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let app = TestApp::spawn(test_config(&db.url, sink.addr)).await;
+    app.group("Board", "board", &["ann@x.org", "bo@x.org", "chair@x.org"])
+        .await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    let ann = link_of(&copy_for(&sink, "ann@x.org", "One").unwrap());
+    let bo = link_of(&copy_for(&sink, "bo@x.org", "One").unwrap());
+    // `circlemail secret rotate`, then a restart.
+    app.store
+        .rotate_secret("links", crate::support::app::chrono_now())
+        .await
+        .unwrap();
+    app.stop().await;
+    let app = TestApp::spawn(test_config(&db.url, sink.addr)).await;
+    post(&app, "board@lists.test", "Two").await;
+    sink.wait_for_recipients(6, WAIT).await;
+    assert_ne!(
+        link_of(&copy_for(&sink, "ann@x.org", "Two").unwrap()),
+        ann,
+        "new key"
+    );
+    assert_eq!(
+        post_form(app.http, &ann, "List-Unsubscribe=One-Click")
+            .await
+            .status,
+        200,
+        "old link, within the grace period"
+    );
+    app.stop().await;
+
+    // Past the grace period the old key is gone.
+    let mut config = test_config(&db.url, sink.addr);
+    config.http.link_key_grace = Duration::ZERO;
+    let app = TestApp::spawn(config).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        post_form(app.http, &bo, "List-Unsubscribe=One-Click")
+            .await
+            .status,
+        400
+    );
+    app.stop().await;
+}
