@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, and group/member administration.
 //! Each subcommand is thin: parse, call the library, print.
 
+mod admin;
 mod dkim;
 mod groups;
 mod moderation;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Make DKIM keys and check their DNS records.
     #[command(subcommand)]
     Dkim(dkim::DkimCommand),
+    /// Admin accounts: `admin bootstrap EMAIL` creates the first owner.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// List held posts and decide on them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Import { file } => people::import(&config, &file).await,
             Command::Moderation(cmd) => moderation::run(&config, cmd).await,
             Command::Dkim(cmd) => dkim::run(&config, cmd).await,
+            Command::Admin(cmd) => admin::run(&config, cmd).await,
         }
         .map_err(CliError::Failed)
     })

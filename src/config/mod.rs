@@ -27,6 +27,32 @@ pub struct Config {
     pub dns: DnsConfig,
     pub dkim: DkimConfig,
     pub log: LogConfig,
+    pub accounts: AccountsConfig,
+    pub gdpr: GdprConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Most people who may hold member-data administration rights (administrator or owner,
+    /// in any scope) at once; 0: no cap.
+    pub max_member_data_admins: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GdprConfig {
+    /// How often the server removes facts kept by a retention rule whose time is over.
+    #[serde(with = "humantime_serde")]
+    pub expiry_interval: Duration,
+}
+
+impl Default for GdprConfig {
+    fn default() -> Self {
+        Self {
+            expiry_interval: Duration::from_secs(3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -1,13 +1,18 @@
 //! Groups: CRUD, address, activation, direct members with role and term, subgroups, rules (with a
 //! dry-run count), standard groups, recipients with explain.
 
-use axum::{Json, extract::State, http::StatusCode};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, ApiState};
+use super::{ApiJson, ApiPath, ApiQuery, ApiState, Caller};
 use crate::{
-    admin, groups::criteria::Criteria, http::error::ApiError, model::address::EmailAddress,
+    admin::{self, access::Role},
+    groups::criteria::Criteria,
+    http::error::ApiError,
+    model::address::EmailAddress,
     store::groups::Group,
 };
 
@@ -34,6 +39,19 @@ async fn find(state: &ApiState, id: i64) -> Result<Group, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))
 }
 
+/// A group named in a request body must be in the caller's scopes with `role`; else 404.
+fn in_scope(caller: &Caller, group_id: i64, role: Role) -> Result<(), ApiError> {
+    if caller
+        .access
+        .group_role(group_id)
+        .is_some_and(|r| r >= role)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no group with id {group_id}")))
+    }
+}
+
 fn list_address(state: &ApiState, address: &str) -> Result<EmailAddress, ApiError> {
     Ok(admin::list_address(&state.domains, address)?)
 }
@@ -46,13 +64,18 @@ pub struct GroupInput {
     address: Option<Option<String>>,
 }
 
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
     state.resolver.directory().await?; // creates standard groups the data calls for
+    let visible = caller.access.visible_groups();
     let groups: Vec<Value> = state
         .store
         .list_groups()
         .await?
         .iter()
+        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
         .map(|s| {
             let mut v = group_json(&s.group);
             v["direct_members"] = json!(s.members);
@@ -62,14 +85,19 @@ pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({ "groups": groups })))
 }
 
-pub async fn standard(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn standard(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
     state.resolver.directory().await?;
+    let visible = caller.access.visible_groups();
     let groups: Vec<Value> = state
         .store
         .list_groups()
         .await?
         .iter()
         .filter(|s| s.group.standard_key.is_some())
+        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
         .map(|s| group_json(&s.group))
         .collect();
     Ok(Json(json!({ "groups": groups })))
@@ -103,6 +131,7 @@ pub async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let group = find(&state, id).await?;
     let mut v = group_json(&group);
+    v["retention_years"] = json!(state.store.retention_years(id).await?);
     v["subgroups"] = state
         .store
         .subgroups_of(id)
@@ -188,6 +217,7 @@ pub struct MemberInput {
 
 pub async fn add_member(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(m): ApiJson<MemberInput>,
 ) -> Result<StatusCode, ApiError> {
@@ -198,6 +228,13 @@ pub async fn add_member(
     let now = state.clock.now_ms();
     let person_id = match (m.person_id, &m.email) {
         (Some(p), None) => {
+            if caller
+                .access
+                .person_role(p)
+                .is_none_or(|r| r < Role::Auditor)
+            {
+                return Err(ApiError::not_found(format!("no person with id {p}")));
+            }
             state
                 .store
                 .person_detail(p)
@@ -257,10 +294,12 @@ pub struct CopyInput {
 
 pub async fn copy_members(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<CopyInput>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
+    in_scope(&caller, c.from_group, Role::Auditor)?;
     find(&state, c.from_group).await?;
     admin::check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
     let n = state
@@ -286,10 +325,13 @@ pub struct SubgroupInput {
 
 pub async fn add_subgroup(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(s): ApiJson<SubgroupInput>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, id).await?;
+    // Nesting a group brings its members into every scope above: only one you manage.
+    in_scope(&caller, s.group_id, Role::GroupManager)?;
     find(&state, s.group_id).await?;
     state
         .store

@@ -1,16 +1,27 @@
 //! The moderation queue over the API, and list settings.
 
-use axum::{Json, extract::State};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiState};
+use super::{ApiJson, ApiPath, ApiState, Caller};
 use crate::{http::error::ApiError, model::list_settings::ListSettings, moderation::Decision};
 
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "held": state.store.held_posts("held").await? }),
-    ))
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
+    let visible = caller.access.visible_groups();
+    let held: Vec<_> = state
+        .store
+        .held_posts("held")
+        .await?
+        .into_iter()
+        .filter(|h| visible.as_ref().is_none_or(|v| v.contains(&h.group_id)))
+        .collect();
+    Ok(Json(json!({ "held": held })))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -22,6 +33,7 @@ pub struct DecisionInput {
 
 pub async fn decide(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath((id, action)): ApiPath<(i64, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -38,7 +50,7 @@ pub async fn decide(
     let reason = input.reason;
     let held = state
         .moderation
-        .decide(id, decision, "api", reason.as_deref())
+        .decide(id, decision, &caller.actor, reason.as_deref())
         .await?;
     Ok(Json(json!({ "held": held })))
 }
