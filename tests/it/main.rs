@@ -3,11 +3,14 @@
 
 mod support;
 
+mod accounts;
 mod api;
+mod authz;
 mod cli;
 mod crash;
 mod display;
 mod fanout;
+mod gdpr;
 mod groups;
 mod import;
 mod ingress;
