@@ -55,8 +55,13 @@ async fn post_from(app: &TestApp, from: &str, list: &str) -> String {
     c.cmd(&format!("MAIL FROM:<{from}>")).await;
     c.cmd(&format!("RCPT TO:<{list}@lists.test>")).await;
     c.cmd("DATA").await;
-    c.send(&message(from, &format!("{list}@lists.test"), "Hello", "Hi."))
-        .await;
+    c.send(&message(
+        from,
+        &format!("{list}@lists.test"),
+        "Hello",
+        "Hi.",
+    ))
+    .await;
     c.send("\r\n.\r\n").await;
     c.reply().await
 }
@@ -81,21 +86,45 @@ on_both_backends!(
         join(&root, choir, rosa, "2015-01-01", "2027-01-01").await;
         let board = group(&root, "Board", None, &[]).await;
         give_address(&root, board, "board").await;
-        root.ok("POST", &format!("/people/{rosa}/opt-outs"), Some(json!({"group_id": choir})))
-            .await;
-        assert!(post_from(&app, "rosa@x.org", "choir").await.starts_with("250"));
-        assert!(post_from(&app, "rosa@x.org", "board").await.contains("Held"));
+        root.ok(
+            "POST",
+            &format!("/people/{rosa}/opt-outs"),
+            Some(json!({"group_id": choir})),
+        )
+        .await;
+        assert!(
+            post_from(&app, "rosa@x.org", "choir")
+                .await
+                .starts_with("250")
+        );
+        assert!(
+            post_from(&app, "rosa@x.org", "board")
+                .await
+                .contains("Held")
+        );
         let _ = held_post; // (posts held from others are not Rosa's)
 
-        let export = root.ok("GET", &format!("/people/{rosa}/export"), None).await;
+        let export = root
+            .ok("GET", &format!("/people/{rosa}/export"), None)
+            .await;
         assert_eq!(export["profile"]["email"], "rosa@x.org");
         assert_eq!(export["profile"]["teams"], json!(["Youth"]));
         assert_eq!(export["profile"]["fields"]["Instrument"], json!(["Cello"]));
         assert_eq!(export["profile"]["periods"].as_array().unwrap().len(), 2);
         let m = &export["memberships"][0];
         assert_eq!(
-            (m["group"].as_str(), m["role"].as_str(), m["valid_from"].as_str(), m["valid_until"].as_str()),
-            (Some("Choir"), Some("manager"), Some("2015-01-01"), Some("2027-01-01"))
+            (
+                m["group"].as_str(),
+                m["role"].as_str(),
+                m["valid_from"].as_str(),
+                m["valid_until"].as_str()
+            ),
+            (
+                Some("Choir"),
+                Some("manager"),
+                Some("2015-01-01"),
+                Some("2027-01-01")
+            )
         );
         assert_eq!(export["opt_outs"][0]["group_id"], choir);
         assert_eq!(export["posts_sent"].as_array().unwrap().len(), 1);
@@ -109,12 +138,21 @@ on_both_backends!(
             .map(|e| e["action"].as_str().unwrap())
             .collect();
         assert!(audit_actions.contains(&"POST /people"), "{audit_actions:?}");
-        assert!(audit_actions.contains(&"POST /people/{id}/opt-outs"), "{audit_actions:?}");
+        assert!(
+            audit_actions.contains(&"POST /people/{id}/opt-outs"),
+            "{audit_actions:?}"
+        );
 
-        let log = root.ok("GET", &format!("/audit?person_id={rosa}"), None).await;
+        let log = root
+            .ok("GET", &format!("/audit?person_id={rosa}"), None)
+            .await;
         let first = &log["entries"][0];
         assert_eq!(first["action"], "export");
-        assert_eq!(first["after"], Value::Null, "the export itself is not copied into the log");
+        assert_eq!(
+            first["after"],
+            Value::Null,
+            "the export itself is not copied into the log"
+        );
         app.stop().await;
     }
 );
@@ -127,7 +165,9 @@ on_both_backends!(
         let rosa = member(&root, "rosa@x.org", "2020-01-01").await;
         let choir = group(&root, "Choir", None, &[]).await;
         join(&root, choir, rosa, "2015-01-01", "2019-12-31").await;
-        let report = root.ok("POST", &format!("/people/{rosa}/erase"), None).await;
+        let report = root
+            .ok("POST", &format!("/people/{rosa}/erase"), None)
+            .await;
         assert_eq!(report["kept"], json!([]));
         assert_eq!(report["kept_until"], Value::Null);
         assert_eq!(report["removed"]["person"], true);
@@ -135,12 +175,19 @@ on_both_backends!(
         assert_eq!(report["removed"]["membership_periods"], 2);
         assert_eq!(report["removed"]["teams"], 1);
         assert_eq!(report["removed"]["custom_field_values"], 1);
-        assert_eq!(root.status("GET", &format!("/people/{rosa}"), None).await, 404);
         assert_eq!(
-            root.ok("GET", &format!("/groups/{choir}/members"), None).await["members"],
+            root.status("GET", &format!("/people/{rosa}"), None).await,
+            404
+        );
+        assert_eq!(
+            root.ok("GET", &format!("/groups/{choir}/members"), None)
+                .await["members"],
             json!([])
         );
-        assert_eq!(root.ok("GET", "/people?q=rosa", None).await["people"], json!([]));
+        assert_eq!(
+            root.ok("GET", "/people?q=rosa", None).await["people"],
+            json!([])
+        );
         app.stop().await;
     }
 );
@@ -154,27 +201,46 @@ on_both_backends!(
         let board = group(&root, "Board", None, &[]).await;
         let auditors = group(&root, "Auditors", None, &[]).await;
         let choir = group(&root, "Choir", None, &[]).await;
-        root.ok("PUT", &format!("/groups/{board}/retention"), Some(json!({"years": 10})))
-            .await;
-        root.ok("PUT", &format!("/groups/{auditors}/retention"), Some(json!({"years": 1})))
-            .await;
+        root.ok(
+            "PUT",
+            &format!("/groups/{board}/retention"),
+            Some(json!({"years": 10})),
+        )
+        .await;
+        root.ok(
+            "PUT",
+            &format!("/groups/{auditors}/retention"),
+            Some(json!({"years": 1})),
+        )
+        .await;
         join(&root, board, rosa, "2018-01-01", "2020-12-31").await;
         join(&root, auditors, rosa, "2024-01-01", "2026-01-31").await;
         join(&root, choir, rosa, "2015-01-01", "2030-01-01").await;
 
-        let report = root.ok("POST", &format!("/people/{rosa}/erase"), None).await;
+        let report = root
+            .ok("POST", &format!("/people/{rosa}/erase"), None)
+            .await;
         let kept = report["kept"].as_array().unwrap();
         assert_eq!(kept.len(), 2, "{report}");
         let by_group = |name: &str| kept.iter().find(|k| k["group"] == name).unwrap().clone();
         let b = by_group("Board");
         assert_eq!(b["kept_until"], "2030-12-31");
-        assert_eq!((b["role"].as_str(), b["valid_from"].as_str(), b["valid_until"].as_str()),
-                   (Some("manager"), Some("2018-01-01"), Some("2020-12-31")));
+        assert_eq!(
+            (
+                b["role"].as_str(),
+                b["valid_from"].as_str(),
+                b["valid_until"].as_str()
+            ),
+            (Some("manager"), Some("2018-01-01"), Some("2020-12-31"))
+        );
         assert_eq!(b["name"], "Rosa Example");
         assert_eq!(by_group("Auditors")["kept_until"], "2027-01-31");
         assert_eq!(report["kept_until"], "2030-12-31");
         assert_eq!(report["removed"]["person"], false);
-        assert_eq!(report["removed"]["memberships"], 1, "the choir membership went");
+        assert_eq!(
+            report["removed"]["memberships"], 1,
+            "the choir membership went"
+        );
 
         // What is left: the name and the protected memberships; no address, no attributes.
         let left = root.ok("GET", &format!("/people/{rosa}"), None).await;
@@ -183,26 +249,63 @@ on_both_backends!(
         assert_eq!(left["teams"], json!([]));
         assert_eq!(left["fields"], json!({}));
         assert_eq!(left["periods"], json!([]));
-        assert_eq!(root.ok("GET", &format!("/groups/{choir}/members"), None).await["members"], json!([]));
-        assert_eq!(root.ok("GET", &format!("/groups/{board}/members"), None).await["members"][0]["name"], "Rosa Example");
-        let again = root.call("POST", &format!("/people/{rosa}/erase"), None).await;
+        assert_eq!(
+            root.ok("GET", &format!("/groups/{choir}/members"), None)
+                .await["members"],
+            json!([])
+        );
+        assert_eq!(
+            root.ok("GET", &format!("/groups/{board}/members"), None)
+                .await["members"][0]["name"],
+            "Rosa Example"
+        );
+        let again = root
+            .call("POST", &format!("/people/{rosa}/erase"), None)
+            .await;
         assert_eq!(again.status, 409);
 
         // The job runs every 100 ms; nothing goes before its time.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert_eq!(root.ok("GET", &format!("/groups/{auditors}/members"), None).await["members"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            root.ok("GET", &format!("/groups/{auditors}/members"), None)
+                .await["members"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         // 2027-02-01: the auditors' year is over, the board's ten are not.
         clock.advance(245 * DAY);
         wait_until(|| async {
-            root.ok("GET", &format!("/groups/{auditors}/members"), None).await["members"] == json!([])
-        }).await;
-        assert_eq!(root.ok("GET", &format!("/groups/{board}/members"), None).await["members"].as_array().unwrap().len(), 1);
-        assert_eq!(root.status("GET", &format!("/people/{rosa}"), None).await, 200);
+            root.ok("GET", &format!("/groups/{auditors}/members"), None)
+                .await["members"]
+                == json!([])
+        })
+        .await;
+        assert_eq!(
+            root.ok("GET", &format!("/groups/{board}/members"), None)
+                .await["members"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            root.status("GET", &format!("/people/{rosa}"), None).await,
+            200
+        );
         // 2031: everything is gone, and the log says so.
         clock.advance(4 * 365 * DAY);
-        wait_until(|| async { root.status("GET", &format!("/people/{rosa}"), None).await == 404 }).await;
+        wait_until(|| async { root.status("GET", &format!("/people/{rosa}"), None).await == 404 })
+            .await;
         let log = root.ok("GET", "/audit", None).await;
-        assert!(log["entries"].as_array().unwrap().iter().any(|e| e["action"] == "expire retained facts"));
+        assert!(
+            log["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "expire retained facts")
+        );
         app.stop().await;
     }
 );
@@ -227,32 +330,68 @@ on_both_backends!(
         let (app, root, _) = start(db).await;
         setup_fields(&root).await;
         let board = group(&root, "Board", None, &[]).await;
-        root.ok("PUT", &format!("/groups/{board}/retention"), Some(json!({"years": 10})))
-            .await;
+        root.ok(
+            "PUT",
+            &format!("/groups/{board}/retention"),
+            Some(json!({"years": 10})),
+        )
+        .await;
         let old = member(&root, "old@x.org", "2020-01-01").await;
         let treasurer = member(&root, "treasurer@x.org", "2021-01-01").await;
         join(&root, board, treasurer, "2018-01-01", "2020-12-31").await;
         let recent = member(&root, "recent@x.org", "2025-12-01").await;
-        let active = root.ok("POST", "/people", Some(json!({"email": "active@x.org"}))).await["id"].as_i64().unwrap();
+        let active = root
+            .ok("POST", "/people", Some(json!({"email": "active@x.org"})))
+            .await["id"]
+            .as_i64()
+            .unwrap();
 
-        let dry = root.ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2}))).await;
+        let dry = root
+            .ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2})))
+            .await;
         assert_eq!(dry["dry_run"], true);
-        let ids: Vec<i64> = dry["people"].as_array().unwrap().iter().map(|p| p["person_id"].as_i64().unwrap()).collect();
+        let ids: Vec<i64> = dry["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["person_id"].as_i64().unwrap())
+            .collect();
         assert_eq!(ids, vec![old, treasurer]);
         assert_eq!(dry["people"][0]["retention_rules"], json!([]));
         assert_eq!(dry["people"][1]["retention_rules"][0]["group"], "Board");
-        assert_eq!(dry["people"][1]["retention_rules"][0]["kept_until"], "2030-12-31");
-        assert_eq!(root.status("GET", &format!("/people/{old}"), None).await, 200, "a dry run changes nothing");
+        assert_eq!(
+            dry["people"][1]["retention_rules"][0]["kept_until"],
+            "2030-12-31"
+        );
+        assert_eq!(
+            root.status("GET", &format!("/people/{old}"), None).await,
+            200,
+            "a dry run changes nothing"
+        );
 
-        let real = root.ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2, "dry_run": false}))).await;
+        let real = root
+            .ok(
+                "POST",
+                "/gdpr/cleanup",
+                Some(json!({"resigned_years": 2, "dry_run": false})),
+            )
+            .await;
         assert_eq!(real["count"], 2);
-        assert_eq!(root.status("GET", &format!("/people/{old}"), None).await, 404);
+        assert_eq!(
+            root.status("GET", &format!("/people/{old}"), None).await,
+            404
+        );
         let t = root.ok("GET", &format!("/people/{treasurer}"), None).await;
         assert!(t["email"].as_str().unwrap().ends_with("@erased.invalid"));
         for id in [recent, active] {
-            assert_eq!(root.status("GET", &format!("/people/{id}"), None).await, 200);
+            assert_eq!(
+                root.status("GET", &format!("/people/{id}"), None).await,
+                200
+            );
         }
-        let again = root.ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2}))).await;
+        let again = root
+            .ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2})))
+            .await;
         assert_eq!(again["count"], 0, "the erased are not listed again");
         let _ = person_id;
         app.stop().await;
