@@ -207,10 +207,10 @@ pub async fn set_active(
         }
     }
     store.set_account_active(id, active, now).await?;
-    Ok(store
+    store
         .account(id)
         .await?
-        .ok_or_else(|| AdminError::not_found(format!("no account with id {id}")))?)
+        .ok_or_else(|| AdminError::not_found(format!("no account with id {id}")))
 }
 
 /// Access report: every active account that can see `person_id`'s data, and through what.
