@@ -134,6 +134,38 @@ pub async fn create_grant(
         .await?)
 }
 
+/// Refuses adding `people` to `group_id` (directly, or as members of a subgroup) when that
+/// would give member-data administration rights, through a grant to the group or a group it is
+/// nested in, to more accounts than the cap allows.
+pub async fn check_cap_for_joining(
+    store: &Store,
+    resolver: &Resolver,
+    cap: usize,
+    group_id: i64,
+    people: &std::collections::HashSet<i64>,
+) -> Result<(), AdminError> {
+    if cap == 0 || people.is_empty() {
+        return Ok(());
+    }
+    let dir = resolver.directory().await?;
+    let above = dir_access::ancestors(&dir, group_id);
+    let grants_admin = store.grants().await?.into_iter().any(|g| {
+        g.group_id.is_some_and(|id| above.contains(&id))
+            && Role::parse(&g.role).is_ok_and(Role::administers_member_data)
+    });
+    if !grants_admin {
+        return Ok(());
+    }
+    let before = access::member_data_admins(store, resolver).await?;
+    let mut after = before.clone();
+    for a in store.accounts().await? {
+        if a.active && people.contains(&a.person_id) && !after.contains(&a.id) {
+            after.push(a.id);
+        }
+    }
+    access::check_cap(cap, &before, &after)
+}
+
 /// Owners of the whole organisation if `grant_id` were withdrawn and `account_id` deactivated.
 async fn owners_without(
     store: &Store,

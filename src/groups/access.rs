@@ -59,3 +59,22 @@ pub fn managed_groups(dir: &Directory, person_id: i64, today: NaiveDate) -> Vec<
         .map(|g| ids[g])
         .collect()
 }
+
+/// `group_id` and every group it is nested in, transitively: joining it makes one a member of all.
+pub fn ancestors(dir: &Directory, group_id: i64) -> HashSet<i64> {
+    let ids = ids(dir);
+    let mut out = HashSet::new();
+    let Some(&start) = dir.group_index.get(&group_id) else {
+        return out;
+    };
+    let mut stack = vec![start];
+    let mut seen = vec![false; dir.groups.len()];
+    while let Some(g) = stack.pop() {
+        if std::mem::replace(&mut seen[g], true) {
+            continue;
+        }
+        out.insert(ids[g]);
+        stack.extend(dir.parents[g].iter().copied());
+    }
+    out
+}

@@ -40,6 +40,10 @@ fn bootstrap_creates_the_first_owner_once_and_prints_a_working_token() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("there is an owner already"));
 
+    // Changes from the command line are audited too.
+    let made = cm(&["group", "create", "Choir"]);
+    assert!(made.status.success(), "{made:?}");
+
     // The token works against a server on that database, as an owner; it is stored hashed.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -61,6 +65,22 @@ fn bootstrap_creates_the_first_owner_once_and_prints_a_working_token() {
             .unwrap();
         assert_eq!(stored, vec![circlemail::admin::access::hash_token(&token)]);
         assert!(!stored[0].contains(&token));
+        let log = me.ok("GET", "/audit", None).await;
+        let entries = log["entries"].as_array().unwrap();
+        assert!(
+            entries[0]["action"]
+                .as_str()
+                .unwrap()
+                .ends_with("group create Choir"),
+            "{log}"
+        );
+        assert!(
+            entries[0]["actor"]
+                .as_str()
+                .unwrap()
+                .starts_with("command line (")
+        );
+        assert_eq!(entries[1]["action"], "bootstrap");
         app.stop().await;
     });
 }
@@ -207,6 +227,32 @@ on_both_backends!(
             )
             .await;
         assert_eq!(r.status, 409, "{}", r.body);
+        // Joining a group whose members administer counts too: directly or by nesting.
+        let treasury = group(&root, "Treasury", None, &[]).await;
+        root.ok(
+            "POST",
+            "/grants",
+            Some(json!({"role": "administrator", "group_id": treasury})),
+        )
+        .await;
+        let joins = [
+            ("/members", json!({"email": "third@x.org"})),
+            ("/subgroups", json!({"group_id": board})),
+            ("/members/copy", json!({"from_group": board})),
+        ];
+        for (path, body) in joins {
+            let r = root
+                .call("POST", &format!("/groups/{treasury}{path}"), Some(body))
+                .await;
+            assert_eq!(r.status, 409, "{path}: {}", r.body);
+            assert!(r.body.contains("at most 2 people"), "{}", r.body);
+        }
+        root.ok(
+            "POST",
+            &format!("/groups/{treasury}/members"),
+            Some(json!({"email": "no-account@x.org"})),
+        )
+        .await;
         app.stop().await;
     }
 );

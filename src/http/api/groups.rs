@@ -253,6 +253,14 @@ pub async fn add_member(
         }
         _ => return Err(ApiError::invalid("give either person_id or email")),
     };
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &std::collections::HashSet::from([person_id]),
+    )
+    .await?;
     let new = state
         .store
         .add_member_with_term(
@@ -302,6 +310,21 @@ pub async fn copy_members(
     in_scope(&caller, c.from_group, Role::Auditor)?;
     find(&state, c.from_group).await?;
     admin::check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
+    let joining: std::collections::HashSet<i64> = state
+        .store
+        .members(c.from_group)
+        .await?
+        .iter()
+        .map(|m| m.person_id)
+        .collect();
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &joining,
+    )
+    .await?;
     let n = state
         .store
         .copy_members(
@@ -333,6 +356,16 @@ pub async fn add_subgroup(
     // Nesting a group brings its members into every scope above: only one you manage.
     in_scope(&caller, s.group_id, Role::GroupManager)?;
     find(&state, s.group_id).await?;
+    let dir = state.resolver.directory().await?;
+    let joining = crate::groups::access::member_ids(&dir, s.group_id, state.resolver.today());
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &joining,
+    )
+    .await?;
     state
         .store
         .add_subgroup(id, s.group_id, s.as_manager)
