@@ -32,7 +32,11 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        run(&format!("sqlite://{}/bench.db", dir.path().display()), people).await;
+        run(
+            &format!("sqlite://{}/bench.db", dir.path().display()),
+            people,
+        )
+        .await;
     });
 }
 

@@ -9,9 +9,15 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::AdminError;
+use chrono::NaiveDate;
+
 use crate::{
-    groups::{Resolver, access},
-    store::{Store, StoreError, accounts::Account},
+    groups::{Resolver, access, directory::Directory},
+    store::{
+        Store, StoreError,
+        accounts::{Account, Grant},
+        directory::DirectoryRows,
+    },
 };
 
 /// Roles, lowest first: each includes the rights of those below.
@@ -204,39 +210,33 @@ impl Access {
     }
 }
 
-/// A scope resolved against the directory now.
-async fn scope_of(resolver: &Resolver, root: Option<i64>) -> Result<Scope, StoreError> {
-    let Some(root) = root else {
-        return Ok(Scope::Organisation);
-    };
-    let dir = resolver.directory().await?;
-    Ok(Scope::Groups {
-        root,
-        groups: access::subtree(&dir, root),
-        people: access::member_ids(&dir, root, resolver.today()),
-    })
+/// A scope resolved against a directory.
+fn scope_of(dir: &Directory, today: NaiveDate, root: Option<i64>) -> Scope {
+    match root {
+        None => Scope::Organisation,
+        Some(root) => Scope::Groups {
+            root,
+            groups: access::subtree(dir, root),
+            people: access::member_ids(dir, root, today),
+        },
+    }
 }
 
-/// Everything `account` may do right now. A deactivated account may do nothing.
-pub async fn access_of(
-    store: &Store,
-    resolver: &Resolver,
-    account: &Account,
-) -> Result<Access, StoreError> {
+/// Everything `account` may do on `today` given the directory and the grants. A deactivated
+/// account may do nothing.
+pub fn access_in(dir: &Directory, today: NaiveDate, grants: &[Grant], account: &Account) -> Access {
     let mut permissions = Vec::new();
     if !account.active {
-        return Ok(Access { permissions });
+        return Access { permissions };
     }
-    let dir = resolver.directory().await?;
-    let today = resolver.today();
-    for g in store.grants().await? {
+    for g in grants {
         let Ok(role) = Role::parse(&g.role) else {
             continue;
         };
         let via = match (g.account_id, g.group_id) {
             (Some(a), _) if a == account.id => format!("grant {}", g.id),
             (None, Some(group))
-                if access::member_ids(&dir, group, today).contains(&account.person_id) =>
+                if access::member_ids(dir, group, today).contains(&account.person_id) =>
             {
                 format!("grant {} (member of group {group})", g.id)
             }
@@ -244,37 +244,84 @@ pub async fn access_of(
         };
         permissions.push(Permission {
             role,
-            scope: scope_of(resolver, g.scope_group_id).await?,
+            scope: scope_of(dir, today, g.scope_group_id),
             via,
             grant_id: Some(g.id),
         });
     }
-    for group in access::managed_groups(&dir, account.person_id, today) {
+    for group in access::managed_groups(dir, account.person_id, today) {
         permissions.push(Permission {
             role: Role::Moderator,
             scope: Scope::Groups {
                 root: group,
                 groups: HashSet::from([group]),
-                people: access::member_ids(&dir, group, today),
+                people: access::member_ids(dir, group, today),
             },
             via: format!("manager of group {group}"),
             grant_id: None,
         });
     }
-    Ok(Access { permissions })
+    Access { permissions }
 }
 
-/// Every active account with its access now (for reports, the cap and last-owner checks).
+/// Everything `account` may do right now.
+pub async fn access_of(
+    store: &Store,
+    resolver: &Resolver,
+    account: &Account,
+) -> Result<Access, StoreError> {
+    let dir = resolver.directory().await?;
+    let grants = store.grants().await?;
+    Ok(access_in(&dir, resolver.today(), &grants, account))
+}
+
+/// Every account with its access now (for reports, the cap and last-owner checks).
 pub async fn all_access(
     store: &Store,
     resolver: &Resolver,
 ) -> Result<Vec<(Account, Access)>, StoreError> {
-    let mut out = Vec::new();
-    for a in store.accounts().await? {
-        let access = access_of(store, resolver, &a).await?;
-        out.push((a, access));
+    let dir = resolver.directory().await?;
+    let grants = store.grants().await?;
+    let today = resolver.today();
+    Ok(store
+        .accounts()
+        .await?
+        .into_iter()
+        .map(|a| {
+            let access = access_in(&dir, today, &grants, &a);
+            (a, access)
+        })
+        .collect())
+}
+
+/// How many owners of the whole organisation there would be after `change` to the directory
+/// (a membership removed, a group deactivated …), computed in memory: nothing is written.
+/// Only grants to groups depend on the directory, so without an owner grant to a group the
+/// answer is the owners now.
+pub async fn owners_after(
+    store: &Store,
+    resolver: &Resolver,
+    change: impl FnOnce(&mut DirectoryRows),
+) -> Result<usize, StoreError> {
+    let grants = store.grants().await?;
+    if !grants
+        .iter()
+        .any(|g| g.group_id.is_some() && g.role == Role::Owner.as_str())
+    {
+        return Ok(owners(store, resolver).await?.len());
     }
-    Ok(out)
+    let mut rows = store.load_directory().await?;
+    change(&mut rows);
+    let dir = tokio::task::spawn_blocking(move || Directory::build(rows))
+        .await
+        .map_err(|e| StoreError::Conflict(format!("building the directory failed: {e}")))?;
+    let today = resolver.today();
+    Ok(store
+        .accounts()
+        .await?
+        .iter()
+        .filter(|a| access_in(&dir, today, &grants, a).org_role() == Some(Role::Owner))
+        .count())
 }
 
 /// Active accounts that are owners of the whole organisation.

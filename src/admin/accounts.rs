@@ -187,7 +187,7 @@ async fn owners_without(
         .count())
 }
 
-const LAST_OWNER: &str = "this would leave no owner: grant the owner role to someone else first (the last owner cannot be removed)";
+pub const LAST_OWNER: &str = "this would leave no owner: grant the owner role to someone else first (the last owner cannot be removed)";
 
 pub async fn delete_grant(store: &Store, resolver: &Resolver, id: i64) -> Result<(), AdminError> {
     let grant = store

@@ -606,3 +606,47 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+on_both_backends!(
+    an_owner_through_a_group_is_not_lost_by_leaving_it_or_by_the_group_going,
+    async |db: &TestDb| {
+        let (app, root) = admin::start(db, 0).await;
+        let board = group(&root, "Board", None, &[]).await;
+        let chairs = group(&root, "Chairs", Some(board), &[]).await;
+        let (_, chair, _) = account(&root, &app.store, "chair@x.org", None, None).await;
+        root.ok(
+            "POST",
+            &format!("/groups/{chairs}/members"),
+            Some(json!({"person_id": chair})),
+        )
+        .await;
+        root.ok(
+            "POST",
+            "/grants",
+            Some(json!({"role": "owner", "group_id": board})),
+        )
+        .await;
+        for (method, path) in [
+            ("DELETE", format!("/groups/{chairs}/members/{chair}")),
+            ("DELETE", format!("/groups/{board}/subgroups/{chairs}")),
+            ("POST", format!("/groups/{chairs}/deactivate")),
+            ("POST", format!("/groups/{board}/deactivate")),
+            ("DELETE", format!("/groups/{chairs}")),
+            ("DELETE", format!("/groups/{board}")),
+        ] {
+            let r = root.call(method, &path, None).await;
+            assert_eq!(r.status, 409, "{method} {path}: {}", r.body);
+            assert!(r.body.contains("last owner"), "{}", r.body);
+        }
+        // Nothing was changed on the way: the chair is still a member and an owner.
+        let members = root
+            .ok("GET", &format!("/groups/{chairs}/members"), None)
+            .await;
+        assert_eq!(members["members"][0]["person_id"], chair);
+        // With a second owner, the chair may leave.
+        account(&root, &app.store, "two@x.org", Some("owner"), None).await;
+        root.ok("DELETE", &format!("/groups/{chairs}/members/{chair}"), None)
+            .await;
+        app.stop().await;
+    }
+);

@@ -169,10 +169,45 @@ pub async fn update(
     Ok(Json(group_json(&find(&state, id).await?)))
 }
 
+/// How many owners of the whole organisation there are now.
+async fn owners(state: &ApiState) -> Result<usize, ApiError> {
+    Ok(admin::access::owners(&state.store, &state.resolver)
+        .await?
+        .len())
+}
+
+fn last_owner() -> ApiError {
+    ApiError::conflict(admin::accounts::LAST_OWNER)
+}
+
+/// Refuses a change to the directory that would leave no owner of the organisation (an owner
+/// through a grant to a group loses it when they leave the group or the group goes).
+async fn keep_an_owner(
+    state: &ApiState,
+    change: impl FnOnce(&mut crate::store::directory::DirectoryRows),
+) -> Result<(), ApiError> {
+    if admin::access::owners_after(&state.store, &state.resolver, change).await? == 0
+        && owners(state).await? > 0
+    {
+        return Err(last_owner());
+    }
+    Ok(())
+}
+
+fn without_group(id: i64) -> impl FnOnce(&mut crate::store::directory::DirectoryRows) {
+    move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.active = false;
+        }
+    }
+}
+
 pub async fn delete(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
+    find(&state, id).await?;
+    keep_an_owner(&state, without_group(id)).await?;
     state.store.delete_group(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -191,6 +226,7 @@ pub async fn deactivate(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
+    keep_an_owner(&state, without_group(id)).await?;
     state.store.set_group_active(id, false).await?;
     Ok(Json(group_json(&find(&state, id).await?)))
 }
@@ -283,6 +319,11 @@ pub async fn remove_member(
     State(state): State<ApiState>,
     ApiPath((id, person)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
+    keep_an_owner(&state, |rows| {
+        rows.memberships
+            .retain(|m| !(m.group_id == id && m.person_id == person));
+    })
+    .await?;
     if state.store.remove_member(id, person).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -377,6 +418,10 @@ pub async fn remove_subgroup(
     State(state): State<ApiState>,
     ApiPath((id, child)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
+    keep_an_owner(&state, |rows| {
+        rows.subgroups.retain(|&(p, c, _)| !(p == id && c == child));
+    })
+    .await?;
     if state.store.remove_subgroup(id, child).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
