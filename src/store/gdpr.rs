@@ -153,20 +153,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let rows = sqlx::query("SELECT id FROM memberships WHERE person_id = $1")
-            .bind(person_id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for r in rows {
-            let id: i64 = r.try_get(0)?;
-            if !keep_ids.contains(&id) {
-                sqlx::query("DELETE FROM memberships WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                removed.memberships += 1;
-            }
+        let keep_list = if keep_ids.is_empty() {
+            String::new()
+        } else {
+            format!(" AND id NOT IN ({})", super::list_of(2, keep_ids.len()))
+        };
+        let sql = format!("DELETE FROM memberships WHERE person_id = $1{keep_list}");
+        let mut delete = sqlx::query(&sql).bind(person_id);
+        for id in &keep_ids {
+            delete = delete.bind(*id);
         }
+        removed.memberships = delete.execute(&mut *tx).await?.rows_affected();
         for (table, count) in [
             ("membership_periods", &mut removed.membership_periods),
             ("person_teams", &mut removed.teams),
@@ -214,6 +211,20 @@ impl Store {
     /// Removes retained memberships whose time is over, and erased people with nothing left.
     /// Returns (memberships removed, people removed).
     pub async fn expire_retained(&self, now: i64) -> Result<(u64, u64), StoreError> {
+        // Most runs find nothing: look first, so they take no write lock.
+        let due: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM memberships WHERE retain_until IS NOT NULL AND retain_until <= $1)
+                  + (SELECT COUNT(*) FROM people p WHERE p.erased_at IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.person_id = p.id AND m.retain_until > $1)
+                       AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.person_id = p.id))",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        if due == 0 {
+            return Ok((0, 0));
+        }
         let mut tx = self.pool().begin().await?;
         let memberships = sqlx::query(
             "DELETE FROM memberships WHERE retain_until IS NOT NULL AND retain_until <= $1",

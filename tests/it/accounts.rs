@@ -418,6 +418,34 @@ on_both_backends!(
             .await,
             403
         );
+        // New groups go inside the department.
+        let made = yvo
+            .call(
+                "POST",
+                "/groups",
+                Some(json!({"name": "Minis", "parent_id": youth})),
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        let minis = made.json()["id"].as_i64().unwrap();
+        assert_eq!(
+            yvo.status("GET", &format!("/groups/{minis}"), None).await,
+            200
+        );
+        let top = yvo
+            .call("POST", "/groups", Some(json!({"name": "Top"})))
+            .await;
+        assert_eq!(top.status, 403, "{}", top.body);
+        assert!(top.body.contains("parent_id"));
+        assert_eq!(
+            yvo.status(
+                "POST",
+                "/groups",
+                Some(json!({"name": "Spy", "parent_id": board}))
+            )
+            .await,
+            404
+        );
         // Pulling an outside group or person into the department is refused as unknown.
         for (path, body) in [
             (

@@ -73,7 +73,7 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("get", "/fields", Anywhere(AUDITOR), 200),
     ("post", "/fields", Org(ADMIN), 201),
     ("get", "/groups", Any, 200),
-    ("post", "/groups", Org(MANAGER), 201),
+    ("post", "/groups", Scoped(MANAGER), 201), // with parent_id: the fixture's group
     ("get", "/groups/standard", Any, 200),
     ("get", "/groups/{id}", Scoped(AUDITOR), 200),
     ("patch", "/groups/{id}", Scoped(MANAGER), 200),
@@ -294,9 +294,8 @@ impl World {
             ("patch", "/people/{id}") => Some(json!({"name": "Renamed"})),
             ("post", "/people/{id}/opt-outs") => Some(json!({})),
             ("post", "/fields") => Some(json!({"name": self.fresh("field"), "kind": "checkbox"})),
-            ("post", "/groups") | ("patch", "/groups/{id}") => {
-                Some(json!({"name": self.fresh("named")}))
-            }
+            ("post", "/groups") => Some(json!({"name": self.fresh("named"), "parent_id": f.group})),
+            ("patch", "/groups/{id}") => Some(json!({"name": self.fresh("named")})),
             ("post", "/groups/{id}/members") => {
                 Some(json!({"email": format!("{}@x.org", self.fresh("m"))}))
             }

@@ -112,7 +112,7 @@ async fn check(
     let need = spec.rule.role;
     let org = access.org_role();
     let what = match spec.rule.target {
-        Target::Any => return Ok(()),
+        Target::Any | Target::ParentInBody => return Ok(()),
         Target::Anywhere => {
             return match access.any_role() {
                 Some(r) if r >= need => Ok(()),

@@ -62,6 +62,8 @@ pub struct GroupInput {
     name: Option<String>,
     #[serde(default, deserialize_with = "crate::admin::double_option")]
     address: Option<Option<String>>,
+    /// On create: nest the new group in this one (how a department's manager creates groups).
+    parent_id: Option<i64>,
 }
 
 pub async fn list(
@@ -105,8 +107,36 @@ pub async fn standard(
 
 pub async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let org = caller.access.org_role();
+    match input.parent_id {
+        _ if org.is_some_and(|r| r >= Role::GroupManager) => {
+            if let Some(p) = input.parent_id {
+                find(&state, p).await?;
+            }
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only a group manager of the whole organisation creates top-level groups; \
+                 inside your department, give parent_id",
+            ));
+        }
+        Some(p) => match caller.access.group_role(p) {
+            Some(r) if r >= Role::GroupManager => {}
+            Some(r) if r >= Role::Auditor => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this needs the role group_manager; you hold {}", r.as_str()),
+                ));
+            }
+            _ => return Err(ApiError::not_found(format!("no group with id {p}"))),
+        },
+    }
     let name = input
         .name
         .as_deref()
@@ -122,6 +152,9 @@ pub async fn create(
         .store
         .create_group(name, address.as_ref(), state.clock.now_ms())
         .await?;
+    if let Some(p) = input.parent_id {
+        state.store.add_subgroup(p, group.id, false).await?;
+    }
     Ok((StatusCode::CREATED, Json(group_json(&group))))
 }
 
@@ -148,6 +181,11 @@ pub async fn update(
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<Value>, ApiError> {
     let group = find(&state, id).await?;
+    if input.parent_id.is_some() {
+        return Err(ApiError::invalid(
+            "parent_id: only when creating; nest an existing group with POST /groups/{id}/subgroups",
+        ));
+    }
     if group.standard_key.is_some() && input.name.is_some() {
         return Err(ApiError::conflict(
             "a standard group is named after its data; rename the membership type, team or service instead",

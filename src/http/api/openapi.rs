@@ -19,7 +19,7 @@ fn schemas() -> Value {
             "receive_duplicates": {"type": "boolean"}, "add_periods": {"type": "array", "items": {"type": "object", "properties": {"joined": date, "left": {"type": ["string", "null"], "format": "date"}}, "required": ["joined"]}}}},
         "OptOutInput": {"type": "object", "properties": {"group_id": {"type": ["integer", "null"]}, "channel": {"enum": ["admin", "link", "mailto"]}}},
         "FieldInput": {"type": "object", "required": ["name", "kind"], "properties": {"name": {"type": "string"}, "kind": {"enum": ["single", "multiple", "checkbox"]}, "options": {"type": "array", "items": {"type": "string"}}}},
-        "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}}},
+        "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}, "parent_id": {"type": "integer", "description": "create only: nest the new group in this one"}}},
         "MemberInput": {"type": "object", "properties": {"person_id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["member", "manager"]}, "valid_from": date, "valid_until": date}},
         "CopyInput": {"type": "object", "required": ["from_group"], "properties": {"from_group": {"type": "integer"}, "valid_from": date, "valid_until": date}},
         "SubgroupInput": {"type": "object", "required": ["group_id"], "properties": {"group_id": {"type": "integer"}, "as_manager": {"type": "boolean"}}},
@@ -50,6 +50,9 @@ pub fn spec() -> Value {
             }
             Target::Person => "the role in a scope the person is a member of (out of scope: 404)",
             Target::Held => "the role in a scope containing the post's group (out of scope: 404)",
+            Target::ParentInBody => {
+                "the role for the whole organisation, or in a scope containing parent_id (out of scope: 404)"
+            }
         };
         let params: Vec<Value> = path
             .split('/')

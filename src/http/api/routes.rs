@@ -24,6 +24,9 @@ pub enum Target {
     Person,
     /// The held post `{id}`: the role in a scope containing its group.
     Held,
+    /// The group named by the body's `parent_id`, or the whole organisation without one
+    /// (checked by the handler, which reads the body).
+    ParentInBody,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,8 +190,8 @@ pub const ROUTES: &[RouteSpec] = &[
         "post",
         "/groups",
         GroupManager,
-        Org,
-        "Create a group, optionally with a list address",
+        ParentInBody,
+        "Create a group, optionally with a list address; parent_id nests it (needed inside a department)",
         "GroupInput",
     ),
     r(
