@@ -446,6 +446,29 @@ on_both_backends!(
             .await,
             404
         );
+        // Groups named in a body count as unknown outside the department.
+        let (_, _, ada) = account(
+            &root,
+            &app.store,
+            "ada@x.org",
+            Some("administrator"),
+            Some(youth),
+        )
+        .await;
+        let opt_out = |g: i64| json!({ "group_id": g });
+        let path = format!("/people/{j1}/opt-outs");
+        assert_eq!(ada.status("POST", &path, Some(opt_out(board))).await, 404);
+        assert_eq!(ada.status("POST", &path, Some(opt_out(juniors))).await, 201);
+        let settings = format!("/groups/{juniors}/settings");
+        let posting = |g: i64| json!({ "who_may_post": "members", "post_groups": [g] });
+        assert_eq!(
+            yvo.status("PUT", &settings, Some(posting(board))).await,
+            422
+        );
+        assert_eq!(
+            yvo.status("PUT", &settings, Some(posting(youth))).await,
+            200
+        );
         // Pulling an outside group or person into the department is refused as unknown.
         for (path, body) in [
             (

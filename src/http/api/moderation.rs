@@ -70,6 +70,7 @@ pub async fn settings(
 /// Replaces the settings: fields left out take their defaults.
 pub async fn set_settings(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<Json<ListSettings>, ApiError> {
@@ -79,8 +80,15 @@ pub async fn set_settings(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
     let settings = ListSettings::from_json(value).map_err(ApiError::invalid)?;
+    let visible = |g: i64| {
+        caller
+            .access
+            .group_role(g)
+            .is_some_and(|r| r >= crate::admin::access::Role::Auditor)
+    };
     for g in &settings.post_groups {
-        state.store.group(*g).await?.ok_or_else(|| {
+        let found = state.store.group(*g).await?.filter(|_| visible(*g));
+        found.ok_or_else(|| {
             ApiError::invalid(format!("settings.post_groups: no group with id {g}"))
         })?;
     }

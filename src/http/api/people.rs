@@ -212,15 +212,21 @@ pub async fn opt_outs(
 
 pub async fn opt_out(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<OptOutInput>,
 ) -> Result<StatusCode, ApiError> {
     detail(&state, id).await?;
     if let Some(g) = input.group_id {
+        let visible = caller
+            .access
+            .group_role(g)
+            .is_some_and(|r| r >= crate::admin::access::Role::Auditor);
         state
             .store
             .group(g)
             .await?
+            .filter(|_| visible)
             .ok_or_else(|| ApiError::not_found(format!("no group with id {g}")))?;
     }
     let channel = input.channel.unwrap_or_else(|| "admin".into());
