@@ -701,3 +701,36 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+on_both_backends!(
+    an_owner_through_a_rule_is_not_lost_by_changing_the_rule,
+    async |db: &TestDb| {
+        let (app, root) = admin::start(db, 0).await;
+        let (_, chair, _) = account(&root, &app.store, "chair@x.org", None, None).await;
+        root.ok(
+            "PATCH",
+            &format!("/people/{chair}"),
+            Some(json!({"teams": ["Officers"]})),
+        )
+        .await;
+        let officers = group(&root, "Officers", None, &[]).await;
+        let rule = |team: &str| json!({"rule": {"field": "team", "op": "equals", "value": team}});
+        root.ok(
+            "PUT",
+            &format!("/groups/{officers}/rule"),
+            Some(rule("Officers")),
+        )
+        .await;
+        root.ok(
+            "POST",
+            "/grants",
+            Some(json!({"role": "owner", "group_id": officers})),
+        )
+        .await;
+        let path = format!("/groups/{officers}/rule");
+        assert_eq!(root.status("PUT", &path, Some(rule("Nobody"))).await, 409);
+        assert_eq!(root.status("DELETE", &path, None).await, 409);
+        assert_eq!(root.status("PUT", &path, Some(rule("Officers"))).await, 200);
+        app.stop().await;
+    }
+);

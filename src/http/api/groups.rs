@@ -488,7 +488,15 @@ pub async fn set_rule(
     }
     let rule = admin::parse_rule(&r.rule)?;
     let matches = state.resolver.count_matching(&rule).await?;
-    state.store.set_criteria(id, Some(&rule.to_json())).await?;
+    let json = rule.to_json();
+    let stored = json.clone();
+    keep_an_owner(&state, move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.criteria = Some(stored.clone());
+        }
+    })
+    .await?;
+    state.store.set_criteria(id, Some(&json)).await?;
     Ok(Json(
         json!({ "rule": r.rule, "rule_text": rule.describe(), "matches": matches }),
     ))
@@ -499,6 +507,12 @@ pub async fn clear_rule(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, id).await?;
+    keep_an_owner(&state, move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.criteria = None;
+        }
+    })
+    .await?;
     state.store.set_criteria(id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
