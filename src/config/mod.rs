@@ -378,6 +378,19 @@ mod tests {
     }
 
     #[test]
+    fn accounts_and_gdpr_keys_load_and_are_checked() {
+        let config = load(
+            "[gdpr]\nexpiry_interval = \"10m\"\n",
+            &[("CIRCLEMAIL_ACCOUNTS_MAX_MEMBER_DATA_ADMINS", "3")],
+        )
+        .unwrap();
+        assert_eq!(config.accounts.max_member_data_admins, 3);
+        assert_eq!(config.gdpr.expiry_interval, Duration::from_secs(600));
+        let err = load("[gdpr]\nexpiry_interval = \"0s\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("gdpr.expiry_interval"), "{err}");
+    }
+
+    #[test]
     fn a_bad_environment_value_names_the_variable_key() {
         let err = load("", &[("CIRCLEMAIL_SMTP_MAX_SESSIONS", "lots")]).unwrap_err();
         assert!(err.to_string().contains("smtp.max_sessions"), "{err}");
