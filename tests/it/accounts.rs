@@ -459,6 +459,17 @@ on_both_backends!(
         let path = format!("/people/{j1}/opt-outs");
         assert_eq!(ada.status("POST", &path, Some(opt_out(board))).await, 404);
         assert_eq!(ada.status("POST", &path, Some(opt_out(juniors))).await, 201);
+        // An opt-out outlives membership; once out of the department it is out of sight.
+        root.ok(
+            "POST",
+            &format!("/people/{b1}/opt-outs"),
+            Some(opt_out(juniors)),
+        )
+        .await;
+        let listed = |v: serde_json::Value| v["opt_outs"].as_array().unwrap().len();
+        let opt_outs = format!("/groups/{juniors}/opt-outs");
+        assert_eq!(listed(root.ok("GET", &opt_outs, None).await), 2);
+        assert_eq!(listed(ada.ok("GET", &opt_outs, None).await), 1);
         let settings = format!("/groups/{juniors}/settings");
         let posting = |g: i64| json!({ "who_may_post": "members", "post_groups": [g] });
         assert_eq!(

@@ -568,12 +568,21 @@ pub async fn recipients(
     ))
 }
 
+/// The group's opt-outs, of people in the caller's scopes (someone who left the group keeps
+/// their opt-out, but is no longer the department's to see).
 pub async fn opt_outs(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
-    Ok(Json(
-        json!({ "opt_outs": state.store.opt_outs(None, Some(id)).await? }),
-    ))
+    let visible = caller.access.visible_people();
+    let opt_outs: Vec<_> = state
+        .store
+        .opt_outs(None, Some(id))
+        .await?
+        .into_iter()
+        .filter(|o| visible.as_ref().is_none_or(|v| v.contains(&o.person_id)))
+        .collect();
+    Ok(Json(json!({ "opt_outs": opt_outs })))
 }
