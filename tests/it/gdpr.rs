@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::support::{
-    admin::{self, Client, give_address, group, held_post, person_id},
+    admin::{self, Client, give_address, group},
     app::{TestApp, message},
     db::TestDb,
     smtp,
@@ -102,7 +102,6 @@ on_both_backends!(
                 .await
                 .contains("Held")
         );
-        let _ = held_post; // (posts held from others are not Rosa's)
 
         let export = root
             .ok("GET", &format!("/people/{rosa}/export"), None)
@@ -393,7 +392,6 @@ on_both_backends!(
             .ok("POST", "/gdpr/cleanup", Some(json!({"resigned_years": 2})))
             .await;
         assert_eq!(again["count"], 0, "the erased are not listed again");
-        let _ = person_id;
         app.stop().await;
     }
 );
