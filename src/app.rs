@@ -228,6 +228,7 @@ impl App {
             moderation: moderation.clone(),
             clock: clock.clone(),
             token: config.http.api_token.clone(),
+            max_member_data_admins: config.accounts.max_member_data_admins,
             domains: domains.clone(),
         };
         let ctx = Arc::new(Context {
@@ -268,7 +269,7 @@ impl App {
         let manager = QueueManager::new(
             &queue,
             store.clone(),
-            clock,
+            clock.clone(),
             transport,
             signers,
             manager_settings(&config),
@@ -276,6 +277,12 @@ impl App {
         .with_links(links);
         tasks.spawn(manager.run(token.clone()));
         tasks.spawn(expire_held_posts(moderation, token.clone()));
+        tasks.spawn(expire_retained_facts(
+            store.clone(),
+            clock.clone(),
+            config.gdpr.expiry_interval,
+            token.clone(),
+        ));
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
@@ -316,6 +323,40 @@ async fn expire_held_posts(moderation: Arc<Moderation>, shutdown: CancellationTo
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Every `gdpr.expiry_interval`: facts kept by a retention rule whose time is over are removed.
+async fn expire_retained_facts(
+    store: Store,
+    clock: SharedClock,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match store.expire_retained(clock.now_ms()).await {
+            Ok((0, 0)) => {}
+            Ok((memberships, people)) => {
+                tracing::info!(memberships, people, "retained facts expired and removed");
+                let entry = crate::store::accounts::AuditEntry {
+                    at: clock.now_ms(),
+                    actor: "system (retention expiry)".into(),
+                    action: "expire retained facts".into(),
+                    after: Some(
+                        serde_json::json!({ "memberships": memberships, "people": people }),
+                    ),
+                    ..Default::default()
+                };
+                if let Err(e) = store.append_audit(&entry).await {
+                    tracing::error!(error = %e, "cannot write the audit log");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot expire retained facts"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
             _ = shutdown.cancelled() => return,
         }
     }

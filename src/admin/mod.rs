@@ -2,6 +2,9 @@
 //! UI): input types and the rules that make them valid, so every front end accepts and refuses
 //! the same things with the same words.
 
+pub mod access;
+pub mod accounts;
+pub mod gdpr;
 pub mod import;
 pub mod people;
 

@@ -1,6 +1,7 @@
 //! The command line: `serve`, `migrate`, `check-config`, and group/member administration.
 //! Each subcommand is thin: parse, call the library, print.
 
+mod admin;
 mod dkim;
 mod groups;
 mod moderation;
@@ -82,6 +83,9 @@ pub enum Command {
     /// The key that signs links in mail (unsubscribe, moderation).
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Admin accounts: `admin bootstrap EMAIL` creates the first owner.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// List held posts and decide on them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
@@ -123,8 +127,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)?;
+    // Administrative commands go to the audit log (who ran what, when) once they succeed.
+    let audited = !matches!(
+        cli.command,
+        Command::Serve | Command::Migrate | Command::CheckConfig | Command::Admin(_)
+    );
+    let audit_config = audited.then(|| config.clone());
     runtime.block_on(async move {
-        match cli.command {
+        let result = match cli.command {
             Command::Serve => serve::serve(config).await,
             Command::Migrate => serve::migrate(&config).await,
             Command::CheckConfig => {
@@ -140,9 +150,35 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Moderation(cmd) => moderation::run(&config, cmd).await,
             Command::Dkim(cmd) => dkim::run(&config, cmd).await,
             Command::Secret(SecretCommand::Rotate) => rotate_link_key(&config).await,
+            Command::Admin(cmd) => admin::run(&config, cmd).await,
+        };
+        if let (Ok(()), Some(config)) = (&result, audit_config) {
+            audit_command(&config).await?;
         }
-        .map_err(CliError::Failed)
+        result.map_err(CliError::Failed)
     })
+}
+
+/// Records a command-line run in the audit log: the operator (from the environment) and the
+/// arguments. A command that cannot be recorded fails, so nothing happens unrecorded twice.
+async fn audit_command(config: &Config) -> Result<(), CliError> {
+    use crate::clock::Clock as _;
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .unwrap_or_else(|| "unknown".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let store = open(config).await?;
+    store
+        .append_audit(&crate::store::accounts::AuditEntry {
+            at: crate::clock::SystemClock.now_ms(),
+            actor: format!("command line ({user})"),
+            action: format!("cli: {}", args.join(" ")),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| CliError::Failed(e.into()))?;
+    Ok(())
 }
 
 /// Opens the database for an administrative command (migrating it if needed).

@@ -27,6 +27,32 @@ pub struct Config {
     pub dns: DnsConfig,
     pub dkim: DkimConfig,
     pub log: LogConfig,
+    pub accounts: AccountsConfig,
+    pub gdpr: GdprConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountsConfig {
+    /// Most people who may hold member-data administration rights (administrator or owner,
+    /// in any scope) at once; 0: no cap.
+    pub max_member_data_admins: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GdprConfig {
+    /// How often the server removes facts kept by a retention rule whose time is over.
+    #[serde(with = "humantime_serde")]
+    pub expiry_interval: Duration,
+}
+
+impl Default for GdprConfig {
+    fn default() -> Self {
+        Self {
+            expiry_interval: Duration::from_secs(3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -369,6 +395,19 @@ mod tests {
         assert_eq!(config.delivery.workers, 7);
         assert_eq!(config.server.domains, vec!["a.example", "b.example"]);
         assert_eq!(config.delivery.retry_initial, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn accounts_and_gdpr_keys_load_and_are_checked() {
+        let config = load(
+            "[gdpr]\nexpiry_interval = \"10m\"\n",
+            &[("CIRCLEMAIL_ACCOUNTS_MAX_MEMBER_DATA_ADMINS", "3")],
+        )
+        .unwrap();
+        assert_eq!(config.accounts.max_member_data_admins, 3);
+        assert_eq!(config.gdpr.expiry_interval, Duration::from_secs(600));
+        let err = load("[gdpr]\nexpiry_interval = \"0s\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("gdpr.expiry_interval"), "{err}");
     }
 
     #[test]

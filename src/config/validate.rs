@@ -85,6 +85,9 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             "\"none\" would send the relay password in clear text; use starttls or tls".into(),
         );
     }
+    if config.gdpr.expiry_interval.is_zero() {
+        bad("gdpr.expiry_interval", "must be more than 0s".into());
+    }
     if !(config.http.public_url.starts_with("http://")
         || config.http.public_url.starts_with("https://"))
     {

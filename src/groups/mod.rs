@@ -11,6 +11,7 @@
 //! the store and rebuilt when the store's directory version moves, so resolving a large group
 //! costs bitset unions, not queries.
 
+pub mod access;
 pub mod criteria;
 pub mod directory;
 mod explain;

@@ -261,7 +261,20 @@ impl Store {
         if parent == child {
             return Err(StoreError::Conflict("a group cannot contain itself".into()));
         }
+        // Write first, then look for the cycle in the same transaction: on SQLite a transaction
+        // that reads before it writes fails with "database is locked" when another writer
+        // (the delivery queue) committed in between; one that writes first just waits.
         let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO subgroups (parent_id, child_id, as_manager) VALUES ($1, $2, $3)
+             ON CONFLICT (parent_id, child_id) DO UPDATE SET as_manager = $3",
+        )
+        .bind(parent)
+        .bind(child)
+        .bind(as_manager as i64)
+        .execute(&mut *tx)
+        .await?;
+        // With the new edge, the child reaches the parent only if it did before: a cycle.
         let cycle = sqlx::query(
             "WITH RECURSIVE below(id) AS (
                  SELECT $1 UNION SELECT s.child_id FROM subgroups s JOIN below b ON s.parent_id = b.id)
@@ -272,20 +285,12 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if cycle.is_some() {
+            tx.rollback().await?;
             return Err(StoreError::Conflict(format!(
                 "group {child} already contains group {parent} (directly or through subgroups): \
                  adding it as a subgroup would make a cycle"
             )));
         }
-        sqlx::query(
-            "INSERT INTO subgroups (parent_id, child_id, as_manager) VALUES ($1, $2, $3)
-             ON CONFLICT (parent_id, child_id) DO UPDATE SET as_manager = $3",
-        )
-        .bind(parent)
-        .bind(child)
-        .bind(as_manager as i64)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,9 +5,11 @@
 //! times as epoch milliseconds). The few statements that differ per backend live in [`dialect`].
 //! Every value from outside reaches SQL as a bound parameter, never by string formatting.
 
+pub mod accounts;
 pub mod deliveries;
 mod dialect;
 pub mod directory;
+pub mod gdpr;
 pub mod groups;
 pub mod held;
 pub mod import;

@@ -3,13 +3,16 @@
 
 mod support;
 
+mod accounts;
 mod api;
 mod authentication;
+mod authz;
 mod browser;
 mod cli;
 mod crash;
 mod display;
 mod fanout;
+mod gdpr;
 mod groups;
 mod import;
 mod ingress;

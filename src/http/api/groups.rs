@@ -1,13 +1,18 @@
 //! Groups: CRUD, address, activation, direct members with role and term, subgroups, rules (with a
 //! dry-run count), standard groups, recipients with explain.
 
-use axum::{Json, extract::State, http::StatusCode};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, ApiState};
+use super::{ApiJson, ApiPath, ApiQuery, ApiState, Caller};
 use crate::{
-    admin, groups::criteria::Criteria, http::error::ApiError, model::address::EmailAddress,
+    admin::{self, access::Role},
+    groups::criteria::Criteria,
+    http::error::ApiError,
+    model::address::EmailAddress,
     store::groups::Group,
 };
 
@@ -34,6 +39,19 @@ async fn find(state: &ApiState, id: i64) -> Result<Group, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))
 }
 
+/// A group named in a request body must be in the caller's scopes with `role`; else 404.
+fn in_scope(caller: &Caller, group_id: i64, role: Role) -> Result<(), ApiError> {
+    if caller
+        .access
+        .group_role(group_id)
+        .is_some_and(|r| r >= role)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no group with id {group_id}")))
+    }
+}
+
 fn list_address(state: &ApiState, address: &str) -> Result<EmailAddress, ApiError> {
     Ok(admin::list_address(&state.domains, address)?)
 }
@@ -44,15 +62,22 @@ pub struct GroupInput {
     name: Option<String>,
     #[serde(default, deserialize_with = "crate::admin::double_option")]
     address: Option<Option<String>>,
+    /// On create: nest the new group in this one (how a department's manager creates groups).
+    parent_id: Option<i64>,
 }
 
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
     state.resolver.directory().await?; // creates standard groups the data calls for
+    let visible = caller.access.visible_groups();
     let groups: Vec<Value> = state
         .store
         .list_groups()
         .await?
         .iter()
+        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
         .map(|s| {
             let mut v = group_json(&s.group);
             v["direct_members"] = json!(s.members);
@@ -62,14 +87,19 @@ pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError
     Ok(Json(json!({ "groups": groups })))
 }
 
-pub async fn standard(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn standard(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
     state.resolver.directory().await?;
+    let visible = caller.access.visible_groups();
     let groups: Vec<Value> = state
         .store
         .list_groups()
         .await?
         .iter()
         .filter(|s| s.group.standard_key.is_some())
+        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
         .map(|s| group_json(&s.group))
         .collect();
     Ok(Json(json!({ "groups": groups })))
@@ -77,8 +107,36 @@ pub async fn standard(State(state): State<ApiState>) -> Result<Json<Value>, ApiE
 
 pub async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let org = caller.access.org_role();
+    match input.parent_id {
+        _ if org.is_some_and(|r| r >= Role::GroupManager) => {
+            if let Some(p) = input.parent_id {
+                find(&state, p).await?;
+            }
+        }
+        None => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only a group manager of the whole organisation creates top-level groups; \
+                 inside your department, give parent_id",
+            ));
+        }
+        Some(p) => match caller.access.group_role(p) {
+            Some(r) if r >= Role::GroupManager => {}
+            Some(r) if r >= Role::Auditor => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!("this needs the role group_manager; you hold {}", r.as_str()),
+                ));
+            }
+            _ => return Err(ApiError::not_found(format!("no group with id {p}"))),
+        },
+    }
     let name = input
         .name
         .as_deref()
@@ -94,6 +152,9 @@ pub async fn create(
         .store
         .create_group(name, address.as_ref(), state.clock.now_ms())
         .await?;
+    if let Some(p) = input.parent_id {
+        state.store.add_subgroup(p, group.id, false).await?;
+    }
     Ok((StatusCode::CREATED, Json(group_json(&group))))
 }
 
@@ -103,6 +164,7 @@ pub async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let group = find(&state, id).await?;
     let mut v = group_json(&group);
+    v["retention_years"] = json!(state.store.retention_years(id).await?);
     v["subgroups"] = state
         .store
         .subgroups_of(id)
@@ -119,6 +181,11 @@ pub async fn update(
     ApiJson(input): ApiJson<GroupInput>,
 ) -> Result<Json<Value>, ApiError> {
     let group = find(&state, id).await?;
+    if input.parent_id.is_some() {
+        return Err(ApiError::invalid(
+            "parent_id: only when creating; nest an existing group with POST /groups/{id}/subgroups",
+        ));
+    }
     if group.standard_key.is_some() && input.name.is_some() {
         return Err(ApiError::conflict(
             "a standard group is named after its data; rename the membership type, team or service instead",
@@ -140,10 +207,45 @@ pub async fn update(
     Ok(Json(group_json(&find(&state, id).await?)))
 }
 
+/// How many owners of the whole organisation there are now.
+async fn owners(state: &ApiState) -> Result<usize, ApiError> {
+    Ok(admin::access::owners(&state.store, &state.resolver)
+        .await?
+        .len())
+}
+
+fn last_owner() -> ApiError {
+    ApiError::conflict(admin::accounts::LAST_OWNER)
+}
+
+/// Refuses a change to the directory that would leave no owner of the organisation (an owner
+/// through a grant to a group loses it when they leave the group or the group goes).
+async fn keep_an_owner(
+    state: &ApiState,
+    change: impl FnOnce(&mut crate::store::directory::DirectoryRows),
+) -> Result<(), ApiError> {
+    if admin::access::owners_after(&state.store, &state.resolver, change).await? == 0
+        && owners(state).await? > 0
+    {
+        return Err(last_owner());
+    }
+    Ok(())
+}
+
+fn without_group(id: i64) -> impl FnOnce(&mut crate::store::directory::DirectoryRows) {
+    move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.active = false;
+        }
+    }
+}
+
 pub async fn delete(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
+    find(&state, id).await?;
+    keep_an_owner(&state, without_group(id)).await?;
     state.store.delete_group(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -162,6 +264,7 @@ pub async fn deactivate(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
+    keep_an_owner(&state, without_group(id)).await?;
     state.store.set_group_active(id, false).await?;
     Ok(Json(group_json(&find(&state, id).await?)))
 }
@@ -188,6 +291,7 @@ pub struct MemberInput {
 
 pub async fn add_member(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(m): ApiJson<MemberInput>,
 ) -> Result<StatusCode, ApiError> {
@@ -198,6 +302,13 @@ pub async fn add_member(
     let now = state.clock.now_ms();
     let person_id = match (m.person_id, &m.email) {
         (Some(p), None) => {
+            if caller
+                .access
+                .person_role(p)
+                .is_none_or(|r| r < Role::Auditor)
+            {
+                return Err(ApiError::not_found(format!("no person with id {p}")));
+            }
             state
                 .store
                 .person_detail(p)
@@ -216,6 +327,14 @@ pub async fn add_member(
         }
         _ => return Err(ApiError::invalid("give either person_id or email")),
     };
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &std::collections::HashSet::from([person_id]),
+    )
+    .await?;
     let new = state
         .store
         .add_member_with_term(
@@ -238,6 +357,11 @@ pub async fn remove_member(
     State(state): State<ApiState>,
     ApiPath((id, person)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
+    keep_an_owner(&state, |rows| {
+        rows.memberships
+            .retain(|m| !(m.group_id == id && m.person_id == person));
+    })
+    .await?;
     if state.store.remove_member(id, person).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -257,12 +381,29 @@ pub struct CopyInput {
 
 pub async fn copy_members(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(c): ApiJson<CopyInput>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
+    in_scope(&caller, c.from_group, Role::Auditor)?;
     find(&state, c.from_group).await?;
     admin::check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
+    let joining: std::collections::HashSet<i64> = state
+        .store
+        .members(c.from_group)
+        .await?
+        .iter()
+        .map(|m| m.person_id)
+        .collect();
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &joining,
+    )
+    .await?;
     let n = state
         .store
         .copy_members(
@@ -286,11 +427,24 @@ pub struct SubgroupInput {
 
 pub async fn add_subgroup(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(s): ApiJson<SubgroupInput>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, id).await?;
+    // Nesting a group brings its members into every scope above: only one you manage.
+    in_scope(&caller, s.group_id, Role::GroupManager)?;
     find(&state, s.group_id).await?;
+    let dir = state.resolver.directory().await?;
+    let joining = crate::groups::access::member_ids(&dir, s.group_id, state.resolver.today());
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &joining,
+    )
+    .await?;
     state
         .store
         .add_subgroup(id, s.group_id, s.as_manager)
@@ -302,6 +456,10 @@ pub async fn remove_subgroup(
     State(state): State<ApiState>,
     ApiPath((id, child)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
+    keep_an_owner(&state, |rows| {
+        rows.subgroups.retain(|&(p, c, _)| !(p == id && c == child));
+    })
+    .await?;
     if state.store.remove_subgroup(id, child).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -330,7 +488,15 @@ pub async fn set_rule(
     }
     let rule = admin::parse_rule(&r.rule)?;
     let matches = state.resolver.count_matching(&rule).await?;
-    state.store.set_criteria(id, Some(&rule.to_json())).await?;
+    let json = rule.to_json();
+    let stored = json.clone();
+    keep_an_owner(&state, move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.criteria = Some(stored.clone());
+        }
+    })
+    .await?;
+    state.store.set_criteria(id, Some(&json)).await?;
     Ok(Json(
         json!({ "rule": r.rule, "rule_text": rule.describe(), "matches": matches }),
     ))
@@ -341,6 +507,12 @@ pub async fn clear_rule(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, id).await?;
+    keep_an_owner(&state, move |rows| {
+        for g in rows.groups.iter_mut().filter(|g| g.id == id) {
+            g.criteria = None;
+        }
+    })
+    .await?;
     state.store.set_criteria(id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -396,12 +568,21 @@ pub async fn recipients(
     ))
 }
 
+/// The group's opt-outs, of people in the caller's scopes (someone who left the group keeps
+/// their opt-out, but is no longer the department's to see).
 pub async fn opt_outs(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
-    Ok(Json(
-        json!({ "opt_outs": state.store.opt_outs(None, Some(id)).await? }),
-    ))
+    let visible = caller.access.visible_people();
+    let opt_outs: Vec<_> = state
+        .store
+        .opt_outs(None, Some(id))
+        .await?
+        .into_iter()
+        .filter(|o| visible.as_ref().is_none_or(|v| v.contains(&o.person_id)))
+        .collect();
+    Ok(Json(json!({ "opt_outs": opt_outs })))
 }

@@ -1,25 +1,32 @@
 //! The admin API under `/api/v1`: people, groups, members, subgroups, rules, standard groups,
-//! opt-outs and recipients (with explain). JSON in and out; errors as [`ApiError`]. Every request
-//! needs `Authorization: Bearer <http.api_token>`; without a configured token the API is closed.
-//! The OpenAPI document is served at `/api/v1/openapi.json` ([`openapi`]).
+//! opt-outs and recipients (with explain); accounts, grants, the audit log and GDPR operations.
+//! JSON in and out; errors as [`ApiError`]. Every request needs `Authorization: Bearer <token>`:
+//! a personal API token, or the break-glass `http.api_token`; what it may do is decided per route
+//! by [`routes::ROUTES`] and [`authz`]. The OpenAPI document is served at
+//! `/api/v1/openapi.json` ([`openapi`]).
 
+mod accounts;
+pub mod authz;
+mod gdpr;
 mod groups;
 mod moderation;
 pub mod openapi;
 mod people;
+pub mod routes;
 
 use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{FromRequest, FromRequestParts, Request, State},
-    http::header,
-    middleware::{self, Next},
-    response::Response,
-    routing::{get, post, put},
+    extract::{FromRequest, FromRequestParts},
+    handler::Handler,
+    middleware,
+    routing::{MethodFilter, get, on},
 };
 
 use super::error::ApiError;
+pub use authz::Caller;
+
 use crate::{clock::SharedClock, config::Secret, groups::Resolver, store::Store};
 
 /// What the API handlers share.
@@ -29,7 +36,10 @@ pub struct ApiState {
     pub resolver: Arc<Resolver>,
     pub moderation: Arc<crate::moderation::Moderation>,
     pub clock: SharedClock,
+    /// The break-glass token (`http.api_token`): acts as an owner of the whole organisation.
     pub token: Option<Secret>,
+    /// `accounts.max_member_data_admins` (0: no cap).
+    pub max_member_data_admins: usize,
     /// `server.domains`: a list address must be at one of them.
     pub domains: Vec<String>,
 }
@@ -47,92 +57,121 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-pub fn router(state: ApiState) -> Router {
-    let api = Router::new()
-        .route("/people", get(people::search).post(people::create))
-        .route(
-            "/people/{id}",
-            get(people::read)
-                .patch(people::update)
-                .delete(people::delete),
-        )
-        .route(
-            "/people/{id}/opt-outs",
-            get(people::opt_outs).post(people::opt_out),
-        )
-        .route(
-            "/people/{id}/opt-outs/{group}",
-            axum::routing::delete(people::undo_opt_out),
-        )
-        .route("/fields", get(people::fields).post(people::create_field))
-        .route("/groups", get(groups::list).post(groups::create))
-        .route("/groups/standard", get(groups::standard))
-        .route(
-            "/groups/{id}",
-            get(groups::read)
-                .patch(groups::update)
-                .delete(groups::delete),
-        )
-        .route("/groups/{id}/activate", post(groups::activate))
-        .route("/groups/{id}/deactivate", post(groups::deactivate))
-        .route(
-            "/groups/{id}/members",
-            get(groups::members).post(groups::add_member),
-        )
-        .route("/groups/{id}/members/copy", post(groups::copy_members))
-        .route(
-            "/groups/{id}/members/{person}",
-            axum::routing::delete(groups::remove_member),
-        )
-        .route("/groups/{id}/subgroups", post(groups::add_subgroup))
-        .route(
-            "/groups/{id}/subgroups/{child}",
-            axum::routing::delete(groups::remove_subgroup),
-        )
-        .route(
-            "/groups/{id}/rule",
-            put(groups::set_rule).delete(groups::clear_rule),
-        )
-        .route("/groups/{id}/rule/dry-run", post(groups::dry_run))
-        .route("/groups/{id}/recipients", get(groups::recipients))
-        .route("/groups/{id}/opt-outs", get(groups::opt_outs))
-        .route(
-            "/groups/{id}/settings",
-            get(moderation::settings).put(moderation::set_settings),
-        )
-        .route("/moderation", get(moderation::list))
-        .route("/moderation/{id}/{action}", post(moderation::decide))
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .route("/openapi.json", get(openapi::document))
-        .with_state(state);
-    Router::new().nest("/api/v1", api)
+/// Registers handlers against [`routes::ROUTES`], each behind [`authz::authorize`].
+struct Registry {
+    router: Router<ApiState>,
+    state: ApiState,
+    registered: Vec<&'static routes::RouteSpec>,
 }
 
-/// Checks the bearer token (in constant time) before any handler runs.
-async fn authenticate(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Some(token) = &state.token else {
-        return Err(ApiError::unauthorized(
-            "the admin API is closed: set http.api_token (or CIRCLEMAIL_HTTP_API_TOKEN) on the server",
-        ));
-    };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !constant_time_eq(given.as_bytes(), token.expose().as_bytes()) {
-        return Err(ApiError::unauthorized(
-            "send Authorization: Bearer <http.api_token>",
-        ));
+impl Registry {
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, ApiState>,
+        T: 'static,
+    {
+        let spec = routes::spec(method, path)
+            .unwrap_or_else(|| panic!("{method} {path} has no row in routes::ROUTES"));
+        let filter = match method {
+            "get" => MethodFilter::GET,
+            "post" => MethodFilter::POST,
+            "put" => MethodFilter::PUT,
+            "patch" => MethodFilter::PATCH,
+            "delete" => MethodFilter::DELETE,
+            other => panic!("unsupported method {other}"),
+        };
+        let layer = middleware::from_fn_with_state((self.state.clone(), spec), authz::authorize);
+        self.router = self
+            .router
+            .route(path, on(filter, handler).route_layer(layer));
+        self.registered.push(spec);
+        self
     }
-    Ok(next.run(request).await)
+
+    fn finish(self) -> Router<ApiState> {
+        for spec in routes::ROUTES {
+            assert!(
+                self.registered.contains(&spec),
+                "{} {} is in routes::ROUTES but has no handler",
+                spec.method,
+                spec.path
+            );
+        }
+        self.router
+    }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+pub fn router(state: ApiState) -> Router {
+    let api = Registry {
+        router: Router::new(),
+        state: state.clone(),
+        registered: Vec::new(),
+    }
+    .add("get", "/people", people::search)
+    .add("post", "/people", people::create)
+    .add("get", "/people/{id}", people::read)
+    .add("patch", "/people/{id}", people::update)
+    .add("delete", "/people/{id}", people::delete)
+    .add("get", "/people/{id}/opt-outs", people::opt_outs)
+    .add("post", "/people/{id}/opt-outs", people::opt_out)
+    .add(
+        "delete",
+        "/people/{id}/opt-outs/{group}",
+        people::undo_opt_out,
+    )
+    .add("get", "/people/{id}/access", accounts::access_report)
+    .add("get", "/people/{id}/export", gdpr::export)
+    .add("post", "/people/{id}/erase", gdpr::erase)
+    .add("get", "/fields", people::fields)
+    .add("post", "/fields", people::create_field)
+    .add("get", "/groups", groups::list)
+    .add("post", "/groups", groups::create)
+    .add("get", "/groups/standard", groups::standard)
+    .add("get", "/groups/{id}", groups::read)
+    .add("patch", "/groups/{id}", groups::update)
+    .add("delete", "/groups/{id}", groups::delete)
+    .add("post", "/groups/{id}/activate", groups::activate)
+    .add("post", "/groups/{id}/deactivate", groups::deactivate)
+    .add("get", "/groups/{id}/members", groups::members)
+    .add("post", "/groups/{id}/members", groups::add_member)
+    .add("post", "/groups/{id}/members/copy", groups::copy_members)
+    .add(
+        "delete",
+        "/groups/{id}/members/{person}",
+        groups::remove_member,
+    )
+    .add("post", "/groups/{id}/subgroups", groups::add_subgroup)
+    .add(
+        "delete",
+        "/groups/{id}/subgroups/{child}",
+        groups::remove_subgroup,
+    )
+    .add("put", "/groups/{id}/rule", groups::set_rule)
+    .add("delete", "/groups/{id}/rule", groups::clear_rule)
+    .add("post", "/groups/{id}/rule/dry-run", groups::dry_run)
+    .add("put", "/groups/{id}/retention", gdpr::set_retention)
+    .add("get", "/groups/{id}/recipients", groups::recipients)
+    .add("get", "/groups/{id}/opt-outs", groups::opt_outs)
+    .add("get", "/groups/{id}/settings", moderation::settings)
+    .add("put", "/groups/{id}/settings", moderation::set_settings)
+    .add("get", "/moderation", moderation::list)
+    .add("post", "/moderation/{id}/{action}", moderation::decide)
+    .add("get", "/me", accounts::me)
+    .add("get", "/me/tokens", accounts::tokens)
+    .add("post", "/me/tokens", accounts::create_token)
+    .add("delete", "/me/tokens/{id}", accounts::revoke_token)
+    .add("get", "/accounts", accounts::list)
+    .add("post", "/accounts", accounts::create)
+    .add("get", "/accounts/{id}", accounts::read)
+    .add("post", "/accounts/{id}/deactivate", accounts::deactivate)
+    .add("post", "/accounts/{id}/reactivate", accounts::reactivate)
+    .add("get", "/grants", accounts::grants)
+    .add("post", "/grants", accounts::create_grant)
+    .add("delete", "/grants/{id}", accounts::delete_grant)
+    .add("get", "/audit", accounts::audit)
+    .add("post", "/gdpr/cleanup", gdpr::cleanup)
+    .finish()
+    .route("/openapi.json", get(openapi::document))
+    .with_state(state);
+    Router::new().nest("/api/v1", api)
 }

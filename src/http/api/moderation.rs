@@ -1,16 +1,27 @@
 //! The moderation queue over the API, and list settings.
 
-use axum::{Json, extract::State};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiState};
+use super::{ApiJson, ApiPath, ApiState, Caller};
 use crate::{http::error::ApiError, model::list_settings::ListSettings, moderation::Decision};
 
-pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "held": state.store.held_posts("held").await? }),
-    ))
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+) -> Result<Json<Value>, ApiError> {
+    let visible = caller.access.visible_groups();
+    let held: Vec<_> = state
+        .store
+        .held_posts("held")
+        .await?
+        .into_iter()
+        .filter(|h| visible.as_ref().is_none_or(|v| v.contains(&h.group_id)))
+        .collect();
+    Ok(Json(json!({ "held": held })))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -22,6 +33,7 @@ pub struct DecisionInput {
 
 pub async fn decide(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath((id, action)): ApiPath<(i64, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -38,7 +50,7 @@ pub async fn decide(
     let reason = input.reason;
     let held = state
         .moderation
-        .decide(id, decision, "api", reason.as_deref())
+        .decide(id, decision, &caller.actor, reason.as_deref())
         .await?;
     Ok(Json(json!({ "held": held })))
 }
@@ -58,6 +70,7 @@ pub async fn settings(
 /// Replaces the settings: fields left out take their defaults.
 pub async fn set_settings(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(value): ApiJson<Value>,
 ) -> Result<Json<ListSettings>, ApiError> {
@@ -67,8 +80,15 @@ pub async fn set_settings(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no group with id {id}")))?;
     let settings = ListSettings::from_json(value).map_err(ApiError::invalid)?;
+    let visible = |g: i64| {
+        caller
+            .access
+            .group_role(g)
+            .is_some_and(|r| r >= crate::admin::access::Role::Auditor)
+    };
     for g in &settings.post_groups {
-        state.store.group(*g).await?.ok_or_else(|| {
+        let found = state.store.group(*g).await?.filter(|_| visible(*g));
+        found.ok_or_else(|| {
             ApiError::invalid(format!("settings.post_groups: no group with id {g}"))
         })?;
     }

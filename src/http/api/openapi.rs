@@ -1,186 +1,11 @@
-//! The OpenAPI 3.1 document of the admin API, served at `/api/v1/openapi.json`. Kept beside the
-//! router by hand; `tests/it/api.rs` checks that every documented route exists and every
-//! route is documented.
+//! The OpenAPI 3.1 document of the admin API, served at `/api/v1/openapi.json`, built from
+//! [`super::routes::ROUTES`] (the table the router is registered from), so every route is
+//! documented with the role it needs.
 
 use axum::Json;
 use serde_json::{Value, json};
 
-/// (method, path, summary, request body schema name or "")
-pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
-    (
-        "get",
-        "/people",
-        "Search people by text (address or name), status, membership_type, team; limit/offset",
-        "",
-    ),
-    (
-        "post",
-        "/people",
-        "Create a person with attributes",
-        "PersonInput",
-    ),
-    (
-        "get",
-        "/people/{id}",
-        "Read a person with every attribute and membership period",
-        "",
-    ),
-    (
-        "patch",
-        "/people/{id}",
-        "Update a person; absent fields are kept, null clears name/membership_type",
-        "PersonInput",
-    ),
-    (
-        "delete",
-        "/people/{id}",
-        "Delete a person with their memberships and opt-outs",
-        "",
-    ),
-    ("get", "/people/{id}/opt-outs", "A person's opt-outs", ""),
-    (
-        "post",
-        "/people/{id}/opt-outs",
-        "Opt a person out of a group's mail (group_id) or of all list mail (no group_id)",
-        "OptOutInput",
-    ),
-    (
-        "delete",
-        "/people/{id}/opt-outs/{group}",
-        "Undo an opt-out; group is a group id or \"all\"",
-        "",
-    ),
-    ("get", "/fields", "List custom fields", ""),
-    (
-        "post",
-        "/fields",
-        "Create a custom field (single, multiple or checkbox)",
-        "FieldInput",
-    ),
-    (
-        "get",
-        "/groups",
-        "List groups (standard groups included)",
-        "",
-    ),
-    (
-        "post",
-        "/groups",
-        "Create a group, optionally with a list address",
-        "GroupInput",
-    ),
-    (
-        "get",
-        "/groups/standard",
-        "List the standard groups kept by the system",
-        "",
-    ),
-    (
-        "get",
-        "/groups/{id}",
-        "Read a group with its rule and subgroups",
-        "",
-    ),
-    (
-        "patch",
-        "/groups/{id}",
-        "Rename a group or set/clear its address",
-        "GroupInput",
-    ),
-    (
-        "delete",
-        "/groups/{id}",
-        "Delete a group (standard groups: 409, deactivate instead)",
-        "",
-    ),
-    ("post", "/groups/{id}/activate", "Activate a group", ""),
-    (
-        "post",
-        "/groups/{id}/deactivate",
-        "Deactivate a group: no members, its address takes no mail",
-        "",
-    ),
-    (
-        "get",
-        "/groups/{id}/members",
-        "Direct members with role and term",
-        "",
-    ),
-    (
-        "post",
-        "/groups/{id}/members",
-        "Add a direct member (person_id or email) with role and optional term",
-        "MemberInput",
-    ),
-    (
-        "post",
-        "/groups/{id}/members/copy",
-        "Copy the direct members of another group with a new term",
-        "CopyInput",
-    ),
-    (
-        "delete",
-        "/groups/{id}/members/{person}",
-        "Remove a direct member (every term)",
-        "",
-    ),
-    (
-        "post",
-        "/groups/{id}/subgroups",
-        "Add a subgroup, as members or as managers; a cycle is 409",
-        "SubgroupInput",
-    ),
-    (
-        "delete",
-        "/groups/{id}/subgroups/{child}",
-        "Remove a subgroup",
-        "",
-    ),
-    (
-        "put",
-        "/groups/{id}/rule",
-        "Set the group's rule; answers how many people match",
-        "RuleInput",
-    ),
-    ("delete", "/groups/{id}/rule", "Remove the group's rule", ""),
-    (
-        "post",
-        "/groups/{id}/rule/dry-run",
-        "How many people a rule would match, without saving it",
-        "RuleInput",
-    ),
-    (
-        "get",
-        "/groups/{id}/recipients",
-        "Who receives the group's mail now; ?explain=true adds every path; ?person_id=N explains one person",
-        "",
-    ),
-    (
-        "get",
-        "/groups/{id}/opt-outs",
-        "Opt-outs of the group's mail",
-        "",
-    ),
-    (
-        "get",
-        "/groups/{id}/settings",
-        "The list settings (posting policy, limits, display rules)",
-        "",
-    ),
-    (
-        "put",
-        "/groups/{id}/settings",
-        "Replace the list settings; fields left out take their defaults",
-        "ListSettings",
-    ),
-    ("get", "/moderation", "Posts held for moderation", ""),
-    (
-        "post",
-        "/moderation/{id}/{action}",
-        "Decide on a held post: action is approve, reject or discard; {reason} is mailed to the author on reject",
-        "DecisionInput",
-    ),
-];
+use super::routes::Target;
 
 fn schemas() -> Value {
     let date = json!({"type": "string", "format": "date"});
@@ -194,13 +19,18 @@ fn schemas() -> Value {
             "receive_duplicates": {"type": "boolean"}, "add_periods": {"type": "array", "items": {"type": "object", "properties": {"joined": date, "left": {"type": ["string", "null"], "format": "date"}}, "required": ["joined"]}}}},
         "OptOutInput": {"type": "object", "properties": {"group_id": {"type": ["integer", "null"]}, "channel": {"enum": ["admin", "link", "mailto"]}}},
         "FieldInput": {"type": "object", "required": ["name", "kind"], "properties": {"name": {"type": "string"}, "kind": {"enum": ["single", "multiple", "checkbox"]}, "options": {"type": "array", "items": {"type": "string"}}}},
-        "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}}},
+        "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}, "parent_id": {"type": "integer", "description": "create only: nest the new group in this one"}}},
         "MemberInput": {"type": "object", "properties": {"person_id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["member", "manager"]}, "valid_from": date, "valid_until": date}},
         "CopyInput": {"type": "object", "required": ["from_group"], "properties": {"from_group": {"type": "integer"}, "valid_from": date, "valid_until": date}},
         "SubgroupInput": {"type": "object", "required": ["group_id"], "properties": {"group_id": {"type": "integer"}, "as_manager": {"type": "boolean"}}},
         "RuleInput": {"type": "object", "required": ["rule"], "properties": {"rule": {"$ref": "#/components/schemas/Rule"}}},
         "Rule": {"description": "A condition {field, op, value} or {\"all\": [rules]} / {\"any\": [rules]}. Fields: status, membership_type, team, service, profile_type, field:NAME (ops equals, not_equals, in, not_in); joined, left (ops within_last_months, more_than_months_ago).", "type": "object"},
         "ListSettings": {"type": "object", "description": "See docs/list-settings.md: who_may_post, post_groups, allowed_senders, member_action, nonmember_action, max_message_size, max_recipients, posts_per_hour, from_mode, reply_to, reply_to_address, to_mode, subject_prefix, header_text, footer_text, language, archive_url, help_url, skip_addressed_members, author_receives_own, hold_days"},
+        "TokenInput": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string", "description": "what the token is for"}}},
+        "AccountInput": {"type": "object", "required": ["email"], "properties": {"email": {"type": "string", "format": "email"}, "name": {"type": "string"}}},
+        "GrantInput": {"type": "object", "required": ["role"], "description": "exactly one of account_id and group_id", "properties": {"role": {"enum": ["owner", "administrator", "group_manager", "moderator", "auditor", "limited"]}, "account_id": {"type": "integer"}, "group_id": {"type": "integer", "description": "every transitive member of this group holds the role"}, "scope_group_id": {"type": ["integer", "null"], "description": "a subtree of groups; absent: the whole organisation"}}},
+        "RetentionInput": {"type": "object", "required": ["years"], "properties": {"years": {"type": ["integer", "null"], "minimum": 1, "maximum": 100}}},
+        "CleanupInput": {"type": "object", "required": ["resigned_years"], "properties": {"resigned_years": {"type": "integer", "minimum": 0}, "dry_run": {"type": "boolean", "default": true}}},
         "DecisionInput": {"type": "object", "properties": {"reason": {"type": "string"}}},
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     })
@@ -208,7 +38,22 @@ fn schemas() -> Value {
 
 pub fn spec() -> Value {
     let mut paths = serde_json::Map::new();
-    for (method, path, summary, body) in OPERATIONS {
+    for route in super::routes::ROUTES {
+        let (method, path, summary, body) = (&route.method, route.path, route.summary, route.body);
+        let scope = match route.rule.target {
+            Target::Any => "any account; answers only what is in your scopes",
+            Target::Anywhere => "the role in at least one scope",
+            Target::Org => "the role for the whole organisation (else 403)",
+            Target::Group => "the role in a scope containing the group (out of scope: 404)",
+            Target::GroupOrgWide => {
+                "the role for the whole organisation (a group out of scope: 404)"
+            }
+            Target::Person => "the role in a scope the person is a member of (out of scope: 404)",
+            Target::Held => "the role in a scope containing the post's group (out of scope: 404)",
+            Target::ParentInBody => {
+                "the role for the whole organisation, or in a scope containing parent_id (out of scope: 404)"
+            }
+        };
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -216,6 +61,8 @@ pub fn spec() -> Value {
             .collect();
         let mut op = json!({
             "summary": summary,
+            "x-required-role": route.rule.role.as_str(),
+            "x-scope": scope,
             "parameters": params,
             "responses": {
                 "200": {"description": "OK"},

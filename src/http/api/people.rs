@@ -1,10 +1,12 @@
 //! People: create, read, update, delete, search; custom fields; opt-outs.
 
-use axum::{Json, extract::State, http::StatusCode};
+use std::sync::Arc;
+
+use axum::{Extension, Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiJson, ApiPath, ApiQuery, ApiState};
+use super::{ApiJson, ApiPath, ApiQuery, ApiState, Caller};
 use crate::{
     admin::people::{PersonInput, apply, one_of, parse_email, validate},
     http::error::ApiError,
@@ -75,6 +77,12 @@ pub async fn delete(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
+    if let Some(a) = state.store.account_of_person(id).await? {
+        return Err(ApiError::conflict(format!(
+            "person {id} holds admin account {}; deactivate the account instead (its history stays)",
+            a.id
+        )));
+    }
     if state.store.delete_person(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -95,6 +103,7 @@ pub struct SearchParams {
 
 pub async fn search(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiQuery(p): ApiQuery<SearchParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = p.limit.unwrap_or(100);
@@ -103,15 +112,30 @@ pub async fn search(
             "limit is 1 to 1000 and offset at least 0",
         ));
     }
-    let query = PeopleQuery {
+    let offset = p.offset.unwrap_or(0);
+    let visible = caller.access.visible_people();
+    let mut query = PeopleQuery {
         text: p.q,
         status: p.status,
         membership_type: p.membership_type,
         team: p.team,
         limit,
-        offset: p.offset.unwrap_or(0),
+        offset,
     };
-    let people = state.store.search_people(&query).await?;
+    if visible.is_some() {
+        // Scoped: filter everyone matching, then page (an association's size, not a city's).
+        query.limit = i64::MAX;
+        query.offset = 0;
+    }
+    let mut people = state.store.search_people(&query).await?;
+    if let Some(visible) = visible {
+        people = people
+            .into_iter()
+            .filter(|p| visible.contains(&p.id))
+            .skip(usize::try_from(offset).unwrap_or(0))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
+    }
     Ok(Json(json!({ "people": people })))
 }
 
@@ -188,15 +212,21 @@ pub async fn opt_outs(
 
 pub async fn opt_out(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<OptOutInput>,
 ) -> Result<StatusCode, ApiError> {
     detail(&state, id).await?;
     if let Some(g) = input.group_id {
+        let visible = caller
+            .access
+            .group_role(g)
+            .is_some_and(|r| r >= crate::admin::access::Role::Auditor);
         state
             .store
             .group(g)
             .await?
+            .filter(|_| visible)
             .ok_or_else(|| ApiError::not_found(format!("no group with id {g}")))?;
     }
     let channel = input.channel.unwrap_or_else(|| "admin".into());
