@@ -37,6 +37,9 @@ on_both_backends!(
             .await;
         app.group("Others", "others", &["outsider@example.org"])
             .await;
+        // No footer: the body arrives byte for byte.
+        app.settings("Board", r#"{"unsubscribe_footer": false}"#)
+            .await;
         let body = "Minutes attached.\r\n.leading dot stays\r\n\r\nÅsa says hej.";
         let reply = post(
             &app,

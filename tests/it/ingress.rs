@@ -191,6 +191,8 @@ async fn a_smuggling_attempt_does_not_split_the_message() {
 #[tokio::test]
 async fn bdat_chunks_make_one_message() {
     let (_db, sink, app) = started().await;
+    app.settings("Board", r#"{"unsubscribe_footer": false}"#)
+        .await;
     let (mut c, _) = Client::connect(app.smtp).await;
     c.cmd("EHLO client.test").await;
     c.cmd("MAIL FROM:<anna@example.org>").await;
