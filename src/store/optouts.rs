@@ -63,7 +63,52 @@ pub struct OptOut {
     pub created_at: i64,
 }
 
+/// A post with the opt-outs of its group that followed it (before the group's next post).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PostOptOuts {
+    pub queue_id: String,
+    pub message_id: Option<String>,
+    pub received_at: i64,
+    pub opt_outs: i64,
+}
+
 impl Store {
+    /// The group's latest `limit` posts, newest first, each with the number of opt-outs of the
+    /// group made after it and before the next post: who left after which mail.
+    pub async fn opt_outs_per_post(
+        &self,
+        group_id: i64,
+        limit: i64,
+    ) -> Result<Vec<PostOptOuts>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT p.queue_id, p.message_id, p.received_at,
+                    (SELECT COUNT(*) FROM opt_outs o
+                      WHERE o.group_id = p.group_id AND o.created_at >= p.received_at
+                        AND o.created_at < COALESCE(
+                            (SELECT MIN(n.received_at) FROM posts n
+                              WHERE n.group_id = p.group_id AND n.kind = 'post'
+                                AND n.received_at > p.received_at),
+                            9223372036854775807)) AS opt_outs
+             FROM posts p WHERE p.group_id = $1 AND p.kind = 'post'
+             ORDER BY p.received_at DESC, p.id DESC LIMIT $2",
+        )
+        .bind(group_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PostOptOuts {
+                    queue_id: r.try_get(0)?,
+                    message_id: r.try_get(1)?,
+                    received_at: r.try_get(2)?,
+                    opt_outs: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
     /// Opt-outs of one person, or of one group (`group_id`), newest first.
     pub async fn opt_outs(
         &self,

@@ -487,3 +487,58 @@ async fn links_in_mail_already_sent_outlive_a_key_rotation_for_the_grace_period(
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_api_lists_opt_outs_with_channel_and_counts_them_per_post() {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let mut config = test_config(&db.url, sink.addr);
+    let token = "test-token-0123456789abcdef";
+    config.http.api_token = Some(circlemail::config::Secret::new(token));
+    let app = TestApp::spawn(config).await;
+    app.group("Board", "board", &["ann@x.org", "bo@x.org", "chair@x.org"])
+        .await;
+    post(&app, "board@lists.test", "One").await;
+    sink.wait_for_recipients(3, WAIT).await;
+    for who in ["ann@x.org", "bo@x.org"] {
+        let link = link_of(&copy_for(&sink, who, "One").unwrap());
+        assert_eq!(
+            post_form(app.http, &link, "List-Unsubscribe=One-Click")
+                .await
+                .status,
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    post(&app, "board@lists.test", "Two").await;
+    sink.wait_for_recipients(4, WAIT).await;
+    let g = app.store.find_group("Board").await.unwrap().unwrap();
+    let r = request(
+        app.http,
+        "GET",
+        &format!("/api/v1/groups/{}/opt-outs", g.id),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let outs = v["opt_outs"].as_array().unwrap();
+    assert_eq!(outs.len(), 2);
+    assert!(
+        outs.iter()
+            .all(|o| o["channel"] == "link" && o["created_at"].as_i64().unwrap() > 0)
+    );
+    let per_post: Vec<i64> = v["per_post"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["opt_outs"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        per_post,
+        [0, 2],
+        "newest first: Two lost no one, One lost two"
+    );
+    app.stop().await;
+}

@@ -584,5 +584,6 @@ pub async fn opt_outs(
         .into_iter()
         .filter(|o| visible.as_ref().is_none_or(|v| v.contains(&o.person_id)))
         .collect();
-    Ok(Json(json!({ "opt_outs": opt_outs })))
+    let per_post = state.store.opt_outs_per_post(id, 50).await?;
+    Ok(Json(json!({ "opt_outs": opt_outs, "per_post": per_post })))
 }

@@ -335,7 +335,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "/groups/{id}/opt-outs",
         Auditor,
         Group,
-        "Opt-outs of the group's mail",
+        "Opt-outs of the group's mail (person, time, channel), and per recent post the opt-outs that followed it",
         "",
     ),
     r(
