@@ -55,6 +55,8 @@ pub struct App {
     signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
     link_key: Vec<u8>,
+    /// Tags VERP addresses (likewise).
+    verp_key: Vec<u8>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -85,6 +87,7 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_key = store.secret("links", clock.now_ms()).await?;
+        let verp_key = store.secret("verp", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let dmarc = Arc::new(DmarcPolicies::new(
             crate::dmarc::authenticator(&config.dns.nameservers)
@@ -111,6 +114,7 @@ impl App {
             dmarc,
             signers,
             link_key,
+            verp_key,
         })
     }
 
@@ -151,6 +155,7 @@ impl App {
             dmarc,
             signers,
             link_key,
+            verp_key,
         } = self;
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
@@ -218,13 +223,21 @@ impl App {
         let manager = QueueManager::new(
             &queue,
             store.clone(),
-            clock,
+            clock.clone(),
             transport,
             signers,
             manager_settings(&config),
         );
         tasks.spawn(manager.run(token.clone()));
         tasks.spawn(expire_held_posts(moderation, token.clone()));
+        let bounces = crate::bounce::BounceProcessor {
+            store: store.clone(),
+            clock: clock.clone(),
+            verp: crate::bounce::verp::Verp::new(verp_key),
+            scoring: crate::bounce::score::Scoring::from_config(&config.bounces),
+            poll_interval: config.delivery.poll_interval.max(Duration::from_millis(10)),
+        };
+        tasks.spawn(bounces.run(token.clone()));
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {

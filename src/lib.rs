@@ -23,6 +23,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod bounce;
 pub mod cli;
 pub mod clock;
 pub mod config;

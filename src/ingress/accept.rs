@@ -112,9 +112,10 @@ async fn build_unit(
     let ctx = &session.ctx;
     let group = route.group();
     let now = ctx.clock.now_ms();
-    if let Route::Bounce(_) = route {
+    if let Route::Bounce(_, verp) = route {
         return Ok(Unit::Bounce(NewBounce {
             group_id: group.id,
+            verp: verp.clone(),
             envelope_from: envelope.to_string(),
             received_at: now,
             raw: body.to_vec(),

@@ -5,6 +5,7 @@
 //! times as epoch milliseconds). The few statements that differ per backend live in [`dialect`].
 //! Every value from outside reaches SQL as a bound parameter, never by string formatting.
 
+pub mod bounces;
 pub mod deliveries;
 mod dialect;
 pub mod directory;
