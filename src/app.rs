@@ -186,6 +186,7 @@ impl App {
             clock: clock.clone(),
             token: config.http.api_token.clone(),
             domains: domains.clone(),
+            queue_wake: queue.wake_handle(),
         };
         let ctx = Arc::new(Context {
             hostname: config.server.hostname.clone(),

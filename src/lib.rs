@@ -29,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod dmarc;
+pub mod metrics;
 pub mod groups;
 pub mod http;
 pub mod ingress;

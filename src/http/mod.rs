@@ -1,4 +1,4 @@
-//! HTTP: `/healthz`, and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
+//! HTTP: `/healthz`, `/metrics` (Prometheus), and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
 //! moderation) join here.
 
 pub mod api;
@@ -20,6 +20,7 @@ pub fn router(store: Store, api: api::ApiState) -> Router {
                     "/moderate/{token}",
                     get(pages::moderate::show).post(pages::moderate::act),
                 )
+                .route("/metrics", get(api::queue::metrics))
                 .with_state(api.clone()),
         )
         .merge(api::router(api))

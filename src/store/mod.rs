@@ -15,6 +15,7 @@ pub mod import;
 pub mod optouts;
 pub mod people;
 pub mod posts;
+pub mod queue;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

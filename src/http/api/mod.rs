@@ -7,6 +7,7 @@ mod groups;
 mod moderation;
 pub mod openapi;
 mod people;
+pub(crate) mod queue;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct ApiState {
     pub token: Option<Secret>,
     /// `server.domains`: a list address must be at one of them.
     pub domains: Vec<String>,
+    /// Wakes the delivery loop (queue retry-now).
+    pub queue_wake: Arc<tokio::sync::Notify>,
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s.
@@ -100,6 +103,14 @@ pub fn router(state: ApiState) -> Router {
             "/groups/{id}/settings",
             get(moderation::settings).put(moderation::set_settings),
         )
+        .route("/groups/{id}/bounces", get(queue::group_bounces))
+        .route(
+            "/groups/{id}/bounces/{person}/enable",
+            post(queue::reenable),
+        )
+        .route("/people/{id}/bounces", get(queue::person_bounces))
+        .route("/queue", get(queue::list))
+        .route("/queue/{queue_id}/{action}", post(queue::act))
         .route("/moderation", get(moderation::list))
         .route("/moderation/{id}/{action}", post(moderation::decide))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))

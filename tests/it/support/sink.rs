@@ -65,6 +65,8 @@ struct Behaviour {
     rcpt_replies: Mutex<HashMap<String, String>>,
     /// Accept connections but say nothing.
     stall: AtomicBool,
+    /// Greet this many connections with `421` and close them.
+    busy_connections: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -82,6 +84,10 @@ impl Sink {
 
     pub async fn start_on(addr: &str) -> Sink {
         let listener = TcpListener::bind(addr).await.expect("bind sink");
+        Sink::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> Sink {
         let sink = Sink {
             addr: listener.local_addr().unwrap(),
             messages: Arc::default(),
@@ -112,6 +118,33 @@ impl Sink {
             .lock()
             .unwrap()
             .insert(rcpt.to_lowercase(), reply.to_string());
+    }
+
+    /// Greets the next `connections` connections with `421 4.3.2` and closes them.
+    pub fn busy(&self, connections: usize) {
+        self.behaviour
+            .busy_connections
+            .store(connections, Ordering::SeqCst);
+    }
+
+    /// Starts one sink per address, all on the same port (as MX hosts all listen on port 25):
+    /// `ips` are loopback addresses such as 127.0.0.2.
+    pub async fn start_same_port(ips: &[&str]) -> Vec<Sink> {
+        for _ in 0..20 {
+            let first = Sink::start_on(&format!("{}:0", ips[0])).await;
+            let port = first.addr.port();
+            let mut sinks = vec![first];
+            for ip in &ips[1..] {
+                match TcpListener::bind(format!("{ip}:{port}")).await {
+                    Ok(l) => sinks.push(Sink::serve(l)),
+                    Err(_) => break,
+                }
+            }
+            if sinks.len() == ips.len() {
+                return sinks;
+            }
+        }
+        panic!("no port free on all of {ips:?}");
     }
 
     pub fn stall(&self, on: bool) {
@@ -160,6 +193,16 @@ impl Sink {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         stream.set_nodelay(true)?;
+        let busy = self.behaviour.busy_connections.load(Ordering::SeqCst);
+        if busy > 0 {
+            self.behaviour
+                .busy_connections
+                .store(busy - 1, Ordering::SeqCst);
+            stream
+                .write_all(b"421 4.3.2 Too busy, try again later\r\n")
+                .await?;
+            return Ok(());
+        }
         stream.write_all(b"220 sink.test ESMTP\r\n").await?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut parser = RequestReceiver::default();
