@@ -1,7 +1,8 @@
-//! Delivery: outbound SMTP. One call sends one message to a batch of recipients in one
-//! transaction and tells, per recipient, what became of it.
+//! Delivery: outbound SMTP. One call sends one or more copies over one connection, each copy
+//! in its own transaction, and tells, per recipient, what became of it.
 //!
-//! Input: envelope sender, recipients, message bytes. Output: one [`RcptOutcome`] per recipient.
+//! Input: [`Copy`]s (envelope sender, recipients, message bytes). Output: one [`RcptOutcome`]
+//! per recipient of each copy.
 //! Never touches the store: the queue records outcomes. Errors are temporary unless the remote
 //! server proved them permanent with a 5xx reply (see [`outcome`]).
 
@@ -11,20 +12,26 @@ mod relay;
 pub use outcome::RcptOutcome;
 pub use relay::{Relay, RelayTarget};
 
+/// One SMTP transaction's worth: a message for some recipients from one envelope sender.
+/// A batched list copy is one `Copy` for many recipients; a personalised one is a `Copy` each.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub message: Vec<u8>,
+}
+
 /// How copies leave this server. The relay (smarthost) is the one transport so far.
 pub enum Transport {
     Relay(Relay),
 }
 
 impl Transport {
-    pub async fn send(
-        &self,
-        envelope_from: &str,
-        recipients: &[String],
-        message: &[u8],
-    ) -> Vec<RcptOutcome> {
+    /// Sends `copies` in order, reusing one connection; the outcomes come per copy, one per
+    /// recipient, in the order given.
+    pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
         match self {
-            Transport::Relay(relay) => relay.send(envelope_from, recipients, message).await,
+            Transport::Relay(relay) => relay.send(copies).await,
         }
     }
 

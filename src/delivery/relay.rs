@@ -1,9 +1,11 @@
 //! The relay transport: every copy goes to one smarthost over SMTP (mail-send underneath).
 //!
 //! One connection per batch: greeting, EHLO, STARTTLS (per `delivery.relay_tls`), AUTH when
-//! configured, then MAIL FROM and every RCPT TO pipelined when the relay offers PIPELINING, so a
-//! batch costs one round trip instead of one per recipient, then DATA. Each RCPT reply is kept,
-//! so one refused recipient fails alone while the rest of the batch is delivered.
+//! configured, then for each copy of the batch one transaction: MAIL FROM and every RCPT TO
+//! pipelined when the relay offers PIPELINING, so a transaction costs one round trip instead of
+//! one per recipient, then DATA. Each RCPT reply is kept, so one refused recipient fails alone
+//! while the rest of the batch is delivered. Personalised copies (one per recipient) share the
+//! connection; after a connection-level failure the next copy opens a new one.
 
 use std::{fmt, time::Duration};
 
@@ -18,7 +20,10 @@ use tokio::{
 };
 use tokio_rustls::TlsConnector;
 
-use super::outcome::{RcptOutcome, from_error, from_reply};
+use super::{
+    Copy,
+    outcome::{RcptOutcome, from_error, from_reply},
+};
 use crate::config::{DeliveryConfig, RelayTls};
 
 /// Where the relay is and how to speak TLS to it.
@@ -119,20 +124,43 @@ impl Relay {
         &self.target
     }
 
-    /// Sends `message` to `recipients` in one transaction; one outcome per recipient, in order.
-    pub async fn send(
-        &self,
-        from: &str,
-        recipients: &[String],
-        message: &[u8],
-    ) -> Vec<RcptOutcome> {
-        let (mut client, ehlo) = match self.open().await {
-            Ok(open) => open,
-            Err(outcome) => return vec![outcome; recipients.len()],
-        };
-        let outcomes = transaction(&mut client, &ehlo, from, recipients, message).await;
-        let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
-        outcomes
+    /// Sends each copy in its own transaction over one connection (a new one after a
+    /// connection-level failure); one outcome per recipient of each copy, in order.
+    pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
+        let mut results = Vec::with_capacity(copies.len());
+        let mut open: Option<(Client, EhloResponse<String>)> = None;
+        for (i, copy) in copies.iter().enumerate() {
+            let (client, ehlo) = match open.take() {
+                Some(o) => o,
+                None => match self.open().await {
+                    Ok(o) => o,
+                    Err(outcome) => {
+                        // The relay cannot be reached: the rest of the batch waits for a retry.
+                        for rest in &copies[i..] {
+                            results.push(vec![outcome.clone(); rest.recipients.len()]);
+                        }
+                        return results;
+                    }
+                },
+            };
+            let mut client = client;
+            let (outcomes, usable) = transaction(
+                &mut client,
+                &ehlo,
+                &copy.envelope_from,
+                &copy.recipients,
+                &copy.message,
+            )
+            .await;
+            results.push(outcomes);
+            if usable {
+                open = Some((client, ehlo));
+            }
+        }
+        if let Some((mut client, _)) = open {
+            let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
+        }
+        results
     }
 
     /// Connects, reads the greeting, says EHLO, secures and authenticates as configured.
@@ -250,14 +278,15 @@ async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
     client.ehlo(helo).await
 }
 
-/// MAIL, RCPT…, DATA on an open connection.
+/// MAIL, RCPT…, DATA on an open connection. The flag says whether the connection can carry
+/// another transaction (false after an I/O error, a timeout or a reply out of step).
 async fn transaction(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     from: &str,
     recipients: &[String],
     message: &[u8],
-) -> Vec<RcptOutcome> {
+) -> (Vec<RcptOutcome>, bool) {
     let mut params = String::new();
     if ehlo.has_capability(EXT_8BIT_MIME) && !message.is_ascii() {
         params.push_str(" BODY=8BITMIME");
@@ -278,13 +307,18 @@ async fn transaction(
     };
     let replies = match replies {
         Ok(replies) => replies,
-        Err(e) => return vec![from_error("MAIL/RCPT", &e); recipients.len()],
+        Err(e) => return (vec![from_error("MAIL/RCPT", &e); recipients.len()], false),
     };
     let Some(mail_reply) = replies.first() else {
-        return vec![RcptOutcome::Temporary("MAIL FROM: no reply".into()); recipients.len()];
+        let outcome = RcptOutcome::Temporary("MAIL FROM: no reply".into());
+        return (vec![outcome; recipients.len()], false);
     };
     if mail_reply.code / 100 != 2 {
-        return vec![from_reply("MAIL FROM", mail_reply); recipients.len()];
+        let usable = client.cmd(b"RSET\r\n").await.is_ok();
+        return (
+            vec![from_reply("MAIL FROM", mail_reply); recipients.len()],
+            usable,
+        );
     }
 
     let mut outcomes: Vec<Option<RcptOutcome>> = recipients
@@ -296,24 +330,30 @@ async fn transaction(
             None => Some(RcptOutcome::Temporary("RCPT TO: no reply".into())),
         })
         .collect();
+    let mut usable = true;
     if outcomes.iter().all(Option::is_some) {
-        let _ = client.cmd(b"RSET\r\n").await;
+        usable = client.cmd(b"RSET\r\n").await.is_ok();
     } else {
         // mail-send always writes CRLF.CRLF after the data; a message that already ends in CRLF
         // would otherwise gain an empty line (and break a c=simple DKIM body hash).
         let message = message.strip_suffix(b"\r\n").unwrap_or(message);
         let data_outcome = match client.data(message).await {
             Ok(()) => RcptOutcome::Delivered,
-            Err(e) => from_error("DATA", &e),
+            Err(e) => {
+                // A refused message leaves the connection in step; anything else does not.
+                usable = matches!(e, mail_send::Error::UnexpectedReply(_));
+                from_error("DATA", &e)
+            }
         };
         for o in outcomes.iter_mut().filter(|o| o.is_none()) {
             *o = Some(data_outcome.clone());
         }
     }
-    outcomes
+    let outcomes = outcomes
         .into_iter()
         .map(|o| o.unwrap_or(RcptOutcome::Delivered))
-        .collect()
+        .collect();
+    (outcomes, usable)
 }
 
 /// Without PIPELINING: one command, one reply; stops after a refused MAIL FROM.

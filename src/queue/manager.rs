@@ -8,7 +8,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use super::{Queue, schedule::RetrySchedule};
 use crate::{
     clock::SharedClock,
-    delivery::Transport,
+    delivery::{Copy, Transport},
+    rewrite::Personaliser,
     signing::Signers,
     store::{
         Backend, Store,
@@ -152,33 +153,32 @@ impl QueueManager {
             .rsplit_once('@')
             .map(|(_, d)| d.to_string())
             .unwrap_or_default();
-        let outcomes = if post.personal_to {
-            // One copy per recipient, each with its own To: (and its own signature).
-            let mut outcomes = Vec::with_capacity(recipients.len());
-            for r in &recipients {
-                let copy = self
-                    .signers
-                    .sign_async(
-                        domain.clone(),
-                        crate::rewrite::personal_to(&post.list_copy, r),
-                    )
-                    .await;
-                outcomes.extend(
-                    self.transport
-                        .send(&post.envelope_from, std::slice::from_ref(r), &copy)
-                        .await,
-                );
-            }
-            outcomes
+        let copies: Vec<Copy> = if post.personal_to {
+            // One copy per recipient, each with its own To: and its own signature.
+            let personal = Arc::new(Personaliser::new(&post.list_copy));
+            self.signers
+                .sign_personal_async(domain, personal, recipients.clone())
+                .await
+                .into_iter()
+                .zip(&recipients)
+                .map(|(message, r)| Copy {
+                    envelope_from: post.envelope_from.clone(),
+                    recipients: vec![r.clone()],
+                    message,
+                })
+                .collect()
         } else {
-            let copy = self
+            let message = self
                 .signers
                 .sign_async(domain, post.list_copy.clone())
                 .await;
-            self.transport
-                .send(&post.envelope_from, &recipients, &copy)
-                .await
+            vec![Copy {
+                envelope_from: post.envelope_from.clone(),
+                recipients,
+                message,
+            }]
         };
+        let outcomes = self.transport.send(&copies).await.into_iter().flatten();
         let now = self.clock.now_ms();
         let recorded: Vec<(i64, Recorded)> = batch
             .iter()

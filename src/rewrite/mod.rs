@@ -17,11 +17,13 @@ pub mod display;
 pub mod footer;
 pub(crate) mod headers;
 mod list_headers;
+mod personal;
 mod received;
 
 use mail_parser::Message;
 
 pub use list_headers::list_id;
+pub use personal::Personaliser;
 pub use received::Arrival;
 
 use crate::{model::list_settings::ListSettings, store::groups::Group};
@@ -72,16 +74,6 @@ pub fn list_copy(
         settings.header_text.as_deref(),
         settings.footer_text.as_deref(),
     )
-}
-
-/// A recipient's own copy: `To:` replaced by their address (`to_mode = "recipient"`).
-pub fn personal_to(list_copy: &[u8], recipient: &str) -> Vec<u8> {
-    let Some(parsed) = mail_parser::MessageParser::new().parse_headers(list_copy) else {
-        return list_copy.to_vec();
-    };
-    let mut out = format!("To: <{recipient}>\r\n").into_bytes();
-    out.extend_from_slice(&headers::strip(list_copy, &parsed, &["To"]));
-    out
 }
 
 /// `raw` with only our Received: line added (mail forwarded to a list's managers).
@@ -165,17 +157,6 @@ mod tests {
         assert!(
             out.contains("From: Anna <anna@example.net>\r\nSubject: Minutes\r\n\r\n"),
             "{out}"
-        );
-    }
-
-    #[test]
-    fn a_personal_copy_has_the_recipients_address_in_to() {
-        let copy =
-            b"From: a@x.org\r\nTo: board@lists.test,\r\n other@x.org\r\nSubject: s\r\n\r\nbody\r\n";
-        let out = String::from_utf8(personal_to(copy, "kim@x.org")).unwrap();
-        assert_eq!(
-            out,
-            "To: <kim@x.org>\r\nFrom: a@x.org\r\nSubject: s\r\n\r\nbody\r\n"
         );
     }
 

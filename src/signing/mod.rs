@@ -3,8 +3,12 @@
 //! dual signing). Relaxed/relaxed canonicalisation; the headers receivers care about are signed,
 //! and `From` is signed once more than it occurs (oversigned) so no second From can be added.
 //! Signing is CPU work: it runs on the blocking pool, never on the reactor.
+//!
+//! Personal copies (one per recipient) are signed with the body hashed once per post
+//! ([`personal`]): each recipient then costs one private-key operation per key.
 
 pub mod keys;
+mod personal;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -13,7 +17,7 @@ use mail_auth::{
     dkim::{DkimSigner, Done},
 };
 
-use crate::config::DkimKeyConfig;
+use crate::{config::DkimKeyConfig, rewrite::Personaliser};
 
 /// Headers signed on every copy. Absent ones are signed as absent (they cannot be added later);
 /// From appears twice so a second From cannot be added either.
@@ -90,6 +94,62 @@ impl Signers {
         out.extend_from_slice(headers.as_bytes());
         out.extend_from_slice(message);
         out
+    }
+
+    /// Each recipient's personal copy, signed with every key of `domain`; the body is hashed
+    /// once for all of them.
+    pub fn sign_personal(
+        &self,
+        domain: &str,
+        copy: &Personaliser,
+        recipients: &[String],
+    ) -> Vec<Vec<u8>> {
+        let signers: Vec<personal::BodySigner<'_>> = self
+            .by_domain
+            .get(&domain.to_ascii_lowercase())
+            .map(|s| {
+                s.iter()
+                    .map(|s| personal::BodySigner::new(s, copy.body()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        recipients
+            .iter()
+            .map(|r| {
+                let fields = copy.fields_for(r);
+                let mut headers = String::new();
+                for signer in &signers {
+                    match signer.sign(&[fields.as_bytes(), copy.shared_fields()], now) {
+                        Ok(sig) => headers.push_str(&sig),
+                        Err(e) => {
+                            tracing::error!(domain, error = %e, "DKIM signing failed; sending unsigned")
+                        }
+                    }
+                }
+                copy.copy_for(&headers, r)
+            })
+            .collect()
+    }
+
+    /// [`Signers::sign_personal`] on the blocking pool.
+    pub async fn sign_personal_async(
+        &self,
+        domain: String,
+        copy: Arc<Personaliser>,
+        recipients: Vec<String>,
+    ) -> Vec<Vec<u8>> {
+        let this = self.clone();
+        let fallback = (copy.clone(), recipients.clone());
+        tokio::task::spawn_blocking(move || this.sign_personal(&domain, &copy, &recipients))
+            .await
+            .unwrap_or_else(|_| {
+                let (copy, recipients) = fallback;
+                recipients.iter().map(|r| copy.copy_for("", r)).collect()
+            })
     }
 
     /// Signs on the blocking pool (for the async delivery path).

@@ -51,6 +51,16 @@ async fn verify_with_dkimpy(message: Vec<u8>, records: String) -> (bool, String)
 }
 
 async fn signed_copy(kinds: &[&str]) -> (Vec<u8>, String, TestApp) {
+    let (copies, records, app) = signed_copies(kinds, "").await;
+    (copies[0].data.clone(), records, app)
+}
+
+/// Posts a multipart message with a non-ASCII subject and a PDF to a two-member list signed
+/// with `kinds`; `extra_settings` is added to the list's settings JSON.
+async fn signed_copies(
+    kinds: &[&str],
+    extra_settings: &str,
+) -> (Vec<crate::support::sink::Delivered>, String, TestApp) {
     let db = TestDb::new(Backend::Sqlite, None).await;
     let sink = Sink::start().await;
     let mut config = test_config(&db.url, sink.addr);
@@ -78,7 +88,9 @@ async fn signed_copy(kinds: &[&str]) -> (Vec<u8>, String, TestApp) {
     app.store
         .set_settings(
             g.id,
-            r#"{"subject_prefix": "[Styrelsen]", "footer_text": "Lämna listan"}"#,
+            &format!(
+                r#"{{"subject_prefix": "[Styrelsen]", "footer_text": "Lämna listan"{extra_settings}}}"#
+            ),
         )
         .await
         .unwrap();
@@ -91,9 +103,9 @@ async fn signed_copy(kinds: &[&str]) -> (Vec<u8>, String, TestApp) {
             .starts_with("250")
     );
     sink.wait_for_recipients(2, Duration::from_secs(15)).await;
-    let copy = sink.messages()[0].data.clone();
+    let copies = sink.messages();
     std::mem::forget(db); // the keys must outlive the app
-    (copy, serde_json::Value::Object(records).to_string(), app)
+    (copies, serde_json::Value::Object(records).to_string(), app)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,5 +147,37 @@ async fn dual_signed_copies_verify_both_signatures_and_oversign_from() {
     for signed in ["list-id", "subject", "list-unsubscribe-post", "reply-to"] {
         assert!(h.contains(signed), "{signed} signed: {h}");
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_copies_signed_with_one_body_hash_verify_for_each_recipient() {
+    // to_mode = recipient: one copy per member, each with its own To: and signatures whose
+    // body hash was computed once for the post.
+    let (copies, records, app) =
+        signed_copies(&["rsa", "ed25519"], r#", "to_mode": "recipient""#).await;
+    assert_eq!(copies.len(), 2, "one copy per recipient");
+    let mut body_hashes = Vec::new();
+    for copy in &copies {
+        let to = copy.header("To").unwrap_or_default();
+        assert_eq!(to.trim(), format!("<{}>", copy.rcpts[0]), "own To:");
+        let (ok, out) = verify_with_dkimpy(copy.data.clone(), records.clone()).await;
+        assert!(ok, "{} {out}", copy.rcpts[0]);
+        assert!(out.starts_with("2 [True, True]"), "{out}");
+        let text = copy.text();
+        let bh = text
+            .split("bh=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        body_hashes.push(bh);
+    }
+    assert_eq!(
+        body_hashes[0], body_hashes[1],
+        "the same body, the same bh="
+    );
     app.stop().await;
 }
