@@ -12,8 +12,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     clock::{SharedClock, SystemClock},
-    config::Config,
-    delivery::{Relay, Transport},
+    config::{Config, TransportKind},
+    delivery::{Direct, Relay, Transport},
     dmarc::DmarcPolicies,
     http,
     ingress::{self, Context},
@@ -78,8 +78,21 @@ impl App {
             }
             _ => None,
         };
-        let relay = Relay::new(&config.delivery, &config.server.hostname)
-            .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?;
+        let transport = match config.delivery.transport {
+            TransportKind::Relay => Transport::Relay(
+                Relay::new(&config.delivery, &config.server.hostname)
+                    .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?,
+            ),
+            TransportKind::Direct => Transport::Direct(Box::new(
+                Direct::new(
+                    &config.delivery,
+                    &config.server.hostname,
+                    crate::dmarc::authenticator(&config.dns.nameservers)
+                        .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
+                )
+                .map_err(|e| AppError::Setup(format!("delivery.transport: {e}")))?,
+            )),
+        };
         let store = Store::connect(
             config.database.url.expose(),
             config.database.max_connections,
@@ -110,7 +123,7 @@ impl App {
             lmtp,
             http,
             tls,
-            transport: Transport::Relay(relay),
+            transport,
             dmarc,
             signers,
             link_key,
@@ -221,20 +234,21 @@ impl App {
                 session_tracker.clone(),
             ));
         }
+        let verp = crate::bounce::verp::Verp::new(verp_key);
         let manager = QueueManager::new(
             &queue,
             store.clone(),
             clock.clone(),
             transport,
             signers,
-            manager_settings(&config),
+            manager_settings(&config, verp.clone()),
         );
         tasks.spawn(manager.run(token.clone()));
         tasks.spawn(expire_held_posts(moderation, token.clone()));
         let bounces = crate::bounce::BounceProcessor {
             store: store.clone(),
             clock: clock.clone(),
-            verp: crate::bounce::verp::Verp::new(verp_key),
+            verp,
             scoring: crate::bounce::score::Scoring::from_config(&config.bounces),
             poll_interval: config.delivery.poll_interval.max(Duration::from_millis(10)),
         };
@@ -284,7 +298,7 @@ async fn expire_held_posts(moderation: Arc<Moderation>, shutdown: CancellationTo
     }
 }
 
-fn manager_settings(config: &Config) -> ManagerSettings {
+fn manager_settings(config: &Config, verp_key: crate::bounce::verp::Verp) -> ManagerSettings {
     let d = &config.delivery;
     ManagerSettings {
         workers: d.workers,
@@ -296,5 +310,7 @@ fn manager_settings(config: &Config) -> ManagerSettings {
             max_interval: d.retry_max_interval,
             max_age: d.max_age,
         },
+        verp: d.verp,
+        verp_key,
     }
 }

@@ -20,6 +20,12 @@ pub struct Verp {
     key: Vec<u8>,
 }
 
+impl std::fmt::Debug for Verp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Verp { key: <secret> }")
+    }
+}
+
 /// What a VERP detail (the part after `+`) says, once its tag checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {

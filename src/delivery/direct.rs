@@ -72,8 +72,10 @@ impl Direct {
 
     /// Sends every copy, domain by domain; one outcome per recipient of each copy, in order.
     pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
-        let mut results: Vec<Vec<Option<RcptOutcome>>> =
-            copies.iter().map(|c| vec![None; c.recipients.len()]).collect();
+        let mut results: Vec<Vec<Option<RcptOutcome>>> = copies
+            .iter()
+            .map(|c| vec![None; c.recipients.len()])
+            .collect();
         // domain → (copy index, recipient index)
         let mut by_domain: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         for (ci, copy) in copies.iter().enumerate() {
@@ -104,7 +106,10 @@ impl Direct {
                     jobs.push((
                         Copy {
                             envelope_from: copy.envelope_from.clone(),
-                            recipients: chunk.iter().map(|ri| copy.recipients[*ri].clone()).collect(),
+                            recipients: chunk
+                                .iter()
+                                .map(|ri| copy.recipients[*ri].clone())
+                                .collect(),
                             message: copy.message.clone(),
                         },
                         chunk.iter().map(|ri| (ci, *ri)).collect(),
@@ -143,7 +148,11 @@ impl Direct {
     }
 
     /// All of one domain's transactions: hosts in order until one takes the connection.
-    async fn send_domain(&self, domain: &str, jobs: &[(Copy, Vec<(usize, usize)>)]) -> Vec<Vec<RcptOutcome>> {
+    async fn send_domain(
+        &self,
+        domain: &str,
+        jobs: &[(Copy, Vec<(usize, usize)>)],
+    ) -> Vec<Vec<RcptOutcome>> {
         let hosts = match mx::hosts(&self.auth, domain).await {
             Ok(hosts) => hosts,
             Err(outcome) => {
@@ -181,8 +190,12 @@ impl Direct {
                     )
                     .await;
                     let label = |o: RcptOutcome| match o {
-                        RcptOutcome::Temporary(e) => RcptOutcome::Temporary(format!("{}: {e}", host.name)),
-                        RcptOutcome::Permanent(e) => RcptOutcome::Permanent(format!("{}: {e}", host.name)),
+                        RcptOutcome::Temporary(e) => {
+                            RcptOutcome::Temporary(format!("{}: {e}", host.name))
+                        }
+                        RcptOutcome::Permanent(e) => {
+                            RcptOutcome::Permanent(format!("{}: {e}", host.name))
+                        }
                         d => d,
                     };
                     results.push(outcomes.into_iter().map(label).collect());
@@ -208,10 +221,13 @@ impl Direct {
         host: &str,
     ) -> Result<(Client, EhloResponse<String>), RcptOutcome> {
         let stage = format!("{host} [{ip}]");
-        let tcp = timeout(self.connect_timeout, TcpStream::connect(SocketAddr::new(ip, self.port)))
-            .await
-            .map_err(|_| RcptOutcome::Temporary(format!("{stage}: connection timed out")))?
-            .map_err(|e| RcptOutcome::Temporary(format!("{stage}: cannot connect: {e}")))?;
+        let tcp = timeout(
+            self.connect_timeout,
+            TcpStream::connect(SocketAddr::new(ip, self.port)),
+        )
+        .await
+        .map_err(|_| RcptOutcome::Temporary(format!("{stage}: connection timed out")))?
+        .map_err(|e| RcptOutcome::Temporary(format!("{stage}: cannot connect: {e}")))?;
         let _ = tcp.set_nodelay(true);
         let mut plain = SmtpClient {
             stream: tcp,

@@ -30,7 +30,10 @@ pub async fn hosts(auth: &MessageAuthenticator, domain: &str) -> Result<Vec<MxHo
         Ok(set) => {
             let records = &set.rrset;
             let null = |e: &str| e == "." || e.is_empty();
-            if records.iter().all(|mx| mx.exchanges.iter().all(|e| null(e))) && !records.is_empty()
+            if records
+                .iter()
+                .all(|mx| mx.exchanges.iter().all(|e| null(e)))
+                && !records.is_empty()
             {
                 return Err(RcptOutcome::Permanent(format!(
                     "556 5.1.10 {domain} accepts no mail (null MX, RFC 7505)"
@@ -93,12 +96,18 @@ async fn addresses(auth: &MessageAuthenticator, host: &str) -> Result<Vec<IpAddr
     let fqdn = format!("{}.", host.trim_end_matches('.'));
     let mut addrs = Vec::new();
     let mut failure = None;
-    match auth.ipv4_lookup(fqdn.as_str(), None::<&NoCache<_, _>>).await {
+    match auth
+        .ipv4_lookup(fqdn.as_str(), None::<&NoCache<_, _>>)
+        .await
+    {
         Ok(set) => addrs.extend(set.rrset.iter().map(|a| IpAddr::V4(*a))),
         Err(Error::Dns(DnsError::RecordNotFound(_))) => {}
         Err(e) => failure = Some(format!("DNS A lookup for {host} failed: {e}")),
     }
-    match auth.ipv6_lookup(fqdn.as_str(), None::<&NoCache<_, _>>).await {
+    match auth
+        .ipv6_lookup(fqdn.as_str(), None::<&NoCache<_, _>>)
+        .await
+    {
         Ok(set) => addrs.extend(set.rrset.iter().map(|a| IpAddr::V6(*a))),
         Err(Error::Dns(DnsError::RecordNotFound(_))) => {}
         Err(e) => failure = failure.or(Some(format!("DNS AAAA lookup for {host} failed: {e}"))),

@@ -159,7 +159,9 @@ impl Store {
             .await?;
         match row {
             Some(_) => Ok(()),
-            None => Err(StoreError::NotFound(format!("no post with queue id {queue_id:?}"))),
+            None => Err(StoreError::NotFound(format!(
+                "no post with queue id {queue_id:?}"
+            ))),
         }
     }
 

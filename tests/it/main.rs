@@ -6,6 +6,7 @@ mod support;
 mod api;
 mod cli;
 mod crash;
+mod direct;
 mod display;
 mod fanout;
 mod groups;

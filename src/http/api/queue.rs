@@ -107,7 +107,9 @@ pub async fn reenable(
             "person {person} has no bounce record for group {id}"
         )));
     }
-    Ok(Json(json!({ "group_id": id, "person_id": person, "enabled": true })))
+    Ok(Json(
+        json!({ "group_id": id, "person_id": person, "enabled": true }),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text format.

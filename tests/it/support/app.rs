@@ -50,7 +50,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(config: Config) -> TestApp {
-        let app = App::build_with_clock(config, Arc::new(SystemClock))
+        Self::spawn_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn spawn_with_clock(
+        config: Config,
+        clock: circlemail::clock::SharedClock,
+    ) -> TestApp {
+        let app = App::build_with_clock(config, clock)
             .await
             .expect("app builds");
         let smtp = app.smtp_addrs()[0];
