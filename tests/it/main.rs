@@ -4,6 +4,7 @@
 mod support;
 
 mod api;
+mod bounces;
 mod cli;
 mod crash;
 mod direct;
