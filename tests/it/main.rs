@@ -15,5 +15,6 @@ mod import;
 mod ingress;
 mod interop;
 mod moderation;
+mod scale;
 mod signing;
 mod store;
