@@ -4,6 +4,11 @@
 //!     cargo bench --bench fanout                      # 1,000 members, SQLite
 //!     cargo bench --bench fanout -- 10000 5           # members, runs
 //!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench fanout
+//!     CIRCLEMAIL_TEST_POSTGRES=… cargo bench --bench fanout -- 10000 3 2   # 2 instances
+//!
+//! Batched mode: one copy for up to `max_recipients_per_transaction` recipients, no VERP. With a
+//! third argument N > 1, N servers share the PostgreSQL database (SQLite is skipped: it is
+//! single-instance); posts go to the first, all of them deliver.
 //!
 //! Prints one line per run and the median. The sink shares the machine's cores with the server,
 //! so the figure is a floor for a real relay on another machine.
@@ -19,6 +24,7 @@ use circlemail::{
     clock::SystemClock,
     config::{Config, RelayTls, Secret},
     model::address::EmailAddress,
+    store::import::{ImportIds, PersonRecord},
 };
 use sink::Sink;
 use tokio::{
@@ -33,19 +39,22 @@ fn main() {
         .collect();
     let members: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let instances: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
-        bench("sqlite", &sqlite, members, runs).await;
+        if instances == 1 {
+            bench("sqlite", &sqlite, members, runs, 1).await;
+        }
         match std::env::var("CIRCLEMAIL_TEST_POSTGRES") {
-            Ok(url) => bench("postgres", &url, members, runs).await,
+            Ok(url) => bench("postgres", &url, members, runs, instances).await,
             Err(_) => println!("postgres: skipped (set CIRCLEMAIL_TEST_POSTGRES to measure it)"),
         }
     });
 }
 
-async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
+async fn bench(label: &str, db_url: &str, members: usize, runs: usize, instances: usize) {
     let sink = Sink::start().await;
     let mut config = Config::default();
     config.server.domains = vec!["lists.test".into()];
@@ -57,15 +66,22 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
     config.delivery.poll_interval = Duration::from_millis(20);
     let workers = config.delivery.workers;
     let batch = config.delivery.max_recipients_per_transaction;
-    let app = App::build_with_clock(config, Arc::new(SystemClock))
-        .await
-        .expect("app");
-    let smtp = app.smtp_addrs()[0];
-    let store = app.store().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let mut servers = Vec::new();
+    let mut smtp = None;
+    let mut store = None;
+    for _ in 0..instances {
+        let app = App::build_with_clock(config.clone(), Arc::new(SystemClock))
+            .await
+            .expect("app");
+        smtp = smtp.or(Some(app.smtp_addrs()[0]));
+        store = store.or(Some(app.store().clone()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        servers.push((stop, server));
+    }
+    let (smtp, store) = (smtp.expect("an instance"), store.expect("an instance"));
 
     let local = format!("bench{}", rand::random::<u32>());
     let address = EmailAddress::parse(&format!("{local}@lists.test")).unwrap();
@@ -82,13 +98,24 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
         )
         .await
         .expect("settings");
-    for i in 0..members {
-        let person = EmailAddress::parse(&format!("member{i}@example{}.org", i % 50)).unwrap();
-        let p = store.upsert_person(&person, None, 0).await.expect("person");
-        store.add_member(group.id, p.id, 0).await.expect("member");
+    let records: Vec<PersonRecord> = (0..members)
+        .map(|i| PersonRecord {
+            email: Some(EmailAddress::parse(&format!("member{i}@example{}.org", i % 50)).unwrap()),
+            groups: vec![local.clone()],
+            ..PersonRecord::default()
+        })
+        .collect();
+    let mut ids = ImportIds::default();
+    for chunk in records.chunks(1000) {
+        store
+            .import_chunk(chunk, &mut ids, 0)
+            .await
+            .expect("members");
     }
 
-    println!("{label}: {members} members, {workers} workers, {batch} recipients per transaction");
+    println!(
+        "{label}: {members} members, {instances} instance(s) × {workers} workers, {batch} recipients per transaction (batched, no VERP)"
+    );
     let mut rates = Vec::new();
     for run in 1..=runs {
         let before = sink.recipient_count();
@@ -111,8 +138,10 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize) {
         "{label}: median {:.0} recipients/s over {runs} runs",
         rates[rates.len() / 2]
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    for (stop, server) in servers {
+        let _ = stop.send(());
+        let _ = server.await;
+    }
 }
 
 async fn post(smtp: std::net::SocketAddr, to: &str) {

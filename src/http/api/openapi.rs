@@ -173,6 +173,36 @@ pub const OPERATIONS: &[(&str, &str, &str, &str)] = &[
         "Replace the list settings; fields left out take their defaults",
         "ListSettings",
     ),
+    (
+        "get",
+        "/groups/{id}/bounces",
+        "Bounce scores of a group: who bounced, how often, the last report, who is disabled",
+        "",
+    ),
+    (
+        "post",
+        "/groups/{id}/bounces/{person}/enable",
+        "Re-enable delivery to a person disabled for bouncing (score back to zero)",
+        "",
+    ),
+    (
+        "get",
+        "/people/{id}/bounces",
+        "A person's bounce scores, per list",
+        "",
+    ),
+    (
+        "get",
+        "/queue",
+        "Posts being delivered and deferred recipients with last error and next attempt; ?limit=",
+        "",
+    ),
+    (
+        "post",
+        "/queue/{queue_id}/{action}",
+        "retry (due now) or cancel (marked failed) a post's waiting recipients, or one {recipient}",
+        "QueueActionInput",
+    ),
     ("get", "/moderation", "Posts held for moderation", ""),
     (
         "post",
@@ -202,6 +232,7 @@ fn schemas() -> Value {
         "Rule": {"description": "A condition {field, op, value} or {\"all\": [rules]} / {\"any\": [rules]}. Fields: status, membership_type, team, service, profile_type, field:NAME (ops equals, not_equals, in, not_in); joined, left (ops within_last_months, more_than_months_ago).", "type": "object"},
         "ListSettings": {"type": "object", "description": "See docs/list-settings.md: who_may_post, post_groups, allowed_senders, member_action, nonmember_action, max_message_size, max_recipients, posts_per_hour, from_mode, reply_to, reply_to_address, to_mode, subject_prefix, header_text, footer_text, language, archive_url, help_url, skip_addressed_members, author_receives_own, hold_days"},
         "DecisionInput": {"type": "object", "properties": {"reason": {"type": "string"}}},
+        "QueueActionInput": {"type": "object", "properties": {"recipient": {"type": "string", "format": "email"}}},
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     })
 }
@@ -212,7 +243,7 @@ pub fn spec() -> Value {
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "group" || name == "action" {"string"} else {"integer"}}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if ["group", "action", "queue_id"].contains(&name) {"string"} else {"integer"}}}))
             .collect();
         let mut op = json!({
             "summary": summary,
