@@ -5,7 +5,8 @@
 //! for it, at most `delivery.max_recipients_per_transaction` RCPTs each. A host that cannot be
 //! reached, does not greet with 220 or fails EHLO/TLS is skipped for the next one; once a host
 //! greets, its replies decide (a 4xx defers, a 5xx fails). STARTTLS is used whenever offered,
-//! without checking the certificate (opportunistic, RFC 7435); MTA-STS (RFC 8461) and DANE
+//! without checking the certificate (opportunistic, RFC 7435; a failed handshake is retried in
+//! plain text on a new connection); MTA-STS (RFC 8461) and DANE
 //! (RFC 7672) are not implemented yet. At most `delivery.direct_connections_per_domain`
 //! connections are open to one domain at a time; `delivery.workers` bounds them all.
 
@@ -170,9 +171,18 @@ impl Direct {
                 if results.len() == jobs.len() {
                     break 'hosts;
                 }
-                let (mut client, ehlo) = match self.open(*addr, &host.name).await {
+                // A failed TLS handshake is retried in plain text, as MTAs do: opportunistic
+                // TLS must not make mail undeliverable.
+                let opened = match self.open(*addr, &host.name, true).await {
+                    Err(TlsFailed(outcome)) => {
+                        tracing::info!(domain, host = %host.name, %addr, error = ?outcome, "STARTTLS failed; trying without TLS");
+                        self.open(*addr, &host.name, false).await
+                    }
+                    other => other,
+                };
+                let (mut client, ehlo) = match opened {
                     Ok(open) => open,
-                    Err(outcome) => {
+                    Err(TlsFailed(outcome) | Failed(outcome)) => {
                         tracing::debug!(domain, host = %host.name, %addr, error = ?outcome, "MX host skipped");
                         last_error = outcome;
                         continue;
@@ -214,20 +224,29 @@ impl Direct {
     }
 
     /// Connects to one address of an MX host, reads the greeting, says EHLO, and upgrades to
-    /// TLS when the host offers STARTTLS.
+    /// TLS when the host offers STARTTLS (and `tls` is set).
     async fn open(
         &self,
         ip: IpAddr,
         host: &str,
-    ) -> Result<(Client, EhloResponse<String>), RcptOutcome> {
+        tls: bool,
+    ) -> Result<(Client, EhloResponse<String>), OpenError> {
         let stage = format!("{host} [{ip}]");
         let tcp = timeout(
             self.connect_timeout,
             TcpStream::connect(SocketAddr::new(ip, self.port)),
         )
         .await
-        .map_err(|_| RcptOutcome::Temporary(format!("{stage}: connection timed out")))?
-        .map_err(|e| RcptOutcome::Temporary(format!("{stage}: cannot connect: {e}")))?;
+        .map_err(|_| {
+            Failed(RcptOutcome::Temporary(format!(
+                "{stage}: connection timed out"
+            )))
+        })?
+        .map_err(|e| {
+            Failed(RcptOutcome::Temporary(format!(
+                "{stage}: cannot connect: {e}"
+            )))
+        })?;
         let _ = tcp.set_nodelay(true);
         let mut plain = SmtpClient {
             stream: tcp,
@@ -235,12 +254,12 @@ impl Direct {
         };
         // A refusal at the greeting or EHLO is the host's, not the recipient's: try the next.
         let ehlo = greet(&mut plain, &self.helo).await.map_err(|e| {
-            match from_error(&format!("{stage} greeting"), &e) {
+            Failed(match from_error(&format!("{stage} greeting"), &e) {
                 RcptOutcome::Permanent(m) => RcptOutcome::Temporary(m),
                 o => o,
-            }
+            })
         })?;
-        if !ehlo.has_capability(EXT_START_TLS) {
+        if !tls || !ehlo.has_capability(EXT_START_TLS) {
             let client: Client = SmtpClient {
                 stream: Box::new(BufStream::new(plain.stream)),
                 timeout: self.command_timeout,
@@ -250,19 +269,25 @@ impl Direct {
         let reply = plain
             .cmd(b"STARTTLS\r\n")
             .await
-            .map_err(|e| from_error(&format!("{stage} STARTTLS"), &e))?;
+            .map_err(|e| TlsFailed(from_error(&format!("{stage} STARTTLS"), &e)))?;
         if reply.code != 220 {
-            return Err(match from_reply(&format!("{stage} STARTTLS"), &reply) {
-                RcptOutcome::Permanent(m) => RcptOutcome::Temporary(m),
-                o => o,
-            });
+            return Err(TlsFailed(
+                match from_reply(&format!("{stage} STARTTLS"), &reply) {
+                    RcptOutcome::Permanent(m) => RcptOutcome::Temporary(m),
+                    o => o,
+                },
+            ));
         }
         let name = rustls_pki_types::ServerName::try_from(host.to_string())
             .unwrap_or_else(|_| rustls_pki_types::ServerName::IpAddress(ip.into()));
         let tls = timeout(self.command_timeout, self.tls.connect(name, plain.stream))
             .await
-            .map_err(|_| RcptOutcome::Temporary(format!("{stage} TLS: handshake timed out")))?
-            .map_err(|e| RcptOutcome::Temporary(format!("{stage} TLS: {e}")))?;
+            .map_err(|_| {
+                TlsFailed(RcptOutcome::Temporary(format!(
+                    "{stage} TLS: handshake timed out"
+                )))
+            })?
+            .map_err(|e| TlsFailed(RcptOutcome::Temporary(format!("{stage} TLS: {e}"))))?;
         let mut client: Client = SmtpClient {
             stream: Box::new(BufStream::new(tls)),
             timeout: self.command_timeout,
@@ -270,7 +295,14 @@ impl Direct {
         let ehlo = client
             .ehlo(&self.helo)
             .await
-            .map_err(|e| from_error(&format!("{stage} EHLO"), &e))?;
+            .map_err(|e| TlsFailed(from_error(&format!("{stage} EHLO"), &e)))?;
         Ok((client, ehlo))
     }
 }
+
+/// Why a connection could not be used; the TLS kind is worth one more try in plain text.
+enum OpenError {
+    Failed(RcptOutcome),
+    TlsFailed(RcptOutcome),
+}
+use OpenError::{Failed, TlsFailed};

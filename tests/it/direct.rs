@@ -289,3 +289,24 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+on_both_backends!(
+    a_host_whose_starttls_fails_gets_the_copy_in_plain_text,
+    async |db: &TestDb| {
+        let sink = &Sink::start_same_port(&["127.0.0.8"]).await[0];
+        publish_mx("badtls.test", &[(10, "mx.badtls.test")]);
+        publish_a("mx.badtls.test", &[ip(8)]);
+        sink.break_tls(true);
+        let app = TestApp::spawn(direct_config(db, sink.addr.port())).await;
+        let list = app.group("Board", "board", &["z@badtls.test"]).await;
+        let queue_id = post(&app, &list, "z@badtls.test", "tls").await;
+        sink.wait_for_recipients(1, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rows = app.store.deliveries_of(&queue_id).await.unwrap();
+        assert_eq!(
+            (rows[0].status.as_str(), rows[0].attempts),
+            ("delivered", 1)
+        );
+        app.stop().await;
+    }
+);

@@ -67,6 +67,8 @@ struct Behaviour {
     stall: AtomicBool,
     /// Greet this many connections with `421` and close them.
     busy_connections: AtomicUsize,
+    /// Offer STARTTLS, answer it with 220, then talk garbage instead of TLS.
+    broken_tls: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -145,6 +147,11 @@ impl Sink {
             }
         }
         panic!("no port free on all of {ips:?}");
+    }
+
+    /// Offers STARTTLS but fails every TLS handshake.
+    pub fn break_tls(&self, on: bool) {
+        self.behaviour.broken_tls.store(on, Ordering::SeqCst);
     }
 
     pub fn stall(&self, on: bool) {
@@ -235,15 +242,27 @@ impl Sink {
                 }
                 match parser.ingest(&mut it) {
                     Ok(req) => match req {
-                        Request::Ehlo { .. } | Request::Lhlo { .. } => out.extend_from_slice(
-                            b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
-                        ),
+                        Request::Ehlo { .. } | Request::Lhlo { .. } => {
+                            if self.behaviour.broken_tls.load(Ordering::SeqCst) {
+                                out.extend_from_slice(b"250-STARTTLS\r\n");
+                            }
+                            out.extend_from_slice(
+                                b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
+                            )
+                        }
+                        Request::StartTls if self.behaviour.broken_tls.load(Ordering::SeqCst) => {
+                            out.extend_from_slice(b"220 2.0.0 Ready\r\nthis is not TLS\r\n");
+                            stream.write_all(&out).await?;
+                            return Ok(());
+                        }
                         Request::Helo { .. } => out.extend_from_slice(b"250 sink.test\r\n"),
                         Request::Mail { from: f } => {
                             let left = self.behaviour.temp_fail_transactions.load(Ordering::SeqCst);
                             refuse_tx = left > 0;
                             if refuse_tx {
-                                self.behaviour.temp_fail_transactions.store(left - 1, Ordering::SeqCst);
+                                self.behaviour
+                                    .temp_fail_transactions
+                                    .store(left - 1, Ordering::SeqCst);
                                 out.extend_from_slice(b"451 4.3.0 Try again later\r\n");
                             } else {
                                 from = f.address.to_string();
@@ -252,7 +271,13 @@ impl Sink {
                             }
                         }
                         Request::Rcpt { to } => {
-                            let special = self.behaviour.rcpt_replies.lock().unwrap().get(&to.address.to_lowercase()).cloned();
+                            let special = self
+                                .behaviour
+                                .rcpt_replies
+                                .lock()
+                                .unwrap()
+                                .get(&to.address.to_lowercase())
+                                .cloned();
                             if refuse_tx {
                                 out.extend_from_slice(b"503 5.5.1 No sender\r\n");
                             } else if let Some(reply) = special {
