@@ -3,15 +3,22 @@
 //!
 //!     cargo bench --bench fanout                      # 1,000 members, SQLite
 //!     cargo bench --bench fanout -- 10000 5           # members, runs
-//!     cargo bench --bench fanout -- 10000 3 personal  # one RSA-signed copy per recipient
 //!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench fanout
+//!     CIRCLEMAIL_TEST_POSTGRES=… cargo bench --bench fanout -- 10000 3 2   # 2 instances
+//!     cargo bench --bench fanout -- 10000 3 personal  # one RSA-signed copy per recipient
+//!
+//! Batched mode (the default): one copy for up to `max_recipients_per_transaction` recipients,
+//! no personal unsubscribe links, no VERP. With a third argument N > 1, N servers share the
+//! PostgreSQL database (SQLite is skipped: it is single-instance); posts go to the first, all of
+//! them deliver.
+//!
+//! `personal`: the list keeps its personal List-Unsubscribe links (one copy per recipient, VERP
+//! sender) and has an RSA-2048 DKIM key, so every recipient gets their own signed copy; the
+//! bench also prints the bare signing rate of this machine on all cores for the same copy
+//! (full `sign()` calls: the ceiling such a fan-out is compared with) and the ratio.
 //!
 //! Prints one line per run and the median. The sink shares the machine's cores with the server,
 //! so the figure is a floor for a real relay on another machine.
-//!
-//! `personal`: the list has `to_mode = "recipient"` and an RSA-2048 DKIM key, so every recipient
-//! gets their own signed copy; the bench also prints the bare signing rate of this machine on
-//! all cores for the same message (the ceiling such a fan-out can reach) and the ratio.
 
 #[path = "ceiling.rs"]
 mod ceiling;
@@ -27,6 +34,7 @@ use circlemail::{
     config::{Config, DkimKeyConfig, RelayTls, Secret},
     model::address::EmailAddress,
     signing::{Signers, keys},
+    store::import::{ImportIds, PersonRecord},
 };
 use sink::Sink;
 use tokio::{
@@ -41,20 +49,30 @@ fn main() {
         .collect();
     let members: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let instances: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let personal = args.iter().any(|a| a == "personal");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
-        bench("sqlite", &sqlite, members, runs, personal).await;
+        if instances == 1 {
+            bench("sqlite", &sqlite, members, runs, 1, personal).await;
+        }
         match std::env::var("CIRCLEMAIL_TEST_POSTGRES") {
-            Ok(url) => bench("postgres", &url, members, runs, personal).await,
+            Ok(url) => bench("postgres", &url, members, runs, instances, personal).await,
             Err(_) => println!("postgres: skipped (set CIRCLEMAIL_TEST_POSTGRES to measure it)"),
         }
     });
 }
 
-async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal: bool) {
+async fn bench(
+    label: &str,
+    db_url: &str,
+    members: usize,
+    runs: usize,
+    instances: usize,
+    personal: bool,
+) {
     let sink = Sink::start().await;
     let mut config = Config::default();
     let key_dir = tempfile::tempdir().expect("temp dir");
@@ -78,15 +96,22 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal:
     config.delivery.poll_interval = Duration::from_millis(20);
     let workers = config.delivery.workers;
     let batch = config.delivery.max_recipients_per_transaction;
-    let app = App::build_with_clock(config, Arc::new(SystemClock))
-        .await
-        .expect("app");
-    let smtp = app.smtp_addrs()[0];
-    let store = app.store().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+    let mut servers = Vec::new();
+    let mut smtp = None;
+    let mut store = None;
+    for _ in 0..instances {
+        let app = App::build_with_clock(config.clone(), Arc::new(SystemClock))
+            .await
+            .expect("app");
+        smtp = smtp.or(Some(app.smtp_addrs()[0]));
+        store = store.or(Some(app.store().clone()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        servers.push((stop, server));
+    }
+    let (smtp, store) = (smtp.expect("an instance"), store.expect("an instance"));
 
     let local = format!("bench{}", rand::random::<u32>());
     let address = EmailAddress::parse(&format!("{local}@lists.test")).unwrap();
@@ -100,25 +125,36 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal:
         .set_settings(
             group.id,
             if personal {
-                r#"{"from_mode": "as_written", "who_may_post": "anyone", "to_mode": "recipient"}"#
-            } else {
                 r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#
+            } else {
+                r#"{"from_mode": "as_written", "who_may_post": "anyone", "unsubscribe_links": false}"#
             },
         )
         .await
         .expect("settings");
-    for i in 0..members {
-        let person = EmailAddress::parse(&format!("member{i}@example{}.org", i % 50)).unwrap();
-        let p = store.upsert_person(&person, None, 0).await.expect("person");
-        store.add_member(group.id, p.id, 0).await.expect("member");
+    let records: Vec<PersonRecord> = (0..members)
+        .map(|i| PersonRecord {
+            email: Some(EmailAddress::parse(&format!("member{i}@example{}.org", i % 50)).unwrap()),
+            groups: vec![local.clone()],
+            ..PersonRecord::default()
+        })
+        .collect();
+    let mut ids = ImportIds::default();
+    for chunk in records.chunks(1000) {
+        store
+            .import_chunk(chunk, &mut ids, 0)
+            .await
+            .expect("members");
     }
 
     let mode = if personal {
-        "one RSA-signed copy per recipient"
+        "one RSA-signed copy per recipient, personal List-Unsubscribe, VERP"
     } else {
-        "batched copies"
+        "batched, no VERP"
     };
-    println!("{label}: {members} members, {workers} workers, {batch} recipients per batch, {mode}");
+    println!(
+        "{label}: {members} members, {instances} instance(s) × {workers} workers, {batch} recipients per batch ({mode})"
+    );
     let mut rates = Vec::new();
     for run in 1..=runs {
         let before = sink.recipient_count();
@@ -139,10 +175,12 @@ async fn bench(label: &str, db_url: &str, members: usize, runs: usize, personal:
     rates.sort_by(f64::total_cmp);
     let median = rates[rates.len() / 2];
     println!("{label}: median {median:.0} recipients/s over {runs} runs");
-    let _ = stop.send(());
-    let _ = server.await;
+    for (stop, server) in servers {
+        let _ = stop.send(());
+        let _ = server.await;
+    }
     if personal {
-        // The ceiling, measured with nothing else running: full sign() of one delivered copy.
+        // The ceiling, measured with the server stopped: full sign() of one delivered copy.
         let copy = sink.messages().pop().map(|m| m.data).unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let ceiling = ceiling::signing_rate(&signers, "lists.test", &copy, cores);

@@ -13,8 +13,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use crate::{
     arc::ArcSealers,
     clock::{SharedClock, SystemClock},
-    config::Config,
-    delivery::{Relay, Transport},
+    config::{Config, TransportKind},
+    delivery::{Direct, Relay, Transport},
     dmarc::DmarcPolicies,
     http,
     ingress::{self, Context},
@@ -60,6 +60,8 @@ pub struct App {
     signers: Signers,
     /// Signs links in mail (made on first start, kept in the database).
     link_signer: Signer,
+    /// Tags VERP addresses (likewise).
+    verp_key: Vec<u8>,
 }
 
 /// What signs links in mail: the current key, and keys retired by `circlemail secret rotate`
@@ -114,8 +116,21 @@ impl App {
             }
             _ => None,
         };
-        let relay = Relay::new(&config.delivery, &config.server.hostname)
-            .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?;
+        let transport = match config.delivery.transport {
+            TransportKind::Relay => Transport::Relay(
+                Relay::new(&config.delivery, &config.server.hostname)
+                    .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?,
+            ),
+            TransportKind::Direct => Transport::Direct(Box::new(
+                Direct::new(
+                    &config.delivery,
+                    &config.server.hostname,
+                    crate::dmarc::authenticator(&config.dns.nameservers)
+                        .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
+                )
+                .map_err(|e| AppError::Setup(format!("delivery.transport: {e}")))?,
+            )),
+        };
         let store = Store::connect(
             config.database.url.expose(),
             config.database.max_connections,
@@ -123,6 +138,7 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_signer = link_signer(&store, &config, clock.now_ms()).await?;
+        let verp_key = store.secret("verp", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let (dmarc, verifier, arc) = authentication(&config).map_err(AppError::Setup)?;
         let mut smtp = Vec::new();
@@ -142,12 +158,13 @@ impl App {
             lmtp,
             http,
             tls,
-            transport: Transport::Relay(relay),
+            transport,
             dmarc,
             verifier,
             arc,
             signers,
             link_signer,
+            verp_key,
         })
     }
 
@@ -190,6 +207,7 @@ impl App {
             arc,
             signers,
             link_signer,
+            verp_key,
         } = self;
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
@@ -230,6 +248,7 @@ impl App {
             token: config.http.api_token.clone(),
             max_member_data_admins: config.accounts.max_member_data_admins,
             domains: domains.clone(),
+            queue_wake: queue.wake_handle(),
         };
         let ctx = Arc::new(Context {
             hostname: config.server.hostname.clone(),
@@ -266,13 +285,14 @@ impl App {
                 session_tracker.clone(),
             ));
         }
+        let verp = crate::bounce::verp::Verp::new(verp_key);
         let manager = QueueManager::new(
             &queue,
             store.clone(),
             clock.clone(),
             transport,
             signers,
-            manager_settings(&config),
+            manager_settings(&config, verp.clone()),
         )
         .with_links(links);
         tasks.spawn(manager.run(token.clone()));
@@ -283,6 +303,14 @@ impl App {
             config.gdpr.expiry_interval,
             token.clone(),
         ));
+        let bounces = crate::bounce::BounceProcessor {
+            store: store.clone(),
+            clock: clock.clone(),
+            verp,
+            scoring: crate::bounce::score::Scoring::from_config(&config.bounces),
+            poll_interval: config.delivery.poll_interval.max(Duration::from_millis(10)),
+        };
+        tasks.spawn(bounces.run(token.clone()));
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
@@ -362,7 +390,7 @@ async fn expire_retained_facts(
     }
 }
 
-fn manager_settings(config: &Config) -> ManagerSettings {
+fn manager_settings(config: &Config, verp_key: crate::bounce::verp::Verp) -> ManagerSettings {
     let d = &config.delivery;
     ManagerSettings {
         workers: d.workers,
@@ -374,5 +402,7 @@ fn manager_settings(config: &Config) -> ManagerSettings {
             max_interval: d.retry_max_interval,
             max_age: d.max_age,
         },
+        verp: d.verp,
+        verp_key,
     }
 }

@@ -26,6 +26,7 @@
 pub mod admin;
 pub mod app;
 pub mod arc;
+pub mod bounce;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -34,6 +35,7 @@ pub mod dmarc;
 pub mod groups;
 pub mod http;
 pub mod ingress;
+pub mod metrics;
 pub mod model;
 pub mod moderation;
 pub mod policy;

@@ -6,6 +6,7 @@ mod dkim;
 mod groups;
 mod moderation;
 mod people;
+mod queue;
 mod serve;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -89,6 +90,14 @@ pub enum Command {
     /// List held posts and decide on them.
     #[command(subcommand)]
     Moderation(moderation::ModerationCommand),
+    /// The delivery queue: posts in flight, deferred recipients; retry now or cancel.
+    Queue {
+        #[command(subcommand)]
+        command: Option<queue::QueueCommand>,
+    },
+    /// Bounce scores of a group, and re-enabling a person disabled for bouncing.
+    #[command(subcommand)]
+    Bounces(queue::BounceCommand),
     /// Import people, attributes and group memberships from a CSV file (see docs/groups.md).
     Import {
         /// The CSV file; its first row names the columns.
@@ -151,6 +160,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Dkim(cmd) => dkim::run(&config, cmd).await,
             Command::Secret(SecretCommand::Rotate) => rotate_link_key(&config).await,
             Command::Admin(cmd) => admin::run(&config, cmd).await,
+            Command::Queue { command } => queue::queue(&config, command).await,
+            Command::Bounces(cmd) => queue::bounces(&config, cmd).await,
         };
         if let (Ok(()), Some(config)) = (&result, audit_config) {
             audit_command(&config).await?;

@@ -25,6 +25,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
     pub dns: DnsConfig,
+    pub bounces: BounceConfig,
     pub dkim: DkimConfig,
     pub log: LogConfig,
     pub accounts: AccountsConfig,
@@ -83,7 +84,7 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
-    /// Name servers (`ip:port`) for DMARC lookups; empty: the system's (/etc/resolv.conf).
+    /// Name servers (`ip:port`) for DMARC and MX lookups; empty: the system's (/etc/resolv.conf).
     pub nameservers: Vec<SocketAddr>,
 }
 
@@ -168,6 +169,10 @@ pub enum RelayTls {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
+    /// `relay` (every copy through `relay`) or `direct` (MX lookup per recipient domain).
+    pub transport: TransportKind,
+    /// When envelope senders carry VERP.
+    pub verp: VerpMode,
     /// The smarthost every copy goes through: `smtp://host:port`.
     pub relay: String,
     pub relay_tls: RelayTls,
@@ -198,6 +203,55 @@ pub struct DeliveryConfig {
     /// How often the queue looks for due work when nothing wakes it.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// Direct delivery: the port MX hosts are reached on (25; another only for tests).
+    pub direct_port: u16,
+    /// Direct delivery: connections open at once to one recipient domain.
+    pub direct_connections_per_domain: usize,
+}
+
+/// How copies leave: through one smarthost, or straight to each domain's MX hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Relay,
+    Direct,
+}
+
+/// When the envelope sender of a copy names its recipient (VERP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerpMode {
+    /// Copies made for one recipient (`to_mode = "recipient"`) only: they are one transaction
+    /// per recipient anyway. Batched copies keep the plain bounce address.
+    Personal,
+    /// Every copy: one transaction per recipient, slower for big lists.
+    Always,
+    /// Never: bounces are attributed by reading the report alone.
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BounceConfig {
+    /// A score reaching this disables delivery of the list to the person (Mailman: 5).
+    pub score_threshold: f64,
+    /// Points for a permanent failure (5.x.x) and for a temporary one reported as failed (4.x.x).
+    pub hard_score: f64,
+    pub soft_score: f64,
+    /// A score with no bounce for this long starts again from zero (Mailman: 7 days).
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+}
+
+impl Default for BounceConfig {
+    fn default() -> Self {
+        Self {
+            score_threshold: 5.0,
+            hard_score: 1.0,
+            soft_score: 0.5,
+            stale_after: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -256,6 +310,8 @@ impl Default for DatabaseConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         Self {
+            transport: TransportKind::Relay,
+            verp: VerpMode::Personal,
             relay: "smtp://127.0.0.1:25".into(),
             relay_tls: RelayTls::Opportunistic,
             relay_allow_invalid_certs: false,
@@ -270,6 +326,8 @@ impl Default for DeliveryConfig {
             max_age: Duration::from_secs(5 * 24 * 3600),
             lease: Duration::from_secs(600),
             poll_interval: Duration::from_secs(5),
+            direct_port: 25,
+            direct_connections_per_domain: 2,
         }
     }
 }

@@ -44,6 +44,10 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             "delivery.max_recipients_per_transaction",
             config.delivery.max_recipients_per_transaction,
         ),
+        (
+            "delivery.direct_connections_per_domain",
+            config.delivery.direct_connections_per_domain,
+        ),
     ] {
         if n == 0 {
             bad(key, "must be at least 1".into());
@@ -106,6 +110,19 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             "http.api_token",
             "use at least 24 characters (e.g. `openssl rand -hex 24`)".into(),
         );
+    }
+    let b = &config.bounces;
+    for (key, v) in [
+        ("bounces.score_threshold", b.score_threshold),
+        ("bounces.hard_score", b.hard_score),
+        ("bounces.soft_score", b.soft_score),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            bad(key, "must be a number above 0".into());
+        }
+    }
+    if config.delivery.direct_port == 0 {
+        bad("delivery.direct_port", "must be a port number (25)".into());
     }
     if config.delivery.retry_initial.is_zero() {
         bad("delivery.retry_initial", "must be longer than 0s".into());

@@ -6,9 +6,12 @@
 //! Never touches the store: the queue records outcomes. Errors are temporary unless the remote
 //! server proved them permanent with a 5xx reply (see [`outcome`]).
 
+mod direct;
+pub mod mx;
 pub mod outcome;
 mod relay;
 
+pub use direct::Direct;
 pub use outcome::RcptOutcome;
 pub use relay::{Relay, RelayTarget};
 
@@ -21,9 +24,11 @@ pub struct Copy {
     pub message: Vec<u8>,
 }
 
-/// How copies leave this server. The relay (smarthost) is the one transport so far.
+/// How copies leave this server (`delivery.transport`): through a smarthost, or straight to
+/// each recipient domain's MX hosts.
 pub enum Transport {
     Relay(Relay),
+    Direct(Box<Direct>),
 }
 
 impl Transport {
@@ -32,6 +37,7 @@ impl Transport {
     pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
         match self {
             Transport::Relay(relay) => relay.send(copies).await,
+            Transport::Direct(direct) => direct.send(copies).await,
         }
     }
 
@@ -39,6 +45,7 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::Relay(relay) => format!("relay {}", relay.target()),
+            Transport::Direct(direct) => direct.describe(),
         }
     }
 }

@@ -80,10 +80,10 @@ impl fmt::Display for RelayTarget {
 }
 
 /// Any byte stream an SMTP client can run over (plain TCP or TLS, buffered).
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-type Client = SmtpClient<Box<dyn Io>>;
+pub(super) type Client = SmtpClient<Box<dyn Io>>;
 
 pub struct Relay {
     target: RelayTarget,
@@ -265,7 +265,7 @@ impl Relay {
 }
 
 /// Reads the 220 greeting and says EHLO.
-async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     helo: &str,
 ) -> Result<EhloResponse<String>, mail_send::Error> {
@@ -280,7 +280,7 @@ async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
 
 /// MAIL, RCPT…, DATA on an open connection. The flag says whether the connection can carry
 /// another transaction (false after an I/O error, a timeout or a reply out of step).
-async fn transaction(
+pub(super) async fn transaction(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     from: &str,

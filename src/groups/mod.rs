@@ -46,7 +46,8 @@ pub enum Route {
     /// A post to the group: distributed to its members.
     Post(Group),
     /// A bounce or delivery report for the group's outgoing copies: stored, never distributed.
-    Bounce(Group),
+    /// With the VERP detail of the address (`anna=example.org=TAG` of `board-bounces+…@`).
+    Bounce(Group, Option<String>),
     /// Mail for the group's managers (`LIST-owner@`), forwarded to them.
     Owner(Group),
     /// A request to leave (`LIST-leave@`): answered with a confirmation link to the sender.
@@ -59,7 +60,7 @@ impl Route {
     pub fn group(&self) -> &Group {
         match self {
             Route::Post(g)
-            | Route::Bounce(g)
+            | Route::Bounce(g, _)
             | Route::Owner(g)
             | Route::Leave(g)
             | Route::Join(g) => g,
@@ -73,8 +74,20 @@ pub async fn route(store: &Store, address: &EmailAddress) -> Result<Option<Route
         return Ok(Some(Route::Post(group)));
     }
     let local = address.local().to_lowercase();
+    // A VERP bounce address: `LIST-bounces+DETAIL@DOMAIN`.
+    if let Some((base, detail)) = local.split_once('+')
+        && let Some(list_local) = base.strip_suffix(BOUNCES_SUFFIX)
+    {
+        let list = format!("{list_local}@{}", address.domain());
+        if let Some(group) = store.group_by_address(&list).await? {
+            return Ok(Some(Route::Bounce(group, Some(detail.to_string()))));
+        }
+    }
     for (suffix, make) in [
-        (BOUNCES_SUFFIX, Route::Bounce as fn(Group) -> Route),
+        (
+            BOUNCES_SUFFIX,
+            (|g| Route::Bounce(g, None)) as fn(Group) -> Route,
+        ),
         (OWNER_SUFFIX, Route::Owner),
         (LEAVE_SUFFIX, Route::Leave),
         (JOIN_SUFFIX, Route::Join),

@@ -1,4 +1,4 @@
-//! HTTP: `/healthz`, and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
+//! HTTP: `/healthz`, `/metrics` (Prometheus), and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
 //! moderation) join here.
 
 pub mod api;
@@ -29,6 +29,7 @@ pub fn router(
                     "/moderate/{token}",
                     get(pages::moderate::show).post(pages::moderate::act),
                 )
+                .route("/metrics", get(api::queue::metrics))
                 .with_state(api.clone()),
         )
         .merge(

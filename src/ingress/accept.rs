@@ -78,7 +78,7 @@ pub(super) async fn accept(session: &Session, tx: Transaction) -> Vec<Reply> {
     }
     // Authentication checks once per transaction, on the post as it came; what we keep carries
     // our Authentication-Results (bounces are not posts: they are kept as they came).
-    let (body, checked) = if routes.iter().all(|r| matches!(r, Route::Bounce(_))) {
+    let (body, checked) = if routes.iter().all(|r| matches!(r, Route::Bounce(..))) {
         (tx.body, Checked::default())
     } else {
         let checked = session
@@ -140,9 +140,10 @@ async fn build_unit(
     let ctx = &session.ctx;
     let group = route.group();
     let now = ctx.clock.now_ms();
-    if let Route::Bounce(_) = route {
+    if let Route::Bounce(_, verp) = route {
         return Ok(Unit::Bounce(NewBounce {
             group_id: group.id,
+            verp: verp.clone(),
             envelope_from: envelope.to_string(),
             received_at: now,
             raw: body.to_vec(),

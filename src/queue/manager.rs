@@ -7,7 +7,9 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{Queue, schedule::RetrySchedule};
 use crate::{
+    bounce::verp::Verp,
     clock::SharedClock,
+    config::VerpMode,
     delivery::{Copy, Transport},
     rewrite::Personaliser,
     signing::Signers,
@@ -26,6 +28,9 @@ pub struct ManagerSettings {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub schedule: RetrySchedule,
+    /// When copies get a VERP envelope sender, and the key that tags it.
+    pub verp: VerpMode,
+    pub verp_key: Verp,
 }
 
 pub struct QueueManager {
@@ -163,6 +168,11 @@ impl QueueManager {
             .rsplit_once('@')
             .map(|(_, d)| d.to_string())
             .unwrap_or_default();
+        let verp = self.settings.verp;
+        let sender = |r: &str| match verp {
+            VerpMode::Never => post.envelope_from.clone(),
+            _ => self.settings.verp_key.sender_from(&post.envelope_from, r),
+        };
         let copies: Vec<Copy> = if post.personal != 0 {
             // One copy per recipient, each with its own fields and its own signature.
             let personal = Arc::new(Personaliser::new(
@@ -178,7 +188,7 @@ impl QueueManager {
                 .into_iter()
                 .zip(&recipients)
                 .map(|(message, r)| Copy {
-                    envelope_from: post.envelope_from.clone(),
+                    envelope_from: sender(r),
                     recipients: vec![r.clone()],
                     message,
                 })
@@ -188,11 +198,23 @@ impl QueueManager {
                 .signers
                 .sign_async(domain, post.list_copy.clone())
                 .await;
-            vec![Copy {
-                envelope_from: post.envelope_from.clone(),
-                recipients,
-                message,
-            }]
+            if verp == VerpMode::Always {
+                // VERP: one transaction per recipient, the same signed bytes in each.
+                recipients
+                    .iter()
+                    .map(|r| Copy {
+                        envelope_from: sender(r),
+                        recipients: vec![r.clone()],
+                        message: message.clone(),
+                    })
+                    .collect()
+            } else {
+                vec![Copy {
+                    envelope_from: post.envelope_from.clone(),
+                    recipients,
+                    message,
+                }]
+            }
         };
         let outcomes = self.transport.send(&copies).await.into_iter().flatten();
         let now = self.clock.now_ms();
@@ -225,6 +247,7 @@ impl QueueManager {
             error = first_error.unwrap_or(""),
             "delivery batch"
         );
+        crate::metrics::record_batch(delivered, deferred, failed, copies.len());
         self.record(&post.queue_id, &recorded, now).await;
     }
 

@@ -59,6 +59,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
         let lock = self.backend().skip_locked();
+        let claimed = self.backend().claimed_rows(DUE);
         // The batch is picked in a MATERIALIZED CTE: PostgreSQL may otherwise re-run a LIMITed
         // subquery inside `IN (…)` and lease more rows than asked for.
         let sql = format!(
@@ -69,7 +70,7 @@ impl Store {
                      ORDER BY next_attempt_at, post_id LIMIT 1 {lock})
                  ORDER BY id LIMIT $4 {lock})
              UPDATE deliveries SET lease_owner = $1, lease_until = $3
-             WHERE id IN (SELECT id FROM batch) AND {DUE}
+             WHERE {claimed}
              RETURNING id, post_id, recipient, attempts"
         );
         let rows = sqlx::query(&sql)

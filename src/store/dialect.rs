@@ -23,4 +23,15 @@ impl Backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         }
     }
+
+    /// The rows a claim updates: those of its `batch` CTE. On PostgreSQL they are locked by the
+    /// CTE (and rechecked there), and `= ANY(ARRAY(…))` makes the planner fetch them by primary
+    /// key: `IN (SELECT …)` with the stale estimate of an empty due index became a nested loop
+    /// over every due row, 0.4 s per claim of a 10,000-recipient post on a fresh database.
+    pub(crate) fn claimed_rows(self, due: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("id IN (SELECT id FROM batch) AND {due}"),
+            Backend::Postgres => "id = ANY(ARRAY(SELECT id FROM batch))".to_string(),
+        }
+    }
 }

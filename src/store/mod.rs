@@ -6,6 +6,7 @@
 //! Every value from outside reaches SQL as a bound parameter, never by string formatting.
 
 pub mod accounts;
+pub mod bounces;
 pub mod deliveries;
 mod dialect;
 pub mod directory;
@@ -16,6 +17,7 @@ pub mod import;
 pub mod optouts;
 pub mod people;
 pub mod posts;
+pub mod queue;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

@@ -30,6 +30,8 @@ pub struct NewPost {
 #[derive(Debug, Clone)]
 pub struct NewBounce {
     pub group_id: i64,
+    /// The VERP detail of the address it came to (see `bounce::verp`).
+    pub verp: Option<String>,
     pub envelope_from: String,
     pub received_at: i64,
     pub raw: Vec<u8>,
@@ -79,13 +81,14 @@ impl Store {
         }
         for bounce in bounces {
             sqlx::query(
-                "INSERT INTO inbound_bounces (group_id, envelope_from, received_at, raw)
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO inbound_bounces (group_id, envelope_from, received_at, raw, verp)
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(bounce.group_id)
             .bind(&bounce.envelope_from)
             .bind(bounce.received_at)
             .bind(&bounce.raw)
+            .bind(&bounce.verp)
             .execute(&mut *tx)
             .await?;
         }

@@ -108,6 +108,16 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("get", "/groups/{id}/opt-outs", Scoped(AUDITOR), 200),
     ("get", "/groups/{id}/settings", Scoped(AUDITOR), 200),
     ("put", "/groups/{id}/settings", Scoped(MANAGER), 200),
+    ("get", "/groups/{id}/bounces", Scoped(AUDITOR), 200),
+    (
+        "post",
+        "/groups/{id}/bounces/{person}/enable",
+        Scoped(MANAGER),
+        200,
+    ),
+    ("get", "/people/{id}/bounces", Scoped(AUDITOR), 200),
+    ("get", "/queue", Org(ADMIN), 200),
+    ("post", "/queue/{queue_id}/{action}", Org(ADMIN), 200),
     ("get", "/moderation", Any, 200),
     ("post", "/moderation/{id}/{action}", Scoped(MODERATOR), 200),
     ("get", "/me", Any, 200),
@@ -284,7 +294,15 @@ impl World {
             .replace("{person}", &f.person.to_string())
             .replace("{child}", &f.child.to_string())
             .replace("{group}", &f.group.to_string())
-            .replace("{action}", "discard");
+            .replace("{queue_id}", "NOSUCHPOST")
+            .replace(
+                "{action}",
+                if path.starts_with("/queue/") {
+                    "retry"
+                } else {
+                    "discard"
+                },
+            );
         let rule = json!({"field": "status", "op": "equals", "value": "active"});
         let body = match (method, path) {
             ("post", "/people") | ("post", "/accounts") => {

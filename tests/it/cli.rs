@@ -207,3 +207,70 @@ fn dkim_generate_writes_a_private_key_and_check_compares_it_with_dns() {
             .contains("dkim.keys[0].private_key: cannot read DKIM key /nonexistent/k.pem")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_command_shows_deferred_recipients_and_retries_and_cancels_them() {
+    use crate::support::{
+        app::{TestApp, message, test_config},
+        db::{Backend, TestDb},
+        process::write_config,
+        sink::Sink,
+        smtp::Client,
+    };
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    sink.fail_temporarily(1000);
+    let mut config = test_config(&db.url, sink.addr);
+    config.delivery.retry_initial = std::time::Duration::from_secs(3600);
+    config.delivery.retry_max_interval = std::time::Duration::from_secs(3600);
+    let app = TestApp::spawn(config).await;
+    let list = app.group("Board", "board", &["anna@example.org"]).await;
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    let reply = c
+        .post(
+            "anna@example.org",
+            &[&list],
+            &message("anna@example.org", &list, "Queued", "hi"),
+        )
+        .await;
+    let queue_id = reply.rsplit(' ').next().unwrap().trim().to_string();
+    let start = std::time::Instant::now();
+    while app.store.deferred(10).await.unwrap().is_empty() {
+        assert!(start.elapsed().as_secs() < 20, "never deferred");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+
+    let config = write_config(db.dir.path(), &db.url, sink.addr);
+    let text = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed = text(run(&config, &["queue"]));
+    assert!(listed.contains(&queue_id), "{listed}");
+    assert!(listed.contains("deferred anna@example.org"), "{listed}");
+    assert!(listed.contains("451 4.3.0"), "{listed}");
+    let retried = text(run(&config, &["queue", "retry", &queue_id]));
+    assert!(retried.contains("1 recipients due now"), "{retried}");
+    let cancelled = text(run(
+        &config,
+        &[
+            "queue",
+            "cancel",
+            &queue_id,
+            "--recipient",
+            "anna@example.org",
+        ],
+    ));
+    assert!(cancelled.contains("1 recipients cancelled"), "{cancelled}");
+    assert!(text(run(&config, &["queue"])).contains("The queue is empty"));
+    let unknown = run(&config, &["queue", "retry", "NOPE"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no post with queue id"));
+    assert!(run(&config, &["bounces", "list", "Board"]).status.success());
+}

@@ -13,6 +13,7 @@ mod moderation;
 pub mod openapi;
 mod people;
 pub mod routes;
+pub(crate) mod queue;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ pub struct ApiState {
     pub max_member_data_admins: usize,
     /// `server.domains`: a list address must be at one of them.
     pub domains: Vec<String>,
+    /// Wakes the delivery loop (queue retry-now).
+    pub queue_wake: Arc<tokio::sync::Notify>,
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s.
@@ -154,6 +157,15 @@ pub fn router(state: ApiState) -> Router {
     .add("get", "/groups/{id}/opt-outs", groups::opt_outs)
     .add("get", "/groups/{id}/settings", moderation::settings)
     .add("put", "/groups/{id}/settings", moderation::set_settings)
+    .add("get", "/groups/{id}/bounces", queue::group_bounces)
+    .add(
+        "post",
+        "/groups/{id}/bounces/{person}/enable",
+        queue::reenable,
+    )
+    .add("get", "/people/{id}/bounces", queue::person_bounces)
+    .add("get", "/queue", queue::list)
+    .add("post", "/queue/{queue_id}/{action}", queue::act)
     .add("get", "/moderation", moderation::list)
     .add("post", "/moderation/{id}/{action}", moderation::decide)
     .add("get", "/me", accounts::me)

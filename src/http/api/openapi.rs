@@ -32,6 +32,7 @@ fn schemas() -> Value {
         "RetentionInput": {"type": "object", "required": ["years"], "properties": {"years": {"type": ["integer", "null"], "minimum": 1, "maximum": 100}}},
         "CleanupInput": {"type": "object", "required": ["resigned_years"], "properties": {"resigned_years": {"type": "integer", "minimum": 0}, "dry_run": {"type": "boolean", "default": true}}},
         "DecisionInput": {"type": "object", "properties": {"reason": {"type": "string"}}},
+        "QueueActionInput": {"type": "object", "properties": {"recipient": {"type": "string", "format": "email"}}},
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     })
 }
@@ -57,7 +58,7 @@ pub fn spec() -> Value {
         let params: Vec<Value> = path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if name == "group" || name == "action" {"string"} else {"integer"}}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": if ["group", "action", "queue_id"].contains(&name) {"string"} else {"integer"}}}))
             .collect();
         let mut op = json!({
             "summary": summary,

@@ -65,6 +65,10 @@ struct Behaviour {
     rcpt_replies: Mutex<HashMap<String, String>>,
     /// Accept connections but say nothing.
     stall: AtomicBool,
+    /// Greet this many connections with `421` and close them.
+    busy_connections: AtomicUsize,
+    /// Offer STARTTLS, answer it with 220, then talk garbage instead of TLS.
+    broken_tls: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -82,6 +86,10 @@ impl Sink {
 
     pub async fn start_on(addr: &str) -> Sink {
         let listener = TcpListener::bind(addr).await.expect("bind sink");
+        Sink::serve(listener)
+    }
+
+    fn serve(listener: TcpListener) -> Sink {
         let sink = Sink {
             addr: listener.local_addr().unwrap(),
             messages: Arc::default(),
@@ -112,6 +120,38 @@ impl Sink {
             .lock()
             .unwrap()
             .insert(rcpt.to_lowercase(), reply.to_string());
+    }
+
+    /// Greets the next `connections` connections with `421 4.3.2` and closes them.
+    pub fn busy(&self, connections: usize) {
+        self.behaviour
+            .busy_connections
+            .store(connections, Ordering::SeqCst);
+    }
+
+    /// Starts one sink per address, all on the same port (as MX hosts all listen on port 25):
+    /// `ips` are loopback addresses such as 127.0.0.2.
+    pub async fn start_same_port(ips: &[&str]) -> Vec<Sink> {
+        for _ in 0..20 {
+            let first = Sink::start_on(&format!("{}:0", ips[0])).await;
+            let port = first.addr.port();
+            let mut sinks = vec![first];
+            for ip in &ips[1..] {
+                match TcpListener::bind(format!("{ip}:{port}")).await {
+                    Ok(l) => sinks.push(Sink::serve(l)),
+                    Err(_) => break,
+                }
+            }
+            if sinks.len() == ips.len() {
+                return sinks;
+            }
+        }
+        panic!("no port free on all of {ips:?}");
+    }
+
+    /// Offers STARTTLS but fails every TLS handshake.
+    pub fn break_tls(&self, on: bool) {
+        self.behaviour.broken_tls.store(on, Ordering::SeqCst);
     }
 
     pub fn stall(&self, on: bool) {
@@ -160,6 +200,16 @@ impl Sink {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         stream.set_nodelay(true)?;
+        let busy = self.behaviour.busy_connections.load(Ordering::SeqCst);
+        if busy > 0 {
+            self.behaviour
+                .busy_connections
+                .store(busy - 1, Ordering::SeqCst);
+            stream
+                .write_all(b"421 4.3.2 Too busy, try again later\r\n")
+                .await?;
+            return Ok(());
+        }
         stream.write_all(b"220 sink.test ESMTP\r\n").await?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut parser = RequestReceiver::default();
@@ -192,15 +242,27 @@ impl Sink {
                 }
                 match parser.ingest(&mut it) {
                     Ok(req) => match req {
-                        Request::Ehlo { .. } | Request::Lhlo { .. } => out.extend_from_slice(
-                            b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
-                        ),
+                        Request::Ehlo { .. } | Request::Lhlo { .. } => {
+                            if self.behaviour.broken_tls.load(Ordering::SeqCst) {
+                                out.extend_from_slice(b"250-STARTTLS\r\n");
+                            }
+                            out.extend_from_slice(
+                                b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
+                            )
+                        }
+                        Request::StartTls if self.behaviour.broken_tls.load(Ordering::SeqCst) => {
+                            out.extend_from_slice(b"220 2.0.0 Ready\r\nthis is not TLS\r\n");
+                            stream.write_all(&out).await?;
+                            return Ok(());
+                        }
                         Request::Helo { .. } => out.extend_from_slice(b"250 sink.test\r\n"),
                         Request::Mail { from: f } => {
                             let left = self.behaviour.temp_fail_transactions.load(Ordering::SeqCst);
                             refuse_tx = left > 0;
                             if refuse_tx {
-                                self.behaviour.temp_fail_transactions.store(left - 1, Ordering::SeqCst);
+                                self.behaviour
+                                    .temp_fail_transactions
+                                    .store(left - 1, Ordering::SeqCst);
                                 out.extend_from_slice(b"451 4.3.0 Try again later\r\n");
                             } else {
                                 from = f.address.to_string();
@@ -209,7 +271,13 @@ impl Sink {
                             }
                         }
                         Request::Rcpt { to } => {
-                            let special = self.behaviour.rcpt_replies.lock().unwrap().get(&to.address.to_lowercase()).cloned();
+                            let special = self
+                                .behaviour
+                                .rcpt_replies
+                                .lock()
+                                .unwrap()
+                                .get(&to.address.to_lowercase())
+                                .cloned();
                             if refuse_tx {
                                 out.extend_from_slice(b"503 5.5.1 No sender\r\n");
                             } else if let Some(reply) = special {

@@ -1,0 +1,195 @@
+//! Crash safety and several instances at scale: a 10,000-recipient fan-out killed with SIGKILL
+//! in the middle, and two instances on one PostgreSQL database, one killed mid-delivery.
+//!
+//! The stated bound: a recipient gets a second copy only if its batch was in flight (sent, its
+//! outcome not yet recorded) when the process died — at most `delivery.workers` batches of at
+//! most `delivery.max_recipients_per_transaction` recipients: 4 × 100 = 400 here.
+
+use std::{collections::HashMap, path::Path, time::Duration};
+
+use circlemail::{
+    model::address::EmailAddress,
+    store::{
+        Store,
+        import::{ImportIds, PersonRecord},
+    },
+};
+
+use crate::on_both_backends;
+use crate::support::{
+    app::{chrono_now, message},
+    db::{Backend, TestDb, postgres_url},
+    process::{Server, write_config},
+    sink::Sink,
+    smtp::Client,
+};
+
+const MEMBERS: usize = 10_000;
+/// delivery.workers × delivery.max_recipients_per_transaction (the defaults).
+const IN_FLIGHT_BOUND: usize = 4 * 100;
+const WAIT: Duration = Duration::from_secs(240);
+
+/// A group `big@lists.test` of `n` members anyone may post to.
+async fn big_group(store: &Store, n: usize) -> String {
+    let now = chrono_now();
+    let address = EmailAddress::parse("big@lists.test").unwrap();
+    let group = store
+        .create_group("Big", Some(&address), now)
+        .await
+        .unwrap();
+    store
+        .set_settings(
+            group.id,
+            r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#,
+        )
+        .await
+        .unwrap();
+    let mut ids = ImportIds::default();
+    let records: Vec<PersonRecord> = (0..n)
+        .map(|i| PersonRecord {
+            email: Some(EmailAddress::parse(&format!("m{i}@example{}.org", i % 50)).unwrap()),
+            groups: vec!["Big".into()],
+            ..PersonRecord::default()
+        })
+        .collect();
+    for chunk in records.chunks(1000) {
+        store.import_chunk(chunk, &mut ids, now).await.unwrap();
+    }
+    address.to_string()
+}
+
+async fn post(server: &Server, subject: &str) {
+    let (mut c, _) = Client::connect(server.smtp).await;
+    c.cmd("EHLO client").await;
+    let reply = c
+        .post(
+            "chair@example.org",
+            &["big@lists.test"],
+            &message("chair@example.org", "big@lists.test", subject, "hi"),
+        )
+        .await;
+    assert!(reply.starts_with("250 2.0.0 Queued as"), "{reply}");
+}
+
+/// Copies per recipient of the post with `subject`.
+fn copies_of(sink: &Sink, subject: &str) -> HashMap<String, usize> {
+    let mut map = HashMap::new();
+    for m in sink.messages() {
+        if m.header("Subject").as_deref() == Some(subject) {
+            for r in m.rcpts {
+                *map.entry(r).or_insert(0) += 1;
+            }
+        }
+    }
+    map
+}
+
+/// Waits until every member got the post with `subject`, then a little more for late copies.
+async fn wait_complete(sink: &Sink, subject: &str) -> HashMap<String, usize> {
+    let start = tokio::time::Instant::now();
+    while copies_of(sink, subject).len() < MEMBERS {
+        assert!(
+            start.elapsed() < WAIT,
+            "{subject}: only {} of {MEMBERS} recipients reached",
+            copies_of(sink, subject).len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Leases of the dead instance are 3 s: anything still to come would come by then.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    copies_of(sink, subject)
+}
+
+fn duplicates(copies: &HashMap<String, usize>) -> usize {
+    copies.values().map(|n| n - 1).sum()
+}
+
+async fn wait_for_copies(sink: &Sink, n: usize) {
+    let start = tokio::time::Instant::now();
+    while sink.recipient_count() < n {
+        assert!(start.elapsed() < WAIT, "the fan-out did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn config(dir: &Path, db: &TestDb, sink: &Sink) -> std::path::PathBuf {
+    write_config(dir, &db.url, sink.addr)
+}
+
+on_both_backends!(
+    a_10000_recipient_fan_out_killed_midway_reaches_everyone_within_the_duplicate_bound,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let config = config(db.dir.path(), db, &sink);
+        let store = Store::connect(&db.url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        big_group(&store, MEMBERS).await;
+
+        let server = Server::start(&config);
+        post(&server, "Crash").await;
+        wait_for_copies(&sink, MEMBERS / 4).await;
+        server.kill();
+        let before_restart = sink.recipient_count();
+        assert!(
+            before_restart < MEMBERS,
+            "killed mid fan-out: {before_restart} copies had arrived"
+        );
+
+        let server = Server::start(&config);
+        let copies = wait_complete(&sink, "Crash").await;
+        let dups = duplicates(&copies);
+        eprintln!(
+            "crash test ({:?}): {before_restart} copies before SIGKILL, {} copies in all, {dups} duplicates (bound {IN_FLIGHT_BOUND})",
+            db.url.split(':').next(),
+            sink.recipient_count()
+        );
+        assert_eq!(copies.len(), MEMBERS, "every recipient got the post");
+        assert!(dups <= IN_FLIGHT_BOUND, "{dups} duplicates");
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!(counts.delivered, MEMBERS as i64, "{counts:?}");
+        server.kill();
+        store.close().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_work_and_one_finishes_what_the_killed_one_left() {
+    let Some(url) = postgres_url("two_instances_share_the_work") else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres, Some(&url)).await;
+    let sink = Sink::start().await;
+    let config = config(db.dir.path(), &db, &sink);
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    big_group(&store, MEMBERS).await;
+
+    let a = Server::start(&config);
+    let b = Server::start(&config);
+    // Both accept posts.
+    post(&a, "Via A").await;
+    post(&b, "Via B").await;
+    wait_for_copies(&sink, MEMBERS / 2).await;
+    a.kill();
+    let at_kill = sink.recipient_count();
+    assert!(
+        at_kill < 2 * MEMBERS,
+        "killed mid delivery: {at_kill} copies"
+    );
+
+    let via_a = wait_complete(&sink, "Via A").await;
+    let via_b = wait_complete(&sink, "Via B").await;
+    let dups = duplicates(&via_a) + duplicates(&via_b);
+    eprintln!(
+        "two instances: {at_kill} copies when A was killed, {} in all, {dups} duplicates (bound {IN_FLIGHT_BOUND})",
+        sink.recipient_count()
+    );
+    assert_eq!(via_a.len(), MEMBERS);
+    assert_eq!(via_b.len(), MEMBERS);
+    assert!(dups <= IN_FLIGHT_BOUND, "{dups} duplicates");
+    let counts = store.delivery_counts(None).await.unwrap();
+    assert_eq!(counts.delivered, 2 * MEMBERS as i64, "{counts:?}");
+    b.kill();
+    store.close().await;
+    db.drop_database().await;
+}
