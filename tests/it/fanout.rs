@@ -61,9 +61,14 @@ on_both_backends!(
         for (rcpt, copies) in &got {
             assert_eq!(copies.len(), 1, "{rcpt} got {} copies", copies.len());
             let copy = &copies[0];
-            assert_eq!(
-                copy.mail_from, "board-bounces@lists.test",
-                "envelope sender is the list's bounce address"
+            // Each recipient has a copy of their own (personal unsubscribe link), so the
+            // envelope sender is the list's bounce address with the recipient in it (VERP).
+            assert!(
+                copy.mail_from
+                    .starts_with(&format!("board-bounces+{}=", rcpt.replace('@', "=")))
+                    && copy.mail_from.ends_with("@lists.test"),
+                "envelope sender is the list's VERP bounce address: {}",
+                copy.mail_from
             );
             assert!(
                 copy.text().ends_with(&format!("\r\n\r\n{body}\r\n")),

@@ -12,8 +12,8 @@ mod groups;
 mod moderation;
 pub mod openapi;
 mod people;
-pub mod routes;
 pub(crate) mod queue;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -163,7 +163,6 @@ pub fn router(state: ApiState) -> Router {
         "/groups/{id}/bounces/{person}/enable",
         queue::reenable,
     )
-    .add("get", "/people/{id}/bounces", queue::person_bounces)
     .add("get", "/queue", queue::list)
     .add("post", "/queue/{queue_id}/{action}", queue::act)
     .add("get", "/moderation", moderation::list)

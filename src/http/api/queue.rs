@@ -87,16 +87,6 @@ pub async fn group_bounces(
     ))
 }
 
-/// Bounce scores of a person, per list.
-pub async fn person_bounces(
-    State(state): State<ApiState>,
-    ApiPath(id): ApiPath<i64>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        json!({ "bounces": state.store.bounce_scores(None, Some(id)).await? }),
-    ))
-}
-
 /// Re-enables a person disabled for bouncing (score back to zero).
 pub async fn reenable(
     State(state): State<ApiState>,

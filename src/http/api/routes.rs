@@ -372,14 +372,6 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r(
         "get",
-        "/people/{id}/bounces",
-        Auditor,
-        Person,
-        "A person's bounce scores, per list",
-        "",
-    ),
-    r(
-        "get",
         "/queue",
         Administrator,
         Org,
