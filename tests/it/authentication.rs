@@ -215,7 +215,8 @@ async fn copies_are_arc_sealed_and_the_seal_verifies_with_mail_auth_and_dkimpy()
         let parsed = AuthenticatedMessage::parse(&copy.data).unwrap();
         let arc = auth.verify_arc(&parsed).await;
         assert_eq!(arc.result(), &DkimResult::Pass, "mail-auth: {head}");
-        let (ok, out) = run_python(ARC_VERIFY, copy.data.clone(), records.clone()).await;
+        let (ok, out) =
+            crate::support::python::run(ARC_VERIFY, copy.data.clone(), records.clone()).await;
         assert!(ok, "dkimpy arc_verify: {out}");
         assert!(
             head.contains(&format!("To: <{}>", copy.rcpts[0])),
@@ -245,27 +246,4 @@ async fn a_domain_with_arc_switched_off_is_not_sealed() {
         assert!(text.starts_with("DKIM-Signature:"), "still DKIM-signed");
     }
     app.stop().await;
-}
-
-async fn run_python(script: &'static str, input: Vec<u8>, arg: String) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", script, &arg])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 with dkimpy (scripts/test installs it)");
-        child.stdin.take().unwrap().write_all(&input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
 }

@@ -26,28 +26,7 @@ sys.exit(0 if n > 0 and all(results) else 1)
 "#;
 
 async fn verify_with_dkimpy(message: Vec<u8>, records: String) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", VERIFY, &records])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 with dkimpy (scripts/test installs it)");
-        child.stdin.take().unwrap().write_all(&message).unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    })
-    .await
-    .unwrap()
+    crate::support::python::run(VERIFY, message, records).await
 }
 
 async fn signed_copy(kinds: &[&str]) -> (Vec<u8>, String, TestApp) {

@@ -4,5 +4,6 @@ pub mod db;
 pub mod dns;
 pub mod http;
 pub mod process;
+pub mod python;
 pub mod sink;
 pub mod smtp;
