@@ -171,6 +171,21 @@ async fn sealed_list(arc: bool) -> (TestDb, Sink, TestApp, String) {
     (db, sink, app, records)
 }
 
+/// Eva posts a signed post from her provider's server; both members receive it.
+async fn post_signed(app: &TestApp, db: &TestDb, sink: &Sink) {
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO mail.signed.example").await;
+    let r = c
+        .post(
+            "eva@signed.example",
+            &["board@lists.test"],
+            &signed_post(db.dir.path()),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    sink.wait_for_recipients(2, WAIT).await;
+}
+
 /// A post DKIM-signed by its author's domain (signed.example), as the author's provider sends it.
 fn signed_post(dir: &std::path::Path) -> String {
     let (path, _) = publish_key(dir, "signed.example", "mail");
@@ -188,17 +203,7 @@ fn signed_post(dir: &std::path::Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_are_arc_sealed_and_the_seal_verifies_with_mail_auth_and_dkimpy() {
     let (db, sink, app, records) = sealed_list(true).await;
-    let (mut c, _) = Client::connect(app.smtp).await;
-    c.cmd("EHLO mail.signed.example").await;
-    let r = c
-        .post(
-            "eva@signed.example",
-            &["board@lists.test"],
-            &signed_post(db.dir.path()),
-        )
-        .await;
-    assert!(r.starts_with("250"), "{r}");
-    sink.wait_for_recipients(2, WAIT).await;
+    post_signed(&app, &db, &sink).await;
     let auth = circlemail::dmarc::authenticator(&[dns::server()]).unwrap();
     for copy in sink.messages() {
         let text = copy.text();
@@ -229,17 +234,7 @@ async fn copies_are_arc_sealed_and_the_seal_verifies_with_mail_auth_and_dkimpy()
 #[tokio::test]
 async fn a_domain_with_arc_switched_off_is_not_sealed() {
     let (db, sink, app, _) = sealed_list(false).await;
-    let (mut c, _) = Client::connect(app.smtp).await;
-    c.cmd("EHLO mail.signed.example").await;
-    let r = c
-        .post(
-            "eva@signed.example",
-            &["board@lists.test"],
-            &signed_post(db.dir.path()),
-        )
-        .await;
-    assert!(r.starts_with("250"), "{r}");
-    sink.wait_for_recipients(2, WAIT).await;
+    post_signed(&app, &db, &sink).await;
     for copy in sink.messages() {
         let text = copy.text();
         assert!(!text.contains("ARC-Seal:"), "{text}");
