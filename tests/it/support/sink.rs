@@ -77,6 +77,8 @@ pub struct Sink {
     messages: Arc<Mutex<Vec<Delivered>>>,
     behaviour: Arc<Behaviour>,
     pub transactions: Arc<AtomicUsize>,
+    /// Recipient copies received so far (kept beside `messages` so waiting costs nothing).
+    recipients: Arc<AtomicUsize>,
 }
 
 impl Sink {
@@ -95,6 +97,7 @@ impl Sink {
             messages: Arc::default(),
             behaviour: Arc::default(),
             transactions: Arc::default(),
+            recipients: Arc::default(),
         };
         let s = sink.clone();
         tokio::spawn(async move {
@@ -174,12 +177,7 @@ impl Sink {
     }
 
     pub fn recipient_count(&self) -> usize {
-        self.messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|m| m.rcpts.len())
-            .sum()
+        self.recipients.load(Ordering::SeqCst)
     }
 
     /// Waits until at least `n` recipient copies arrived; panics after `limit`.
@@ -230,11 +228,14 @@ impl Sink {
                     if rx.ingest(&mut it, &mut body) {
                         data = None;
                         self.transactions.fetch_add(1, Ordering::SeqCst);
+                        let count = rcpts.len();
                         self.messages.lock().unwrap().push(Delivered {
                             mail_from: from.clone(),
                             rcpts: std::mem::take(&mut rcpts),
                             data: std::mem::take(&mut body),
                         });
+                        // After the push: whoever sees the count also sees the message.
+                        self.recipients.fetch_add(count, Ordering::SeqCst);
                         out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");
                         continue;
                     }
