@@ -65,12 +65,7 @@ async fn open_list(
     token: &str,
 ) -> Result<(crate::store::groups::Group, &'static texts::Texts), PageResult> {
     let en = texts::for_language("en");
-    let invalid = || {
-        (
-            StatusCode::BAD_REQUEST,
-            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
-        )
-    };
+    let invalid = || notice(StatusCode::BAD_REQUEST, en.invalid);
     let group_id = state.links.open_leave_page(token).map_err(|_| invalid())?;
     match state.store.group(group_id).await {
         Ok(Some(g)) => {
@@ -159,16 +154,10 @@ async fn open_join(
     let (group_id, address) = match state.links.open_join(token, state.clock.now_ms()) {
         Ok(o) => o,
         Err(crate::tokens::TokenError::Expired) => {
-            return Err((
-                StatusCode::GONE,
-                Html(page("circlemail", &format!("<p>{}</p>", esc(en.expired)))),
-            ));
+            return Err(notice(StatusCode::GONE, en.expired));
         }
         Err(_) => {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
-            ));
+            return Err(notice(StatusCode::BAD_REQUEST, en.invalid));
         }
     };
     match state.store.group(group_id).await {
@@ -176,10 +165,7 @@ async fn open_join(
             let settings = ListSettings::from_stored(g.settings.as_deref());
             Ok((g, address, texts::for_language(&settings.language)))
         }
-        Ok(None) => Err((
-            StatusCode::NOT_FOUND,
-            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
-        )),
+        Ok(None) => Err(notice(StatusCode::NOT_FOUND, en.invalid)),
         Err(e) => Err(unavailable(&e.to_string())),
     }
 }
@@ -229,23 +215,25 @@ async fn open(
 ) -> Result<(Subscriber, String, &'static texts::Texts), PageResult> {
     let en = texts::for_language("en");
     let Ok(who) = state.links.open(token) else {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            Html(page("circlemail", &format!("<p>{}</p>", esc(en.invalid)))),
-        ));
+        return Err(notice(StatusCode::BAD_REQUEST, en.invalid));
     };
     let group = match state.store.group(who.group_id).await {
         Ok(Some(g)) => g,
         Ok(None) => {
-            return Err((
-                StatusCode::NOT_FOUND,
-                Html(page("circlemail", &format!("<p>{}</p>", esc(en.unknown)))),
-            ));
+            return Err(notice(StatusCode::NOT_FOUND, en.unknown));
         }
         Err(e) => return Err(unavailable(&e.to_string())),
     };
     let settings = ListSettings::from_stored(group.settings.as_deref());
     Ok((who, group.name, texts::for_language(&settings.language)))
+}
+
+/// A page with one sentence (errors before the list is known: in English).
+fn notice(status: StatusCode, text: &str) -> PageResult {
+    (
+        status,
+        Html(page("circlemail", &format!("<p>{}</p>", esc(text)))),
+    )
 }
 
 fn unavailable(error: &str) -> PageResult {
