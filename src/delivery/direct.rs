@@ -31,7 +31,8 @@ use tokio_rustls::TlsConnector;
 use super::{
     Copy, mx,
     outcome::{RcptOutcome, from_error, from_reply},
-    relay::{Client, greet, transaction},
+    relay::{Client, greet},
+    session::send_copies,
 };
 use crate::config::DeliveryConfig;
 
@@ -188,29 +189,18 @@ impl Direct {
                         continue;
                     }
                 };
-                let mut usable = true;
-                while usable && results.len() < jobs.len() {
-                    let copy = &jobs[results.len()].0;
-                    let (outcomes, still) = transaction(
-                        &mut client,
-                        &ehlo,
-                        &copy.envelope_from,
-                        &copy.recipients,
-                        &copy.message,
-                    )
-                    .await;
-                    let label = |o: RcptOutcome| match o {
-                        RcptOutcome::Temporary(e) => {
-                            RcptOutcome::Temporary(format!("{}: {e}", host.name))
-                        }
-                        RcptOutcome::Permanent(e) => {
-                            RcptOutcome::Permanent(format!("{}: {e}", host.name))
-                        }
-                        d => d,
-                    };
-                    results.push(outcomes.into_iter().map(label).collect());
-                    usable = still;
-                }
+                let label = |o: RcptOutcome| match o {
+                    RcptOutcome::Temporary(e) => {
+                        RcptOutcome::Temporary(format!("{}: {e}", host.name))
+                    }
+                    RcptOutcome::Permanent(e) => {
+                        RcptOutcome::Permanent(format!("{}: {e}", host.name))
+                    }
+                    d => d,
+                };
+                let pending: Vec<&Copy> = jobs[results.len()..].iter().map(|(c, _)| c).collect();
+                let (done, usable) = send_copies(&mut client, &ehlo, &pending).await;
+                results.extend(done.into_iter().map(|o| o.into_iter().map(label).collect()));
                 if usable {
                     let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
                 }

@@ -10,6 +10,7 @@ mod direct;
 pub mod mx;
 pub mod outcome;
 mod relay;
+mod session;
 
 pub use direct::Direct;
 pub use outcome::RcptOutcome;

@@ -1,18 +1,14 @@
 //! The relay transport: every copy goes to one smarthost over SMTP (mail-send underneath).
 //!
 //! One connection per batch: greeting, EHLO, STARTTLS (per `delivery.relay_tls`), AUTH when
-//! configured, then for each copy of the batch one transaction: MAIL FROM and every RCPT TO
-//! pipelined when the relay offers PIPELINING, so a transaction costs one round trip instead of
-//! one per recipient, then DATA. Each RCPT reply is kept, so one refused recipient fails alone
-//! while the rest of the batch is delivered. Personalised copies (one per recipient) share the
-//! connection; after a connection-level failure the next copy opens a new one.
+//! configured, then for each copy of the batch one transaction ([`super::session`]: pipelined
+//! when the relay offers PIPELINING, one round trip per copy). Personalised copies (one per
+//! recipient) share the connection; after a connection-level failure the rest go on a new one.
 
 use std::{fmt, time::Duration};
 
 use mail_send::{Credentials, SmtpClient};
-use smtp_proto::{
-    EXT_8BIT_MIME, EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS, EhloResponse, Response,
-};
+use smtp_proto::{EXT_START_TLS, EhloResponse};
 use tokio::{
     io::{AsyncRead, AsyncWrite, BufStream},
     net::TcpStream,
@@ -23,6 +19,7 @@ use tokio_rustls::TlsConnector;
 use super::{
     Copy,
     outcome::{RcptOutcome, from_error, from_reply},
+    session::send_copies,
 };
 use crate::config::{DeliveryConfig, RelayTls};
 
@@ -127,38 +124,24 @@ impl Relay {
     /// Sends each copy in its own transaction over one connection (a new one after a
     /// connection-level failure); one outcome per recipient of each copy, in order.
     pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
+        let copies: Vec<&Copy> = copies.iter().collect();
         let mut results = Vec::with_capacity(copies.len());
-        let mut open: Option<(Client, EhloResponse<String>)> = None;
-        for (i, copy) in copies.iter().enumerate() {
-            let (client, ehlo) = match open.take() {
-                Some(o) => o,
-                None => match self.open().await {
-                    Ok(o) => o,
-                    Err(outcome) => {
-                        // The relay cannot be reached: the rest of the batch waits for a retry.
-                        for rest in &copies[i..] {
-                            results.push(vec![outcome.clone(); rest.recipients.len()]);
-                        }
-                        return results;
+        while results.len() < copies.len() {
+            let (mut client, ehlo) = match self.open().await {
+                Ok(open) => open,
+                Err(outcome) => {
+                    // The relay cannot be reached: the rest of the batch waits for a retry.
+                    for rest in &copies[results.len()..] {
+                        results.push(vec![outcome.clone(); rest.recipients.len()]);
                     }
-                },
+                    break;
+                }
             };
-            let mut client = client;
-            let (outcomes, usable) = transaction(
-                &mut client,
-                &ehlo,
-                &copy.envelope_from,
-                &copy.recipients,
-                &copy.message,
-            )
-            .await;
-            results.push(outcomes);
+            let (done, usable) = send_copies(&mut client, &ehlo, &copies[results.len()..]).await;
+            results.extend(done);
             if usable {
-                open = Some((client, ehlo));
+                let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
             }
-        }
-        if let Some((mut client, _)) = open {
-            let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
         }
         results
     }
@@ -276,101 +259,6 @@ pub(super) async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
         return Err(mail_send::Error::UnexpectedReply(greeting));
     }
     client.ehlo(helo).await
-}
-
-/// MAIL, RCPT…, DATA on an open connection. The flag says whether the connection can carry
-/// another transaction (false after an I/O error, a timeout or a reply out of step).
-pub(super) async fn transaction(
-    client: &mut Client,
-    ehlo: &EhloResponse<String>,
-    from: &str,
-    recipients: &[String],
-    message: &[u8],
-) -> (Vec<RcptOutcome>, bool) {
-    let mut params = String::new();
-    if ehlo.has_capability(EXT_8BIT_MIME) && !message.is_ascii() {
-        params.push_str(" BODY=8BITMIME");
-    }
-    if ehlo.has_capability(EXT_SMTP_UTF8)
-        && (!from.is_ascii() || recipients.iter().any(|r| !r.is_ascii()))
-    {
-        params.push_str(" SMTPUTF8");
-    }
-    let mut commands = Vec::with_capacity(recipients.len() + 1);
-    commands.push(format!("MAIL FROM:<{from}>{params}\r\n"));
-    commands.extend(recipients.iter().map(|r| format!("RCPT TO:<{r}>\r\n")));
-
-    let replies = if ehlo.has_capability(EXT_PIPELINING) {
-        client.cmds(&commands).await
-    } else {
-        one_by_one(client, &commands).await
-    };
-    let replies = match replies {
-        Ok(replies) => replies,
-        Err(e) => return (vec![from_error("MAIL/RCPT", &e); recipients.len()], false),
-    };
-    let Some(mail_reply) = replies.first() else {
-        let outcome = RcptOutcome::Temporary("MAIL FROM: no reply".into());
-        return (vec![outcome; recipients.len()], false);
-    };
-    if mail_reply.code / 100 != 2 {
-        let usable = client.cmd(b"RSET\r\n").await.is_ok();
-        return (
-            vec![from_reply("MAIL FROM", mail_reply); recipients.len()],
-            usable,
-        );
-    }
-
-    let mut outcomes: Vec<Option<RcptOutcome>> = recipients
-        .iter()
-        .enumerate()
-        .map(|(i, _)| match replies.get(i + 1) {
-            Some(r) if r.code / 100 == 2 => None,
-            Some(r) => Some(from_reply("RCPT TO", r)),
-            None => Some(RcptOutcome::Temporary("RCPT TO: no reply".into())),
-        })
-        .collect();
-    let mut usable = true;
-    if outcomes.iter().all(Option::is_some) {
-        usable = client.cmd(b"RSET\r\n").await.is_ok();
-    } else {
-        // mail-send always writes CRLF.CRLF after the data; a message that already ends in CRLF
-        // would otherwise gain an empty line (and break a c=simple DKIM body hash).
-        let message = message.strip_suffix(b"\r\n").unwrap_or(message);
-        let data_outcome = match client.data(message).await {
-            Ok(()) => RcptOutcome::Delivered,
-            Err(e) => {
-                // A refused message leaves the connection in step; anything else does not.
-                usable = matches!(e, mail_send::Error::UnexpectedReply(_));
-                from_error("DATA", &e)
-            }
-        };
-        for o in outcomes.iter_mut().filter(|o| o.is_none()) {
-            *o = Some(data_outcome.clone());
-        }
-    }
-    let outcomes = outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or(RcptOutcome::Delivered))
-        .collect();
-    (outcomes, usable)
-}
-
-/// Without PIPELINING: one command, one reply; stops after a refused MAIL FROM.
-async fn one_by_one(
-    client: &mut Client,
-    commands: &[String],
-) -> Result<Vec<Response<String>>, mail_send::Error> {
-    let mut replies = Vec::with_capacity(commands.len());
-    for command in commands {
-        let reply = client.cmd(command.as_bytes()).await?;
-        let stop = replies.is_empty() && reply.code / 100 != 2;
-        replies.push(reply);
-        if stop {
-            break;
-        }
-    }
-    Ok(replies)
 }
 
 #[cfg(test)]

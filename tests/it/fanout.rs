@@ -146,6 +146,8 @@ on_both_backends!(
 on_both_backends!(
     a_relay_refusing_one_recipient_fails_only_that_one,
     async |db: &TestDb| {
+        // Each member has a copy of their own; all go over one pipelined connection, where the
+        // refused one's DATA is answered 554 and the next copies must still arrive.
         let sink = Sink::start().await;
         sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
         let app = TestApp::start(db, &sink).await;
@@ -153,7 +155,12 @@ on_both_backends!(
             .group(
                 "Board",
                 "board",
-                &["anna@example.org", "gone@example.net", "cay@example.com"],
+                &[
+                    "anna@example.org",
+                    "gone@example.net",
+                    "cay@example.com",
+                    "dan@example.com",
+                ],
             )
             .await;
         let reply = post(
@@ -164,7 +171,7 @@ on_both_backends!(
         .await;
         let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
 
-        sink.wait_for_recipients(2, WAIT).await;
+        sink.wait_for_recipients(3, WAIT).await;
         let mut rows = Vec::new();
         for _ in 0..100 {
             rows = app.store.deliveries_of(&queue_id).await.unwrap();
@@ -185,12 +192,79 @@ on_both_backends!(
                 .contains("550 5.1.1 No such user here"),
             "{gone:?}"
         );
-        assert_eq!(rows.iter().filter(|r| r.status == "delivered").count(), 2);
+        assert_eq!(rows.iter().filter(|r| r.status == "delivered").count(), 3);
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(
             sink.recipient_count(),
-            2,
+            3,
             "the refused recipient is not retried"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
+    a_relay_without_pipelining_gets_one_command_at_a_time,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        sink.without_pipelining();
+        sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
+        sink.fail_temporarily(1);
+        let app = TestApp::start(db, &sink).await;
+        let members = [
+            "anna@example.org",
+            "bo@example.net",
+            "gone@example.net",
+            "cay@example.com",
+        ];
+        let list = app.group("Board", "board", &members).await;
+        let reply = post(
+            &app,
+            &list,
+            &message("anna@example.org", &list, "Hi", "hello\r\n.dot line"),
+        )
+        .await;
+        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+
+        sink.wait_for_recipients(3, WAIT).await;
+        let mut rows = Vec::new();
+        for _ in 0..100 {
+            rows = app.store.deliveries_of(&queue_id).await.unwrap();
+            if rows
+                .iter()
+                .all(|r| r.status == "delivered" || r.status == "failed")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let status = |who: &str| {
+            rows.iter()
+                .find(|r| r.recipient == who)
+                .map(|r| r.status.clone())
+        };
+        assert_eq!(
+            status("gone@example.net").as_deref(),
+            Some("failed"),
+            "{rows:?}"
+        );
+        for who in ["anna@example.org", "bo@example.net", "cay@example.com"] {
+            assert_eq!(status(who).as_deref(), Some("delivered"), "{rows:?}");
+        }
+        let got = sink.by_recipient();
+        assert_eq!(got.len(), 3, "{:?}", got.keys());
+        for copies in got.values() {
+            assert_eq!(copies.len(), 1);
+            assert!(
+                copies[0].text().contains("hello\r\n.dot line\r\n"),
+                "{}",
+                copies[0].text()
+            );
+        }
+        assert_eq!(
+            sink.pipelined_anyway(),
+            0,
+            "commands sent before their turn"
         );
         app.stop().await;
     }

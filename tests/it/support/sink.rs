@@ -69,6 +69,11 @@ struct Behaviour {
     busy_connections: AtomicUsize,
     /// Offer STARTTLS, answer it with 220, then talk garbage instead of TLS.
     broken_tls: AtomicBool,
+    /// Do not offer PIPELINING (RFC 2920).
+    no_pipelining: AtomicBool,
+    /// Commands that arrived before the reply to the previous one was sent, although
+    /// PIPELINING was not offered.
+    pipelined_anyway: AtomicUsize,
 }
 
 #[derive(Clone)]
@@ -157,6 +162,16 @@ impl Sink {
         self.behaviour.broken_tls.store(on, Ordering::SeqCst);
     }
 
+    /// Stops offering PIPELINING; [`Sink::pipelined_anyway`] counts clients that pipeline.
+    pub fn without_pipelining(&self) {
+        self.behaviour.no_pipelining.store(true, Ordering::SeqCst);
+    }
+
+    /// Commands sent before the previous command's reply while PIPELINING was not offered.
+    pub fn pipelined_anyway(&self) -> usize {
+        self.behaviour.pipelined_anyway.load(Ordering::SeqCst)
+    }
+
     pub fn stall(&self, on: bool) {
         self.behaviour.stall.store(on, Ordering::SeqCst);
     }
@@ -241,14 +256,27 @@ impl Sink {
                     }
                     break;
                 }
+                let replied = !out.is_empty();
                 match parser.ingest(&mut it) {
+                    Ok(req) if replied && self.behaviour.no_pipelining.load(Ordering::SeqCst) => {
+                        // Not offered, but the client did not wait for the last reply.
+                        drop(req);
+                        self.behaviour
+                            .pipelined_anyway
+                            .fetch_add(1, Ordering::SeqCst);
+                        out.extend_from_slice(b"503 5.5.0 PIPELINING was not offered\r\n");
+                    }
                     Ok(req) => match req {
                         Request::Ehlo { .. } | Request::Lhlo { .. } => {
                             if self.behaviour.broken_tls.load(Ordering::SeqCst) {
                                 out.extend_from_slice(b"250-STARTTLS\r\n");
                             }
+                            out.extend_from_slice(b"250-sink.test\r\n");
+                            if !self.behaviour.no_pipelining.load(Ordering::SeqCst) {
+                                out.extend_from_slice(b"250-PIPELINING\r\n");
+                            }
                             out.extend_from_slice(
-                                b"250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
+                                b"250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
                             )
                         }
                         Request::StartTls if self.behaviour.broken_tls.load(Ordering::SeqCst) => {
