@@ -34,4 +34,14 @@ impl Backend {
             Backend::Postgres => "id = ANY(ARRAY(SELECT id FROM batch))".to_string(),
         }
     }
+
+    /// The texts of a JSON array bound as placeholder `param`, as a table with one column,
+    /// `value`: a whole list of recipients in one parameter (a multi-row VALUES with thousands
+    /// of placeholders costs SQLite quadratic time to bind).
+    pub(crate) fn json_texts(self, param: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("json_each({param})"),
+            Backend::Postgres => format!("json_array_elements_text(CAST({param} AS json)) AS j(value)"),
+        }
+    }
 }

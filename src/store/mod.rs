@@ -141,26 +141,6 @@ fn prepare_sqlite_url(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{path}?{query}"))
 }
 
-/// `($1, $2, $3), ($4, $5, $6), …` for a multi-row INSERT of `rows` rows of `cols` values.
-pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
-    let mut out = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
-        }
-        out.push(')');
-    }
-    out
-}
-
 /// `$k, $k+1, …` for an `IN (…)` list of `n` values starting at placeholder `start`.
 pub(crate) fn list_of(start: usize, n: usize) -> String {
     (start..start + n)
@@ -174,8 +154,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_rows_and_columns() {
-        assert_eq!(value_rows(2, 2), "($1, $2), ($3, $4)");
+    fn placeholders_are_numbered_from_the_start() {
         assert_eq!(list_of(3, 2), "$3, $4");
     }
 

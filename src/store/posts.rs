@@ -2,10 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, value_rows};
-
-/// Rows per multi-row INSERT of recipients (4 values each: far below both backends' bind limits).
-const RECIPIENT_ROWS_PER_INSERT: usize = 500;
+use super::{Backend, Store, StoreError};
 
 /// A post for one group, with its recipients frozen at acceptance.
 #[derive(Debug, Clone)]
@@ -77,7 +74,7 @@ impl Store {
             held_ids.push(super::held::insert_held(&mut tx, h).await?);
         }
         for post in posts {
-            insert_post(&mut tx, post).await?;
+            insert_post(&mut tx, self.backend, post).await?;
         }
         for bounce in bounces {
             sqlx::query(
@@ -117,7 +114,7 @@ impl Store {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        insert_post(&mut tx, post).await?;
+        insert_post(&mut tx, self.backend, post).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -158,6 +155,7 @@ impl Store {
 
 async fn insert_post(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     post: &NewPost,
 ) -> Result<(), StoreError> {
     let post_id: i64 = sqlx::query(
@@ -180,20 +178,19 @@ async fn insert_post(
     .fetch_one(&mut **tx)
     .await?
     .try_get("id")?;
-    for chunk in post.recipients.chunks(RECIPIENT_ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at) VALUES {}",
-            value_rows(chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
-        for rcpt in chunk {
-            q = q
-                .bind(post_id)
-                .bind(rcpt)
-                .bind(post.received_at)
-                .bind(post.received_at);
-        }
-        q.execute(&mut **tx).await?;
-    }
+    // All recipients in one statement, as one JSON array (10,000 members: one parameter).
+    let recipients = serde_json::to_string(&post.recipients)
+        .map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))?;
+    let sql = format!(
+        "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at)
+         SELECT $1, value, $2, $2 FROM {}",
+        backend.json_texts("$3")
+    );
+    sqlx::query(&sql)
+        .bind(post_id)
+        .bind(post.received_at)
+        .bind(recipients)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
