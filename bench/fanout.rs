@@ -6,6 +6,7 @@
 //!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench fanout
 //!     CIRCLEMAIL_TEST_POSTGRES=… cargo bench --bench fanout -- 10000 3 2   # 2 instances
 //!     cargo bench --bench fanout -- 10000 3 personal  # one RSA-signed copy per recipient
+//!     cargo bench --bench fanout -- 10000 3 personal unsigned  # the same without a DKIM key
 //!
 //! Batched mode (the default): one copy for up to `max_recipients_per_transaction` recipients,
 //! no personal unsubscribe links, no VERP. With a third argument N > 1, N servers share the
@@ -16,6 +17,7 @@
 //! sender) and has an RSA-2048 DKIM key, so every recipient gets their own signed copy; the
 //! bench also prints the bare signing rate of this machine on all cores for the same copy
 //! (full `sign()` calls: the ceiling such a fan-out is compared with) and the ratio.
+//! `unsigned` leaves the key out: what the personal copies cost besides signing.
 //!
 //! Prints one line per run and the median. The sink shares the machine's cores with the server,
 //! so the figure is a floor for a real relay on another machine.
@@ -51,15 +53,16 @@ fn main() {
     let runs: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5);
     let instances: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let personal = args.iter().any(|a| a == "personal");
+    let signed = personal && !args.iter().any(|a| a == "unsigned");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}/bench.db", dir.path().display());
         if instances == 1 {
-            bench("sqlite", &sqlite, members, runs, 1, personal).await;
+            bench("sqlite", &sqlite, members, runs, 1, personal, signed).await;
         }
         match std::env::var("CIRCLEMAIL_TEST_POSTGRES") {
-            Ok(url) => bench("postgres", &url, members, runs, instances, personal).await,
+            Ok(url) => bench("postgres", &url, members, runs, instances, personal, signed).await,
             Err(_) => println!("postgres: skipped (set CIRCLEMAIL_TEST_POSTGRES to measure it)"),
         }
     });
@@ -72,11 +75,12 @@ async fn bench(
     runs: usize,
     instances: usize,
     personal: bool,
+    signed: bool,
 ) {
     let sink = Sink::start().await;
     let mut config = Config::default();
     let key_dir = tempfile::tempdir().expect("temp dir");
-    if personal {
+    if signed {
         let path = key_dir.path().join("rsa.pem");
         std::fs::write(&path, keys::generate("rsa").expect("key")).expect("write key");
         config.dkim.keys.push(DkimKeyConfig {
@@ -147,8 +151,10 @@ async fn bench(
             .expect("members");
     }
 
-    let mode = if personal {
+    let mode = if signed {
         "one RSA-signed copy per recipient, personal List-Unsubscribe, VERP"
+    } else if personal {
+        "one unsigned copy per recipient, personal List-Unsubscribe, VERP"
     } else {
         "batched, no VERP"
     };
@@ -179,7 +185,7 @@ async fn bench(
         let _ = stop.send(());
         let _ = server.await;
     }
-    if personal {
+    if signed {
         // The ceiling, measured with the server stopped: full sign() of one delivered copy.
         let copy = sink.messages().pop().map(|m| m.data).unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

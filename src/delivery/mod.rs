@@ -13,6 +13,8 @@ mod relay;
 mod session;
 
 pub use direct::Direct;
+
+use crate::model::message::CopyBytes;
 pub use outcome::RcptOutcome;
 pub use relay::{Relay, RelayTarget};
 
@@ -22,7 +24,7 @@ pub use relay::{Relay, RelayTarget};
 pub struct Copy {
     pub envelope_from: String,
     pub recipients: Vec<String>,
-    pub message: Vec<u8>,
+    pub message: CopyBytes,
 }
 
 /// How copies leave this server (`delivery.transport`): through a smarthost, or straight to

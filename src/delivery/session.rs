@@ -13,7 +13,7 @@ use smtp_proto::{EXT_8BIT_MIME, EXT_PIPELINING, EXT_SMTP_UTF8, EhloResponse, Res
 use tokio::{io::AsyncWriteExt, time::timeout};
 
 use super::{
-    Copy,
+    Copy, CopyBytes,
     outcome::{RcptOutcome, from_error, from_reply},
     relay::Client,
 };
@@ -74,9 +74,8 @@ async fn pipelined(
         out.clear();
         let mut expected = 0;
         if let Some(s) = &sending {
-            let message = copies[i - 1].message.as_slice();
             if s.outcomes.iter().any(Option::is_none) {
-                dot_stuff(message, &mut out);
+                dot_stuff(&copies[i - 1].message, &mut out);
             }
             // Nobody was taken but the server still said 354: a lone dot ends it.
             out.extend_from_slice(b".\r\n");
@@ -197,20 +196,23 @@ fn envelope(ehlo: &EhloResponse<String>, copy: &Copy, out: &mut Vec<u8>) {
 
 /// The message as DATA content (RFC 5321 §4.5.2): a dot starting a line is doubled, and the
 /// content ends with CRLF so that the final `.\r\n` stands on a line of its own.
-fn dot_stuff(message: &[u8], out: &mut Vec<u8>) {
+fn dot_stuff(message: &CopyBytes, out: &mut Vec<u8>) {
     out.reserve(message.len() + 16);
-    let mut line_start = true;
-    let mut from = 0;
-    for (i, &b) in message.iter().enumerate() {
-        if line_start && b == b'.' {
-            out.extend_from_slice(&message[from..i]);
-            out.push(b'.');
-            from = i;
+    let (mut line_start, mut after_cr) = (true, false);
+    for part in message.parts() {
+        let mut from = 0;
+        for (i, &b) in part.iter().enumerate() {
+            if line_start && b == b'.' {
+                out.extend_from_slice(&part[from..i]);
+                out.push(b'.');
+                from = i;
+            }
+            line_start = b == b'\n' && after_cr;
+            after_cr = b == b'\r';
         }
-        line_start = b == b'\n' && i > 0 && message[i - 1] == b'\r';
+        out.extend_from_slice(&part[from..]);
     }
-    out.extend_from_slice(&message[from..]);
-    if !message.ends_with(b"\r\n") {
+    if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }
 }
@@ -263,15 +265,12 @@ async fn transaction(
     if outcomes.iter().all(Option::is_some) {
         usable = client.cmd(b"RSET\r\n").await.is_ok();
     } else {
-        // mail-send always writes CRLF.CRLF after the data; a message that already ends in CRLF
-        // would otherwise gain an empty line (and break a c=simple DKIM body hash).
-        let message = copy.message.as_slice();
-        let message = message.strip_suffix(b"\r\n").unwrap_or(message);
-        let data_outcome = match client.data(message).await {
-            Ok(()) => RcptOutcome::Delivered,
+        let data_outcome = match data(client, &copy.message).await {
+            Ok(reply) if reply.code / 100 == 2 => RcptOutcome::Delivered,
+            // A refused message leaves the connection in step.
+            Ok(reply) => from_reply("DATA", &reply),
             Err(e) => {
-                // A refused message leaves the connection in step; anything else does not.
-                usable = matches!(e, mail_send::Error::UnexpectedReply(_));
+                usable = false;
                 from_error("DATA", &e)
             }
         };
@@ -286,14 +285,48 @@ async fn transaction(
     (outcomes, usable)
 }
 
+/// DATA, then (after `354`) the content and its final dot; the reply to either that is not
+/// `354` or the end of data.
+async fn data(
+    client: &mut Client,
+    message: &CopyBytes,
+) -> Result<Response<String>, mail_send::Error> {
+    let go_ahead = client.cmd(b"DATA\r\n").await?;
+    if go_ahead.code != 354 {
+        return Ok(go_ahead);
+    }
+    let mut content = Vec::new();
+    dot_stuff(message, &mut content);
+    content.extend_from_slice(b".\r\n");
+    let mut replies = exchange(client, &content, 1).await?;
+    replies.pop().ok_or(mail_send::Error::UnparseableReply)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn stuffed(message: &str) -> String {
         let mut out = Vec::new();
-        dot_stuff(message.as_bytes(), &mut out);
+        dot_stuff(&CopyBytes::whole(message.as_bytes()), &mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn line_starts_are_found_across_the_parts() {
+        let mut out = Vec::new();
+        let head = b"To: <k@x.org>\r".to_vec();
+        dot_stuff(
+            &CopyBytes::new(head, b"\n.x\r\n".as_slice().into()),
+            &mut out,
+        );
+        assert_eq!(out, b"To: <k@x.org>\r\n..x\r\n");
+        out.clear();
+        dot_stuff(
+            &CopyBytes::new(b"A: b\r\n".to_vec(), b".x".as_slice().into()),
+            &mut out,
+        );
+        assert_eq!(out, b"A: b\r\n..x\r\n");
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! shared bytes, so nothing is parsed again per recipient and the body is never copied twice
 //! for signing (see [`crate::signing`], which hashes it once).
 
+use std::sync::Arc;
+
 use mail_parser::MessageParser;
 
 use super::headers;
-use crate::{store::posts::Personal, unsubscribe::Links};
+use crate::{model::message::CopyBytes, store::posts::Personal, unsubscribe::Links};
 
 pub struct Personaliser {
     /// `To:` is the recipient's address.
@@ -15,7 +17,7 @@ pub struct Personaliser {
     /// Personal unsubscribe links for this group.
     unsubscribe: Option<(Links, i64, Option<String>)>,
     /// The list copy without the personal fields: header fields, blank line, body.
-    shared: Vec<u8>,
+    shared: Arc<[u8]>,
     /// Where the body starts in `shared` (after the blank line); `shared.len()` when none.
     body_offset: usize,
 }
@@ -41,9 +43,11 @@ impl Personaliser {
         if unsubscribe.is_some() {
             replaced.extend(["List-Unsubscribe", "List-Unsubscribe-Post"]);
         }
-        let shared = match MessageParser::new().parse_headers(list_copy) {
-            Some(parsed) if !replaced.is_empty() => headers::strip(list_copy, &parsed, &replaced),
-            _ => list_copy.to_vec(),
+        let shared: Arc<[u8]> = match MessageParser::new().parse_headers(list_copy) {
+            Some(parsed) if !replaced.is_empty() => {
+                headers::strip(list_copy, &parsed, &replaced).into()
+            }
+            _ => list_copy.into(),
         };
         let body_offset = body_offset(&shared);
         Personaliser {
@@ -77,14 +81,14 @@ impl Personaliser {
         &self.shared[self.body_offset.min(self.shared.len())..]
     }
 
-    /// `recipient`'s whole copy, with `prefix` (e.g. their DKIM-Signature fields) on top.
-    pub fn copy_for(&self, prefix: &str, recipient: &str) -> Vec<u8> {
+    /// `recipient`'s whole copy, with `prefix` (e.g. their DKIM-Signature fields) on top; the
+    /// shared bytes are not copied.
+    pub fn copy_for(&self, prefix: &str, recipient: &str) -> CopyBytes {
         let fields = self.fields_for(recipient);
-        let mut out = Vec::with_capacity(prefix.len() + fields.len() + self.shared.len());
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend_from_slice(fields.as_bytes());
-        out.extend_from_slice(&self.shared);
-        out
+        let mut head = Vec::with_capacity(prefix.len() + fields.len());
+        head.extend_from_slice(prefix.as_bytes());
+        head.extend_from_slice(fields.as_bytes());
+        CopyBytes::new(head, self.shared.clone())
     }
 }
 
@@ -109,13 +113,22 @@ mod tests {
         let copy =
             b"From: a@x.org\r\nTo: board@lists.test,\r\n other@x.org\r\nSubject: s\r\n\r\nbody\r\n";
         let p = Personaliser::new(copy, Personal::TO, None, 1, None);
-        let out = String::from_utf8(p.copy_for("", "kim@x.org")).unwrap();
+        let out = String::from_utf8(p.copy_for("", "kim@x.org").to_vec()).unwrap();
         assert_eq!(
             out,
             "To: <kim@x.org>\r\nFrom: a@x.org\r\nSubject: s\r\n\r\nbody\r\n"
         );
         assert_eq!(p.shared_fields(), b"From: a@x.org\r\nSubject: s\r\n");
         assert_eq!(p.body(), b"body\r\n");
+    }
+
+    #[test]
+    fn personal_copies_share_the_bytes_they_have_in_common() {
+        let copy = b"From: a@x.org\r\nTo: board@lists.test\r\n\r\nlong body\r\n";
+        let p = Personaliser::new(copy, Personal::TO, None, 1, None);
+        let (a, b) = (p.copy_for("", "a@x.org"), p.copy_for("", "b@x.org"));
+        assert_eq!(a.head, b"To: <a@x.org>\r\n");
+        assert!(std::sync::Arc::ptr_eq(&a.shared, &b.shared));
     }
 
     #[test]
@@ -131,6 +144,7 @@ mod tests {
         assert_eq!(p.shared_fields(), b"From: a@x.org\r\nSubject: s");
         assert!(
             p.copy_for("", "k@x.org")
+                .to_vec()
                 .starts_with(b"To: <k@x.org>\r\nFrom:")
         );
     }

@@ -17,7 +17,7 @@ use mail_auth::{
     dkim::{DkimSigner, Done},
 };
 
-use crate::{config::DkimKeyConfig, rewrite::Personaliser};
+use crate::{config::DkimKeyConfig, model::message::CopyBytes, rewrite::Personaliser};
 
 /// Headers signed on every copy. Absent ones are signed as absent (they cannot be added later);
 /// From appears twice so a second From cannot be added either.
@@ -78,11 +78,22 @@ impl Signers {
     /// `message` with a DKIM-Signature for each key of `domain` prepended (unchanged when the
     /// domain has no key). A signing error is logged and the copy goes out unsigned.
     pub fn sign(&self, domain: &str, message: &[u8]) -> Vec<u8> {
-        let Some(signers) = self.by_domain.get(&domain.to_ascii_lowercase()) else {
-            return message.to_vec();
-        };
+        let headers = self.signatures(domain, message);
+        let mut out = Vec::with_capacity(headers.len() + message.len());
+        out.extend_from_slice(headers.as_bytes());
+        out.extend_from_slice(message);
+        out
+    }
+
+    /// The DKIM-Signature fields of `message`, one per key of `domain` (none without a key).
+    pub fn signatures(&self, domain: &str, message: &[u8]) -> String {
         let mut headers = String::new();
-        for signer in signers {
+        for signer in self
+            .by_domain
+            .get(&domain.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
+        {
             match signer.sign(message) {
                 Ok(sig) => headers.push_str(&sig.to_header()),
                 Err(e) => {
@@ -90,10 +101,7 @@ impl Signers {
                 }
             }
         }
-        let mut out = Vec::with_capacity(headers.len() + message.len());
-        out.extend_from_slice(headers.as_bytes());
-        out.extend_from_slice(message);
-        out
+        headers
     }
 
     /// Each recipient's personal copy, signed with every key of `domain`; the body is hashed
@@ -103,7 +111,7 @@ impl Signers {
         domain: &str,
         copy: &Personaliser,
         recipients: &[String],
-    ) -> Vec<Vec<u8>> {
+    ) -> Vec<CopyBytes> {
         let signers: Vec<personal::BodySigner<'_>> = self
             .by_domain
             .get(&domain.to_ascii_lowercase())
@@ -141,7 +149,7 @@ impl Signers {
         domain: String,
         copy: Arc<Personaliser>,
         recipients: Vec<String>,
-    ) -> Vec<Vec<u8>> {
+    ) -> Vec<CopyBytes> {
         let this = self.clone();
         let fallback = (copy.clone(), recipients.clone());
         tokio::task::spawn_blocking(move || this.sign_personal(&domain, &copy, &recipients))
@@ -152,15 +160,17 @@ impl Signers {
             })
     }
 
-    /// Signs on the blocking pool (for the async delivery path).
-    pub async fn sign_async(&self, domain: String, message: Vec<u8>) -> Vec<u8> {
+    /// Signs on the blocking pool (for the async delivery path): the signatures in front of
+    /// the shared `message`.
+    pub async fn sign_async(&self, domain: String, message: Arc<[u8]>) -> CopyBytes {
         if !self.by_domain.contains_key(&domain.to_ascii_lowercase()) {
-            return message;
+            return CopyBytes::whole(message);
         }
         let this = self.clone();
-        let fallback = message.clone();
-        tokio::task::spawn_blocking(move || this.sign(&domain, &message))
+        let shared = message.clone();
+        let head = tokio::task::spawn_blocking(move || this.signatures(&domain, &message))
             .await
-            .unwrap_or(fallback)
+            .unwrap_or_default();
+        CopyBytes::new(head.into_bytes(), shared)
     }
 }

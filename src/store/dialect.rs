@@ -41,7 +41,9 @@ impl Backend {
     pub(crate) fn json_texts(self, param: &str) -> String {
         match self {
             Backend::Sqlite => format!("json_each({param})"),
-            Backend::Postgres => format!("json_array_elements_text(CAST({param} AS json)) AS j(value)"),
+            Backend::Postgres => {
+                format!("json_array_elements_text(CAST({param} AS json)) AS j(value)")
+            }
         }
     }
 }
