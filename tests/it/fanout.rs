@@ -204,6 +204,59 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    refusals_in_the_middle_of_a_pipelined_connection_keep_the_other_copies_in_step,
+    async |db: &TestDb| {
+        // Five personal copies on one pipelined connection: the first MAIL FROM is answered
+        // 451, one recipient is refused. Every reply must be matched to the right copy.
+        let sink = Sink::start().await;
+        sink.fail_temporarily(1);
+        sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
+        let app = TestApp::start(db, &sink).await;
+        let members = [
+            "a@example.org",
+            "b@example.org",
+            "gone@example.net",
+            "c@example.org",
+            "d@example.org",
+        ];
+        let list = app.group("Board", "board", &members).await;
+        let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
+        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+        sink.wait_for_recipients(4, WAIT).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let got = sink.by_recipient();
+        assert_eq!(got.len(), 4, "{:?}", got.keys());
+        for (rcpt, copies) in &got {
+            assert_eq!(copies.len(), 1, "{rcpt}");
+            // The copy in the transaction for `rcpt` is `rcpt`'s own: VERP sender and link.
+            let verp = format!("board-bounces+{}=", rcpt.replace('@', "="));
+            assert!(
+                copies[0].mail_from.starts_with(&verp),
+                "{}",
+                copies[0].mail_from
+            );
+        }
+        let rows = app.store.deliveries_of(&queue_id).await.unwrap();
+        let gone = rows
+            .iter()
+            .find(|r| r.recipient == "gone@example.net")
+            .unwrap();
+        assert_eq!(gone.status, "failed", "{rows:?}");
+        assert_eq!(
+            rows.iter().filter(|r| r.status == "delivered").count(),
+            4,
+            "{rows:?}"
+        );
+        assert_eq!(
+            rows.iter().map(|r| r.attempts).sum::<i64>(),
+            6,
+            "one copy was deferred once: {rows:?}"
+        );
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
     a_relay_without_pipelining_gets_one_command_at_a_time,
     async |db: &TestDb| {
         let sink = Sink::start().await;
