@@ -1,12 +1,15 @@
 //! A stock client we did not write (Python's smtplib) sends to circlemail, in clear and over
-//! STARTTLS, and the members receive the post.
+//! STARTTLS, and the members receive the post; a server we did not write (aiosmtpd) receives
+//! circlemail's personal copies as the relay, pipelined and not.
 
 use std::{process::Command, time::Duration};
 
 use crate::support::{
-    app::{TestApp, test_config},
+    app::{TestApp, message, test_config},
     db::{Backend, TestDb},
+    pyrelay::PyRelay,
     sink::Sink,
+    smtp::Client,
 };
 
 async fn python(script: &'static str, args: Vec<String>) -> (bool, String) {
@@ -101,4 +104,118 @@ async fn python_smtplib_posts_over_starttls() {
     let received = sink.messages()[0].header("Received").unwrap();
     assert!(received.contains("with ESMTPS"), "{received}");
     app.stop().await;
+}
+
+/// Five personal copies (VERP sender, own List-Unsubscribe) through aiosmtpd as the relay, one
+/// recipient refused by it: the others get exactly their own copy, byte for byte, on one
+/// connection.
+async fn personal_copies_through_aiosmtpd(pipelining: bool) {
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let mut args = vec!["refuse=gone@example.net"];
+    if pipelining {
+        args.push("pipelining");
+    }
+    let relay = tokio::task::spawn_blocking(move || PyRelay::start(&args))
+        .await
+        .unwrap();
+    let app = TestApp::spawn(test_config(&db.url, relay.addr)).await;
+    let members = [
+        "ann@example.org",
+        "bo@example.org",
+        "gone@example.net",
+        "cay@example.org",
+        "dan@example.org",
+    ];
+    let list = app.group("Board", "board", &members).await;
+    app.settings("Board", r#"{"unsubscribe_footer": false}"#)
+        .await;
+    let body = "Hej Åsa,\r\n.a line with a leading dot\r\n..and two\r\n.\r\nend";
+    let (mut c, _) = Client::connect(app.smtp).await;
+    c.cmd("EHLO client.example.org").await;
+    let reply = c
+        .post(
+            "ann@example.org",
+            &[&list],
+            &message("Ann <ann@example.org>", &list, "Piped", body),
+        )
+        .await;
+    assert!(reply.starts_with("250"), "{reply}");
+    let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+
+    let got = relay.wait_for(4, Duration::from_secs(15)).await;
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = app.store.deliveries_of(&queue_id).await.unwrap();
+        if rows.iter().all(|r| r.status != "queued") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got_now = relay.received();
+    assert_eq!(got_now.len(), 4, "no copy twice: {got_now:?}");
+    let gone = rows
+        .iter()
+        .find(|r| r.recipient == "gone@example.net")
+        .unwrap();
+    assert_eq!(gone.status, "failed", "{rows:?}");
+    assert!(
+        gone.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("550 5.1.1"),
+        "{gone:?}"
+    );
+    let mut who: Vec<&str> = got.iter().map(|m| m.rcpts[0].as_str()).collect();
+    who.sort();
+    assert_eq!(
+        who,
+        [
+            "ann@example.org",
+            "bo@example.org",
+            "cay@example.org",
+            "dan@example.org"
+        ]
+    );
+    for m in &got {
+        assert_eq!(m.rcpts.len(), 1);
+        let rcpt = &m.rcpts[0];
+        let verp = format!("board-bounces+{}=", rcpt.replace('@', "="));
+        assert!(m.mail_from.starts_with(&verp), "{rcpt}: {}", m.mail_from);
+        let parsed = mail_parser::MessageParser::new()
+            .parse(&m.data)
+            .expect("parses");
+        assert_eq!(parsed.subject(), Some("Piped"));
+        assert!(
+            m.text().ends_with(&format!("\r\n\r\n{body}\r\n")),
+            "{rcpt}: body byte for byte: {:?}",
+            m.text()
+        );
+        let unsubscribe = parsed
+            .header_raw("List-Unsubscribe")
+            .expect("List-Unsubscribe")
+            .to_string();
+        for other in got.iter().filter(|o| o.rcpts[0] != *rcpt) {
+            assert!(
+                !other.text().contains(unsubscribe.trim()),
+                "{rcpt}'s link is in {}'s copy",
+                other.rcpts[0]
+            );
+        }
+        assert_eq!(
+            m.connection, got[0].connection,
+            "one connection for the batch"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn aiosmtpd_with_pipelining_receives_each_members_own_copy() {
+    personal_copies_through_aiosmtpd(true).await;
+}
+
+#[tokio::test]
+async fn aiosmtpd_without_pipelining_receives_each_members_own_copy() {
+    personal_copies_through_aiosmtpd(false).await;
 }

@@ -4,6 +4,7 @@ pub mod db;
 pub mod dns;
 pub mod http;
 pub mod process;
+pub mod pyrelay;
 pub mod python;
 pub mod sink;
 pub mod smtp;
