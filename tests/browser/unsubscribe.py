@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -66,8 +67,13 @@ def main():
         call(base, "POST", f"{s}/element/{element}/click", {})
         heading = ""
         for _ in range(50):
-            found = call(base, "POST", s + "/element", {"using": "css selector", "value": "h1"})
-            heading = call(base, "GET", f"{s}/element/{next(iter(found.values()))}/text")
+            # The click submits a form: until the answer page is in, the heading found may be
+            # the old page's, gone by the time its text is asked for (404, stale element).
+            try:
+                found = call(base, "POST", s + "/element", {"using": "css selector", "value": "h1"})
+                heading = call(base, "GET", f"{s}/element/{next(iter(found.values()))}/text")
+            except urllib.error.HTTPError:
+                heading = ""
             if "left" in heading:
                 break
             time.sleep(0.1)
