@@ -11,6 +11,7 @@ pub mod mx;
 pub mod outcome;
 mod relay;
 mod session;
+mod wire;
 
 pub use direct::Direct;
 

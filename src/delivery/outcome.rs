@@ -25,7 +25,8 @@ pub fn from_reply(stage: &str, reply: &Response<String>) -> RcptOutcome {
         reply.message.trim()
     );
     match reply.code {
-        200..=399 => RcptOutcome::Delivered,
+        // Not a refusal, but not what was asked for either: never count it as delivered.
+        200..=399 => RcptOutcome::Temporary(format!("{text} (unexpected reply)")),
         530 | 534 | 535 | 538 => {
             RcptOutcome::Temporary(format!("{text} (check the relay credentials)"))
         }
@@ -76,6 +77,10 @@ mod tests {
             from_reply("MAIL", &reply(535)),
             RcptOutcome::Temporary(_)
         ));
-        assert_eq!(from_reply("DATA", &reply(250)), RcptOutcome::Delivered);
+        // A positive reply where a refusal was expected (e.g. 250 to STARTTLS) delivers nothing.
+        assert!(matches!(
+            from_reply("STARTTLS", &reply(250)),
+            RcptOutcome::Temporary(_)
+        ));
     }
 }

@@ -4,18 +4,19 @@
 //! (RFC 2920) the commands go in groups, one round trip per copy: MAIL FROM, every RCPT TO and
 //! DATA in one write; after the `354`, the message content, its final dot and the *next* copy's
 //! MAIL/RCPT/DATA in the next write (RFC 2920 §3.1: message content may start a group). Without
-//! PIPELINING every command waits for its reply. Each RCPT reply is kept, so one refused
-//! recipient fails alone while the rest of the copy is delivered.
+//! PIPELINING every command waits for its reply. Each reply is matched to its command: one
+//! refused recipient fails alone, a refused MAIL fails only its copy, a transaction left open by
+//! a refused DATA is reset. A reply of an unexpected class (a `3xx` to MAIL, a `250` to DATA)
+//! means client and server are out of step: that copy is temporary and the connection is
+//! dropped.
 
-use std::time::Duration;
-
-use smtp_proto::{EXT_8BIT_MIME, EXT_PIPELINING, EXT_SMTP_UTF8, EhloResponse, Response};
-use tokio::{io::AsyncWriteExt, time::timeout};
+use smtp_proto::{EXT_PIPELINING, EhloResponse, Response};
 
 use super::{
-    Copy, CopyBytes,
+    Copy,
     outcome::{RcptOutcome, from_error, from_reply},
     relay::Client,
+    wire::{content, envelope, exchange},
 };
 
 /// Sends `copies` in order over one connection. Returns the outcomes (one per recipient) of the
@@ -31,33 +32,112 @@ pub(super) async fn send_copies(
     }
     let mut results = Vec::with_capacity(copies.len());
     for copy in copies {
-        let (outcomes, usable) = transaction(client, ehlo, copy).await;
-        results.push(outcomes);
-        if !usable {
-            return (results, false);
+        match one_at_a_time(client, ehlo, copy).await {
+            Attempt::Done(outcomes, true) => results.push(outcomes),
+            Attempt::Done(outcomes, false) => {
+                results.push(outcomes);
+                return (results, false);
+            }
+            Attempt::Closing(outcome) => {
+                if results.is_empty() {
+                    results.push(vec![outcome; copy.recipients.len()]);
+                }
+                return (results, false);
+            }
         }
     }
     (results, true)
 }
 
-/// A copy whose DATA was answered `354`: its content goes out with the next group.
-struct Sending {
-    /// `None` for a recipient the server took, the refusal otherwise.
-    outcomes: Vec<Option<RcptOutcome>>,
+/// One transaction's result without pipelining.
+enum Attempt {
+    /// The outcomes, and whether the connection can carry another transaction.
+    Done(Vec<RcptOutcome>, bool),
+    /// The server answered MAIL with `421` (closing, e.g. after its limit of messages per
+    /// connection): the copy was not attempted and may go on a new connection at once.
+    Closing(RcptOutcome),
 }
 
-impl Sending {
-    fn finish(self, reply: Option<&Response<String>>) -> Vec<RcptOutcome> {
-        let accepted = match reply {
-            Some(r) if r.code / 100 == 2 => RcptOutcome::Delivered,
-            Some(r) => from_reply("DATA", r),
-            None => RcptOutcome::Temporary("DATA: no reply".into()),
-        };
-        self.outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| accepted.clone()))
-            .collect()
+/// What became of one copy's MAIL, RCPT… and DATA.
+enum Envelope {
+    /// DATA was answered `354`: the content goes next. `None` for each recipient the server
+    /// took, the refusal otherwise (all refused: a lone dot ends the data).
+    Content(Vec<Option<RcptOutcome>>),
+    /// No content goes: the outcomes are final. `reset`: a transaction is still open (MAIL was
+    /// taken) and needs an RSET.
+    Done(Vec<RcptOutcome>, bool),
+    /// A reply out of step: the outcomes are final and the connection cannot be trusted.
+    OutOfStep(Vec<RcptOutcome>),
+}
+
+/// Reads the replies to MAIL, one RCPT per recipient, and DATA.
+fn envelope_replies(recipients: usize, replies: &[Response<String>]) -> Envelope {
+    let (Some(mail), Some(data)) = (replies.first(), replies.get(recipients + 1)) else {
+        let outcome = RcptOutcome::Temporary("MAIL FROM: no reply".into());
+        return Envelope::OutOfStep(vec![outcome; recipients]);
+    };
+    let rcpts = &replies[1..=recipients];
+    match mail.code / 100 {
+        2 => {}
+        4 | 5 => {
+            let refused = from_reply("MAIL FROM", mail);
+            return match data.code {
+                // The server took DATA although it refused MAIL: a lone dot ends it.
+                354 => Envelope::Content(vec![Some(refused); recipients]),
+                _ => Envelope::Done(vec![refused; recipients], false),
+            };
+        }
+        _ => return Envelope::OutOfStep(vec![unexpected("MAIL FROM", mail); recipients]),
     }
+    let mut in_step = true;
+    let outcomes: Vec<Option<RcptOutcome>> = rcpts
+        .iter()
+        .map(|r| match r.code / 100 {
+            2 => None,
+            4 | 5 => Some(from_reply("RCPT TO", r)),
+            _ => {
+                in_step = false;
+                Some(unexpected("RCPT TO", r))
+            }
+        })
+        .collect();
+    let settle = |outcome: RcptOutcome| {
+        outcomes
+            .iter()
+            .map(|o| o.clone().unwrap_or_else(|| outcome.clone()))
+            .collect::<Vec<_>>()
+    };
+    match data.code {
+        _ if !in_step => Envelope::OutOfStep(settle(unexpected("DATA", data))),
+        354 => Envelope::Content(outcomes),
+        400..=599 => Envelope::Done(settle(from_reply("DATA", data)), true),
+        _ => Envelope::OutOfStep(settle(unexpected("DATA", data))),
+    }
+}
+
+/// The outcomes once the reply to the final dot is in; false when it was out of step.
+fn after_content(
+    outcomes: Vec<Option<RcptOutcome>>,
+    reply: &Response<String>,
+) -> (Vec<RcptOutcome>, bool) {
+    let (accepted, in_step) = match reply.code / 100 {
+        2 => (RcptOutcome::Delivered, true),
+        4 | 5 => (from_reply("DATA", reply), true),
+        _ => (unexpected("end of DATA", reply), false),
+    };
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| accepted.clone()))
+        .collect();
+    (outcomes, in_step)
+}
+
+fn unexpected(stage: &str, reply: &Response<String>) -> RcptOutcome {
+    RcptOutcome::Temporary(format!(
+        "{stage}: unexpected reply {} {}",
+        reply.code,
+        reply.message.trim()
+    ))
 }
 
 async fn pipelined(
@@ -65,20 +145,21 @@ async fn pipelined(
     ehlo: &EhloResponse<String>,
     copies: &[&Copy],
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
-    let mut results = Vec::with_capacity(copies.len());
+    let mut results: Vec<Vec<RcptOutcome>> = Vec::with_capacity(copies.len());
     let mut out = Vec::new();
-    let mut sending: Option<Sending> = None;
-    // The last transaction ended without its content (MAIL taken, DATA refused): reset it.
+    // The copy whose DATA was answered 354: its content goes first in the next group.
+    let mut sending: Option<Vec<Option<RcptOutcome>>> = None;
+    // The last transaction is still open (MAIL taken, DATA refused): RSET goes next.
     let mut reset = false;
     for (i, copy) in copies.iter().map(Some).chain([None]).enumerate() {
         out.clear();
         let mut expected = 0;
-        if let Some(s) = &sending {
-            if s.outcomes.iter().any(Option::is_none) {
-                dot_stuff(&copies[i - 1].message, &mut out);
+        if let Some(outcomes) = &sending {
+            if outcomes.iter().any(Option::is_none) {
+                content(&copies[i - 1].message, &mut out);
+            } else {
+                out.extend_from_slice(b".\r\n");
             }
-            // Nobody was taken but the server still said 354: a lone dot ends it.
-            out.extend_from_slice(b".\r\n");
             expected += 1;
         }
         if reset {
@@ -93,62 +174,71 @@ async fn pipelined(
         if expected == 0 {
             break;
         }
-        let replies = match exchange(client, &out, expected).await {
-            Ok(replies) => replies,
-            Err(e) => {
-                // The copy being sent is in doubt (it may still arrive: a retry can duplicate
-                // it); the one just started never reached DATA and simply goes again.
-                match sending.take() {
-                    Some(s) => results.push(vec![from_error("DATA", &e); s.outcomes.len()]),
-                    None => {
-                        if let Some(copy) = copy
-                            && results.is_empty()
-                        {
-                            results.push(vec![from_error("MAIL/RCPT", &e); copy.recipients.len()]);
-                        }
-                    }
-                }
-                return (results, false);
+        let (replies, error) = exchange(client, &out, expected).await;
+        let mut replies = replies.as_slice();
+        // Whatever was answered counts, even when the connection broke after it.
+        let broken = |results: &mut Vec<Vec<RcptOutcome>>, stage: &str| {
+            let outcome = match &error {
+                Some(e) => from_error(stage, e),
+                None => RcptOutcome::Temporary(format!("{stage}: no reply")),
+            };
+            if let (Some(copy), true) = (copy, results.is_empty()) {
+                // The first copy on this connection: it must not be tried here forever.
+                results.push(vec![outcome; copy.recipients.len()]);
             }
         };
-        let mut replies = replies.iter();
-        if let Some(s) = sending.take() {
-            results.push(s.finish(replies.next()));
+        if let Some(outcomes) = sending.take() {
+            let Some((reply, rest)) = replies.split_first() else {
+                // The content went out but its fate is unknown: it may have arrived, and a
+                // retry can duplicate it (as any MTA's would).
+                let outcome = error
+                    .as_ref()
+                    .map(|e| from_error("DATA", e))
+                    .unwrap_or_else(|| RcptOutcome::Temporary("DATA: no reply".into()));
+                results.push(vec![outcome; outcomes.len()]);
+                return (results, false);
+            };
+            replies = rest;
+            let (outcomes, in_step) = after_content(outcomes, reply);
+            results.push(outcomes);
+            if !in_step {
+                return (results, false);
+            }
         }
         if reset {
-            replies.next();
             reset = false;
+            match replies.split_first() {
+                Some((reply, rest)) if reply.code / 100 == 2 => replies = rest,
+                // A refused RSET leaves the old transaction open: this copy's MAIL was
+                // answered in that state, so it goes on a new connection instead.
+                _ => {
+                    broken(&mut results, "RSET");
+                    return (results, false);
+                }
+            }
         }
         let Some(copy) = copy else { break };
-        let mail = replies.next();
-        let outcomes: Vec<Option<RcptOutcome>> = copy
-            .recipients
-            .iter()
-            .map(|_| match replies.next() {
-                Some(r) if r.code / 100 == 2 => None,
-                Some(r) => Some(from_reply("RCPT TO", r)),
-                None => Some(RcptOutcome::Temporary("RCPT TO: no reply".into())),
-            })
-            .collect();
-        let data = replies.next();
-        match (mail, data) {
-            (Some(m), _) if m.code / 100 != 2 => {
-                results.push(vec![from_reply("MAIL FROM", m); copy.recipients.len()]);
+        if let Some(mail) = replies.first().filter(|r| r.code == 421) {
+            // The server is closing (its limit of messages per connection, say): this copy
+            // was not attempted and goes on a new connection, unless it is the first here.
+            if results.is_empty() {
+                results.push(vec![from_reply("MAIL FROM", mail); copy.recipients.len()]);
             }
-            (Some(_), Some(d)) if d.code == 354 => sending = Some(Sending { outcomes }),
-            (Some(_), Some(d)) => {
-                reset = true;
-                let refused = from_reply("DATA", d);
-                results.push(
-                    outcomes
-                        .into_iter()
-                        .map(|o| o.unwrap_or_else(|| refused.clone()))
-                        .collect(),
-                );
+            return (results, false);
+        }
+        if replies.len() < copy.recipients.len() + 2 {
+            // The envelope was not fully answered; no content went.
+            broken(&mut results, "MAIL/RCPT");
+            return (results, false);
+        }
+        match envelope_replies(copy.recipients.len(), replies) {
+            Envelope::Content(outcomes) => sending = Some(outcomes),
+            Envelope::Done(outcomes, open) => {
+                results.push(outcomes);
+                reset = open;
             }
-            _ => {
-                let outcome = RcptOutcome::Temporary("MAIL FROM: no reply".into());
-                results.push(vec![outcome; copy.recipients.len()]);
+            Envelope::OutOfStep(outcomes) => {
+                results.push(outcomes);
                 return (results, false);
             }
         }
@@ -156,192 +246,132 @@ async fn pipelined(
     (results, true)
 }
 
-/// Writes one group of commands and reads its `expected` replies, within the command timeout.
-async fn exchange(
-    client: &mut Client,
-    group: &[u8],
-    expected: usize,
-) -> Result<Vec<Response<String>>, mail_send::Error> {
-    let limit: Duration = client.timeout;
-    timeout(limit, async {
-        client.stream.write_all(group).await?;
-        client.stream.flush().await?;
-        client.read_many(expected).await
-    })
-    .await
-    .map_err(|_| mail_send::Error::Timeout)?
-}
-
-/// `MAIL FROM` (with BODY=8BITMIME / SMTPUTF8 when needed and offered) and one `RCPT TO` per
-/// recipient, appended to `out`.
-fn envelope(ehlo: &EhloResponse<String>, copy: &Copy, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"MAIL FROM:<");
-    out.extend_from_slice(copy.envelope_from.as_bytes());
-    out.push(b'>');
-    if ehlo.has_capability(EXT_8BIT_MIME) && !copy.message.is_ascii() {
-        out.extend_from_slice(b" BODY=8BITMIME");
-    }
-    if ehlo.has_capability(EXT_SMTP_UTF8)
-        && (!copy.envelope_from.is_ascii() || copy.recipients.iter().any(|r| !r.is_ascii()))
-    {
-        out.extend_from_slice(b" SMTPUTF8");
-    }
-    out.extend_from_slice(b"\r\n");
-    for r in &copy.recipients {
-        out.extend_from_slice(b"RCPT TO:<");
-        out.extend_from_slice(r.as_bytes());
-        out.extend_from_slice(b">\r\n");
-    }
-}
-
-/// The message as DATA content (RFC 5321 §4.5.2): a dot starting a line is doubled, and the
-/// content ends with CRLF so that the final `.\r\n` stands on a line of its own.
-fn dot_stuff(message: &CopyBytes, out: &mut Vec<u8>) {
-    out.reserve(message.len() + 16);
-    let (mut line_start, mut after_cr) = (true, false);
-    for part in message.parts() {
-        let mut from = 0;
-        for (i, &b) in part.iter().enumerate() {
-            if line_start && b == b'.' {
-                out.extend_from_slice(&part[from..i]);
-                out.push(b'.');
-                from = i;
-            }
-            line_start = b == b'\n' && after_cr;
-            after_cr = b == b'\r';
-        }
-        out.extend_from_slice(&part[from..]);
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// One transaction without pipelining: MAIL, then each RCPT, then DATA, each waiting for its
 /// reply. The flag says whether the connection can carry another transaction (false after an
 /// I/O error, a timeout or a reply out of step).
-async fn transaction(
-    client: &mut Client,
-    ehlo: &EhloResponse<String>,
-    copy: &Copy,
-) -> (Vec<RcptOutcome>, bool) {
-    let recipients = &copy.recipients;
+async fn one_at_a_time(client: &mut Client, ehlo: &EhloResponse<String>, copy: &Copy) -> Attempt {
+    let n = copy.recipients.len();
     let mut commands = Vec::new();
     envelope(ehlo, copy, &mut commands);
-    let mut replies = Vec::with_capacity(recipients.len() + 1);
+    let mut replies = Vec::with_capacity(n + 2);
     for command in commands.split_inclusive(|&b| b == b'\n') {
-        match client.cmd(command).await {
-            Ok(reply) => {
-                let stop = replies.is_empty() && reply.code / 100 != 2;
-                replies.push(reply);
-                if stop {
-                    break;
+        let (got, error) = exchange(client, command, 1).await;
+        let Some(reply) = got.into_iter().next() else {
+            let e = error.unwrap_or(mail_send::Error::UnparseableReply);
+            return Attempt::Done(vec![from_error("MAIL/RCPT", &e); n], false);
+        };
+        if replies.is_empty() && reply.code / 100 != 2 {
+            return match reply.code {
+                421 => Attempt::Closing(from_reply("MAIL FROM", &reply)),
+                400..=599 => Attempt::Done(vec![from_reply("MAIL FROM", &reply); n], true),
+                _ => Attempt::Done(vec![unexpected("MAIL FROM", &reply); n], false),
+            };
+        }
+        replies.push(reply);
+    }
+    if replies[1..].iter().all(|r| r.code / 100 != 2) {
+        // Nobody taken: no DATA; end the transaction MAIL opened.
+        let mut in_step = true;
+        let outcomes = replies[1..]
+            .iter()
+            .map(|r| match r.code / 100 {
+                4 | 5 => from_reply("RCPT TO", r),
+                _ => {
+                    in_step = false;
+                    unexpected("RCPT TO", r)
+                }
+            })
+            .collect();
+        return Attempt::Done(outcomes, in_step && rset(client).await);
+    }
+    let (got, error) = exchange(client, b"DATA\r\n", 1).await;
+    let Some(data) = got.into_iter().next() else {
+        let e = error.unwrap_or(mail_send::Error::UnparseableReply);
+        return Attempt::Done(vec![from_error("DATA", &e); n], false);
+    };
+    replies.push(data);
+    let (outcomes, usable) = match envelope_replies(n, &replies) {
+        Envelope::Content(outcomes) => {
+            let mut bytes = Vec::new();
+            content(&copy.message, &mut bytes);
+            let (got, error) = exchange(client, &bytes, 1).await;
+            match got.first() {
+                Some(reply) => after_content(outcomes, reply),
+                None => {
+                    let e = error.unwrap_or(mail_send::Error::UnparseableReply);
+                    (vec![from_error("DATA", &e); n], false)
                 }
             }
-            Err(e) => return (vec![from_error("MAIL/RCPT", &e); recipients.len()], false),
         }
-    }
-    let Some(mail_reply) = replies.first() else {
-        let outcome = RcptOutcome::Temporary("MAIL FROM: no reply".into());
-        return (vec![outcome; recipients.len()], false);
+        // DATA refused: the transaction MAIL opened stays open until RSET.
+        Envelope::Done(outcomes, _) => (outcomes, rset(client).await),
+        Envelope::OutOfStep(outcomes) => (outcomes, false),
     };
-    if mail_reply.code / 100 != 2 {
-        let usable = client.cmd(b"RSET\r\n").await.is_ok();
-        return (
-            vec![from_reply("MAIL FROM", mail_reply); recipients.len()],
-            usable,
-        );
-    }
-    let mut outcomes: Vec<Option<RcptOutcome>> = recipients
-        .iter()
-        .enumerate()
-        .map(|(i, _)| match replies.get(i + 1) {
-            Some(r) if r.code / 100 == 2 => None,
-            Some(r) => Some(from_reply("RCPT TO", r)),
-            None => Some(RcptOutcome::Temporary("RCPT TO: no reply".into())),
-        })
-        .collect();
-    let mut usable = true;
-    if outcomes.iter().all(Option::is_some) {
-        usable = client.cmd(b"RSET\r\n").await.is_ok();
-    } else {
-        let data_outcome = match data(client, &copy.message).await {
-            Ok(reply) if reply.code / 100 == 2 => RcptOutcome::Delivered,
-            // A refused message leaves the connection in step.
-            Ok(reply) => from_reply("DATA", &reply),
-            Err(e) => {
-                usable = false;
-                from_error("DATA", &e)
-            }
-        };
-        for o in outcomes.iter_mut().filter(|o| o.is_none()) {
-            *o = Some(data_outcome.clone());
-        }
-    }
-    let outcomes = outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or(RcptOutcome::Delivered))
-        .collect();
-    (outcomes, usable)
+    Attempt::Done(outcomes, usable)
 }
 
-/// DATA, then (after `354`) the content and its final dot; the reply to either that is not
-/// `354` or the end of data.
-async fn data(
-    client: &mut Client,
-    message: &CopyBytes,
-) -> Result<Response<String>, mail_send::Error> {
-    let go_ahead = client.cmd(b"DATA\r\n").await?;
-    if go_ahead.code != 354 {
-        return Ok(go_ahead);
-    }
-    let mut content = Vec::new();
-    dot_stuff(message, &mut content);
-    content.extend_from_slice(b".\r\n");
-    let mut replies = exchange(client, &content, 1).await?;
-    replies.pop().ok_or(mail_send::Error::UnparseableReply)
+/// Ends an open transaction; whether the server agreed (else the connection is not reused).
+async fn rset(client: &mut Client) -> bool {
+    let (got, error) = exchange(client, b"RSET\r\n", 1).await;
+    error.is_none() && got.first().is_some_and(|r| r.code / 100 == 2)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn stuffed(message: &str) -> String {
-        let mut out = Vec::new();
-        dot_stuff(&CopyBytes::whole(message.as_bytes()), &mut out);
-        String::from_utf8(out).unwrap()
+    fn replies(codes: &[u16]) -> Vec<Response<String>> {
+        codes
+            .iter()
+            .map(|&c| Response::new(c, (c / 100) as u8, 0, 0, "text".to_string()))
+            .collect()
+    }
+
+    fn temporary(o: &RcptOutcome) -> bool {
+        matches!(o, RcptOutcome::Temporary(_))
     }
 
     #[test]
-    fn line_starts_are_found_across_the_parts() {
-        let mut out = Vec::new();
-        let head = b"To: <k@x.org>\r".to_vec();
-        dot_stuff(
-            &CopyBytes::new(head, b"\n.x\r\n".as_slice().into()),
-            &mut out,
-        );
-        assert_eq!(out, b"To: <k@x.org>\r\n..x\r\n");
-        out.clear();
-        dot_stuff(
-            &CopyBytes::new(b"A: b\r\n".to_vec(), b".x".as_slice().into()),
-            &mut out,
-        );
-        assert_eq!(out, b"A: b\r\n..x\r\n");
+    fn each_recipient_gets_its_own_reply_and_a_refused_data_leaves_a_transaction_to_reset() {
+        match envelope_replies(2, &replies(&[250, 550, 250, 451])) {
+            Envelope::Done(o, true) => {
+                assert!(matches!(o[0], RcptOutcome::Permanent(_)));
+                assert!(temporary(&o[1]));
+            }
+            _ => panic!("DATA refused: final outcomes, RSET needed"),
+        }
+        match envelope_replies(2, &replies(&[250, 550, 250, 354])) {
+            Envelope::Content(o) => assert!(o[0].is_some() && o[1].is_none()),
+            _ => panic!("354: the content goes"),
+        }
     }
 
     #[test]
-    fn dots_at_line_starts_are_doubled() {
-        assert_eq!(stuffed("a\r\n.b\r\n"), "a\r\n..b\r\n");
-        assert_eq!(stuffed(".x\r\n.\r\n"), "..x\r\n..\r\n");
-        assert_eq!(stuffed("a.b\r\n x.\r\n"), "a.b\r\n x.\r\n");
-        // Only after CRLF: a bare LF does not end a line on the wire.
-        assert_eq!(stuffed("a\n.b\r\n"), "a\n.b\r\n");
+    fn a_refused_mail_with_data_taken_anyway_still_gets_its_lone_dot() {
+        match envelope_replies(1, &replies(&[550, 503, 354])) {
+            Envelope::Content(o) => assert!(o.iter().all(Option::is_some)),
+            _ => panic!("the server is in DATA mode: it must get a dot"),
+        }
+        assert!(matches!(
+            envelope_replies(1, &replies(&[451, 503, 503])),
+            Envelope::Done(_, false)
+        ));
     }
 
     #[test]
-    fn content_ends_with_crlf() {
-        assert_eq!(stuffed("no newline"), "no newline\r\n");
-        assert_eq!(stuffed("ends\r\n"), "ends\r\n");
-        assert_eq!(stuffed(""), "\r\n");
+    fn replies_of_the_wrong_class_are_never_counted_as_delivered() {
+        // 250 to DATA: no content was sent.
+        match envelope_replies(1, &replies(&[250, 250, 250])) {
+            Envelope::OutOfStep(o) => assert!(temporary(&o[0])),
+            _ => panic!("250 to DATA is out of step"),
+        }
+        match envelope_replies(1, &replies(&[354, 250, 354])) {
+            Envelope::OutOfStep(o) => assert!(temporary(&o[0])),
+            _ => panic!("354 to MAIL is out of step"),
+        }
+        let (o, in_step) = after_content(vec![None], &replies(&[354])[0]);
+        assert!(!in_step && temporary(&o[0]));
+        let (o, in_step) = after_content(vec![None], &replies(&[250])[0]);
+        assert!(in_step && o[0] == RcptOutcome::Delivered);
     }
 }

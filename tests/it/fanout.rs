@@ -256,6 +256,63 @@ on_both_backends!(
     }
 );
 
+/// Four personal copies through a relay that greylists the first DATA and takes two messages
+/// per connection before answering MAIL with 421 and hanging up: everyone gets exactly one copy.
+async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
+    let sink = Sink::start().await;
+    if !pipelining {
+        sink.without_pipelining();
+    }
+    // The greylisted transaction stays open (a nested MAIL is refused): the client must RSET.
+    sink.refuse_data(1);
+    sink.messages_per_connection(2);
+    let app = TestApp::start(db, &sink).await;
+    let members = [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+        "d@example.org",
+    ];
+    let list = app.group("Board", "board", &members).await;
+    let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
+    let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    sink.wait_for_recipients(4, WAIT).await;
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = app.store.deliveries_of(&queue_id).await.unwrap();
+        if rows.iter().all(|r| r.status == "delivered") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = sink.by_recipient();
+    assert_eq!(got.len(), 4, "{:?}", got.keys());
+    for (rcpt, copies) in &got {
+        assert_eq!(copies.len(), 1, "{rcpt} got {} copies", copies.len());
+        assert_eq!(copies[0].rcpts, std::slice::from_ref(rcpt));
+    }
+    assert!(rows.iter().all(|r| r.status == "delivered"), "{rows:?}");
+    assert_eq!(
+        rows.iter().map(|r| r.attempts).sum::<i64>(),
+        5,
+        "only the greylisted copy needed a second attempt: {rows:?}"
+    );
+    assert_eq!(sink.pipelined_anyway(), 0);
+    app.stop().await;
+}
+
+on_both_backends!(
+    greylisting_at_data_and_a_message_limit_per_connection_cost_no_copy_and_duplicate_none,
+    async |db: &TestDb| {
+        greylisting_and_connection_limits(db, true).await;
+    }
+);
+
+on_both_backends!(the_same_without_pipelining, async |db: &TestDb| {
+    greylisting_and_connection_limits(db, false).await;
+});
+
 on_both_backends!(
     a_relay_without_pipelining_gets_one_command_at_a_time,
     async |db: &TestDb| {

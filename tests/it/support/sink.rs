@@ -71,6 +71,11 @@ struct Behaviour {
     broken_tls: AtomicBool,
     /// Do not offer PIPELINING (RFC 2920).
     no_pipelining: AtomicBool,
+    /// Answer this many DATA commands `451` (greylisting at DATA), keeping the transaction open.
+    refuse_data: AtomicUsize,
+    /// After this many messages on one connection, answer MAIL `421` and close (0: no limit),
+    /// as Exim's `smtp_accept_max_per_connection` does.
+    messages_per_connection: AtomicUsize,
     /// Commands that arrived before the reply to the previous one was sent, although
     /// PIPELINING was not offered.
     pipelined_anyway: AtomicUsize,
@@ -162,6 +167,20 @@ impl Sink {
         self.behaviour.broken_tls.store(on, Ordering::SeqCst);
     }
 
+    /// Answers the next `n` DATA commands `451 4.7.1`; the transaction stays open, so a client
+    /// must RSET before its next MAIL (this sink, like Postfix, refuses a nested MAIL).
+    pub fn refuse_data(&self, n: usize) {
+        self.behaviour.refuse_data.store(n, Ordering::SeqCst);
+    }
+
+    /// Takes at most `n` messages per connection: the next MAIL gets `421` and the connection
+    /// is closed.
+    pub fn messages_per_connection(&self, n: usize) {
+        self.behaviour
+            .messages_per_connection
+            .store(n, Ordering::SeqCst);
+    }
+
     /// Stops offering PIPELINING; [`Sink::pipelined_anyway`] counts clients that pipeline.
     pub fn without_pipelining(&self) {
         self.behaviour.no_pipelining.store(true, Ordering::SeqCst);
@@ -231,6 +250,9 @@ impl Sink {
         let mut from = String::new();
         let mut rcpts: Vec<String> = Vec::new();
         let mut refuse_tx = false;
+        // MAIL was taken and the transaction has not ended (end of data or RSET).
+        let mut in_tx = false;
+        let mut taken = 0;
         loop {
             let n = stream.read(&mut buf).await?;
             if n == 0 {
@@ -244,6 +266,8 @@ impl Sink {
                         data = None;
                         self.transactions.fetch_add(1, Ordering::SeqCst);
                         let count = rcpts.len();
+                        in_tx = false;
+                        taken += 1;
                         self.messages.lock().unwrap().push(Delivered {
                             mail_from: from.clone(),
                             rcpts: std::mem::take(&mut rcpts),
@@ -287,8 +311,20 @@ impl Sink {
                         Request::Helo { .. } => out.extend_from_slice(b"250 sink.test\r\n"),
                         Request::Mail { from: f } => {
                             let left = self.behaviour.temp_fail_transactions.load(Ordering::SeqCst);
-                            refuse_tx = left > 0;
-                            if refuse_tx {
+                            let limit = self
+                                .behaviour
+                                .messages_per_connection
+                                .load(Ordering::SeqCst);
+                            refuse_tx = left > 0 || in_tx;
+                            if limit > 0 && taken >= limit {
+                                out.extend_from_slice(
+                                    b"421 4.7.0 Too many messages on this connection\r\n",
+                                );
+                                stream.write_all(&out).await?;
+                                return Ok(());
+                            } else if in_tx {
+                                out.extend_from_slice(b"503 5.5.1 Error: nested MAIL command\r\n");
+                            } else if left > 0 {
                                 self.behaviour
                                     .temp_fail_transactions
                                     .store(left - 1, Ordering::SeqCst);
@@ -296,6 +332,7 @@ impl Sink {
                             } else {
                                 from = f.address.to_string();
                                 rcpts.clear();
+                                in_tx = true;
                                 out.extend_from_slice(b"250 2.1.0 Ok\r\n");
                             }
                         }
@@ -317,7 +354,13 @@ impl Sink {
                             }
                         }
                         Request::Data => {
-                            if rcpts.is_empty() {
+                            let refuse = self.behaviour.refuse_data.load(Ordering::SeqCst);
+                            if !rcpts.is_empty() && refuse > 0 {
+                                self.behaviour
+                                    .refuse_data
+                                    .store(refuse - 1, Ordering::SeqCst);
+                                out.extend_from_slice(b"451 4.7.1 Greylisted, try again later\r\n");
+                            } else if rcpts.is_empty() {
                                 out.extend_from_slice(b"554 5.5.1 No valid recipients\r\n");
                             } else {
                                 data = Some(DataReceiver::new());
@@ -327,6 +370,7 @@ impl Sink {
                         }
                         Request::Rset => {
                             rcpts.clear();
+                            in_tx = false;
                             out.extend_from_slice(b"250 2.0.0 Ok\r\n");
                         }
                         Request::Quit => {
