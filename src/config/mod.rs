@@ -469,6 +469,17 @@ mod tests {
     }
 
     #[test]
+    fn recipients_per_transaction_stay_within_what_servers_take() {
+        let err = load("[delivery]\nmax_recipients_per_transaction = 5000\n", &[]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("delivery.max_recipients_per_transaction"),
+            "{err}"
+        );
+        assert!(load("[delivery]\nmax_recipients_per_transaction = 1000\n", &[]).is_ok());
+    }
+
+    #[test]
     fn a_bad_environment_value_names_the_variable_key() {
         let err = load("", &[("CIRCLEMAIL_SMTP_MAX_SESSIONS", "lots")]).unwrap_err();
         assert!(err.to_string().contains("smtp.max_sessions"), "{err}");

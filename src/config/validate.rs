@@ -53,6 +53,14 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
             bad(key, "must be at least 1".into());
         }
     }
+    if config.delivery.max_recipients_per_transaction > 1000 {
+        bad(
+            "delivery.max_recipients_per_transaction",
+            "must be at most 1000 (servers need take only 100 per transaction, RFC 5321; the \
+             replies to pipelined RCPTs must fit in the socket buffers)"
+                .into(),
+        );
+    }
     if config.smtp.tls_certificate.is_some() != config.smtp.tls_key.is_some() {
         bad(
             "smtp.tls_key",
