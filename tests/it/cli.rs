@@ -211,7 +211,7 @@ fn dkim_generate_writes_a_private_key_and_check_compares_it_with_dns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_command_shows_deferred_recipients_and_retries_and_cancels_them() {
     use crate::support::{
-        app::{TestApp, message, test_config},
+        app::{TestApp, message, queue_id, test_config},
         db::{Backend, TestDb},
         process::write_config,
         sink::Sink,
@@ -234,7 +234,7 @@ async fn the_queue_command_shows_deferred_recipients_and_retries_and_cancels_the
             &message("anna@example.org", &list, "Queued", "hi"),
         )
         .await;
-    let queue_id = reply.rsplit(' ').next().unwrap().trim().to_string();
+    let queue_id = queue_id(&reply);
     let start = std::time::Instant::now();
     while app.store.deferred(10).await.unwrap().is_empty() {
         assert!(start.elapsed().as_secs() < 20, "never deferred");

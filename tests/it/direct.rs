@@ -8,7 +8,7 @@ use circlemail::config::{Config, Secret, TransportKind};
 
 use crate::on_both_backends;
 use crate::support::{
-    app::{TestApp, message, test_config},
+    app::{TestApp, message, queue_id, test_config},
     db::TestDb,
     dns::{publish_a, publish_mx, servfail},
     http::request,
@@ -43,7 +43,7 @@ pub async fn post(app: &TestApp, list: &str, from: &str, subject: &str) -> Strin
         .await;
     c.cmd("QUIT").await;
     assert!(reply.starts_with("250 2.0.0 Queued as"), "{reply}");
-    reply.rsplit(' ').next().unwrap().trim().to_string()
+    queue_id(&reply)
 }
 
 fn recipients_of(sink: &Sink) -> Vec<String> {

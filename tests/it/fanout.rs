@@ -7,7 +7,7 @@ use circlemail::model::address::EmailAddress;
 
 use crate::on_both_backends;
 use crate::support::{
-    app::{TestApp, message, test_config},
+    app::{TestApp, message, queue_id, test_config},
     db::TestDb,
     sink::Sink,
     smtp::Client,
@@ -128,7 +128,7 @@ on_both_backends!(
             &message("anna@example.org", &list, "Retry", "hello"),
         )
         .await;
-        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+        let queue_id = queue_id(&reply);
 
         sink.wait_for_recipients(2, WAIT).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -169,17 +169,12 @@ on_both_backends!(
             &message("anna@example.org", &list, "Hi", "hello"),
         )
         .await;
-        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+        let queue_id = queue_id(&reply);
 
         sink.wait_for_recipients(3, WAIT).await;
-        let mut rows = Vec::new();
-        for _ in 0..100 {
-            rows = app.store.deliveries_of(&queue_id).await.unwrap();
-            if rows.iter().all(|r| r.status != "queued") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let rows = app
+            .deliveries_when(&queue_id, |r| r.status != "queued")
+            .await;
         let gone = rows
             .iter()
             .find(|r| r.recipient == "gone@example.net")
@@ -221,7 +216,7 @@ on_both_backends!(
         ];
         let list = app.group("Board", "board", &members).await;
         let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
-        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+        let queue_id = queue_id(&reply);
         sink.wait_for_recipients(4, WAIT).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let got = sink.by_recipient();
@@ -275,16 +270,11 @@ async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
     ];
     let list = app.group("Board", "board", &members).await;
     let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
-    let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    let queue_id = queue_id(&reply);
     sink.wait_for_recipients(4, WAIT).await;
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = app.store.deliveries_of(&queue_id).await.unwrap();
-        if rows.iter().all(|r| r.status == "delivered") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let rows = app
+        .deliveries_when(&queue_id, |r| r.status == "delivered")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = sink.by_recipient();
     assert_eq!(got.len(), 4, "{:?}", got.keys());
@@ -334,20 +324,14 @@ on_both_backends!(
             &message("anna@example.org", &list, "Hi", "hello\r\n.dot line"),
         )
         .await;
-        let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+        let queue_id = queue_id(&reply);
 
         sink.wait_for_recipients(3, WAIT).await;
-        let mut rows = Vec::new();
-        for _ in 0..100 {
-            rows = app.store.deliveries_of(&queue_id).await.unwrap();
-            if rows
-                .iter()
-                .all(|r| r.status == "delivered" || r.status == "failed")
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let rows = app
+            .deliveries_when(&queue_id, |r| {
+                r.status == "delivered" || r.status == "failed"
+            })
+            .await;
         let status = |who: &str| {
             rows.iter()
                 .find(|r| r.recipient == who)

@@ -5,7 +5,7 @@
 use std::{process::Command, time::Duration};
 
 use crate::support::{
-    app::{TestApp, message, test_config},
+    app::{TestApp, message, queue_id, test_config},
     db::{Backend, TestDb},
     pyrelay::PyRelay,
     sink::Sink,
@@ -140,17 +140,12 @@ async fn personal_copies_through_aiosmtpd(pipelining: bool) {
         )
         .await;
     assert!(reply.starts_with("250"), "{reply}");
-    let queue_id = reply.trim().rsplit(' ').next().unwrap().to_string();
+    let queue_id = queue_id(&reply);
 
     let got = relay.wait_for(4, Duration::from_secs(15)).await;
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        rows = app.store.deliveries_of(&queue_id).await.unwrap();
-        if rows.iter().all(|r| r.status != "queued") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let rows = app
+        .deliveries_when(&queue_id, |r| r.status != "queued")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got_now = relay.received();
     assert_eq!(got_now.len(), 4, "no copy twice: {got_now:?}");

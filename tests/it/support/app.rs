@@ -7,7 +7,7 @@ use circlemail::{
     clock::SystemClock,
     config::{Config, RelayTls, Secret},
     model::address::EmailAddress,
-    store::Store,
+    store::{Store, deliveries::DeliveryRow},
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -99,12 +99,40 @@ impl TestApp {
         self.store.set_settings(g.id, json).await.unwrap();
     }
 
+    /// The delivery rows of a post once every one satisfies `done`, or as they are after 5 s
+    /// (the caller's assertions then show them).
+    pub async fn deliveries_when(
+        &self,
+        queue_id: &str,
+        done: impl Fn(&DeliveryRow) -> bool,
+    ) -> Vec<DeliveryRow> {
+        let mut rows = Vec::new();
+        for _ in 0..100 {
+            rows = self.store.deliveries_of(queue_id).await.unwrap();
+            if rows.iter().all(&done) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        rows
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
     }
+}
+
+/// The queue id in a `250 2.0.0 Queued as ID` reply.
+pub fn queue_id(reply: &str) -> String {
+    reply
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Creates a group `local@lists.test` with these members, straight in the store.
