@@ -23,30 +23,10 @@ use mail_auth::{
 
 use crate::{
     config::DkimKeyConfig,
+    rewrite::SHARED_FIELDS,
     signing::keys,
     verify::{Peer, Verifier},
 };
-
-/// Header fields the ARC-Message-Signature covers: what every recipient's copy shares.
-const SEALED_HEADERS: &[&str] = &[
-    "From",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "Reply-To",
-    "Cc",
-    "In-Reply-To",
-    "References",
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Owner",
-    "List-Archive",
-    "MIME-Version",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "X-Original-From",
-];
 
 /// The sealers of each domain that seals.
 #[derive(Clone)]
@@ -71,7 +51,7 @@ impl ArcSealers {
             let sealer = ArcSealer::from_key(loaded.key)
                 .domain(domain.clone())
                 .selector(k.selector.clone())
-                .headers(SEALED_HEADERS.iter().copied());
+                .headers(SHARED_FIELDS.iter().copied());
             by_domain.insert(domain, sealer);
         }
         for k in keys.iter().filter(|k| k.arc) {

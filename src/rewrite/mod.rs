@@ -23,7 +23,7 @@ mod received;
 use mail_parser::Message;
 
 pub use list_headers::list_id;
-pub use personal::Personaliser;
+pub use personal::{PERSONAL_FIELDS, Personaliser, SHARED_FIELDS};
 pub use received::Arrival;
 
 use crate::{model::list_settings::ListSettings, store::groups::Group};

@@ -11,6 +11,31 @@ use mail_parser::MessageParser;
 use super::headers;
 use crate::{model::message::CopyBytes, store::posts::Personal, unsubscribe::Links};
 
+/// The header fields that may differ from one recipient's copy to the next.
+pub const PERSONAL_FIELDS: &[&str] = &["To", "List-Unsubscribe", "List-Unsubscribe-Post"];
+
+/// The header fields receivers care about that every copy of a post shares: what an ARC seal
+/// (one per post) covers, and, with [`PERSONAL_FIELDS`], what each DKIM signature covers.
+pub const SHARED_FIELDS: &[&str] = &[
+    "From",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "Cc",
+    "In-Reply-To",
+    "References",
+    "List-Id",
+    "List-Post",
+    "List-Help",
+    "List-Owner",
+    "List-Archive",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "X-Original-From",
+];
+
 pub struct Personaliser {
     /// `To:` is the recipient's address.
     to: bool,

@@ -17,33 +17,20 @@ use mail_auth::{
     dkim::{DkimSigner, Done},
 };
 
-use crate::{config::DkimKeyConfig, model::message::CopyBytes, rewrite::Personaliser};
+use crate::{
+    config::DkimKeyConfig,
+    model::message::CopyBytes,
+    rewrite::{PERSONAL_FIELDS, Personaliser, SHARED_FIELDS},
+};
 
-/// Headers signed on every copy. Absent ones are signed as absent (they cannot be added later);
-/// From appears twice so a second From cannot be added either.
-pub const SIGNED_HEADERS: &[&str] = &[
-    "From",
-    "From",
-    "To",
-    "Cc",
-    "Subject",
-    "Date",
-    "Message-ID",
-    "Reply-To",
-    "In-Reply-To",
-    "References",
-    "List-Id",
-    "List-Post",
-    "List-Help",
-    "List-Owner",
-    "List-Archive",
-    "List-Unsubscribe",
-    "List-Unsubscribe-Post",
-    "MIME-Version",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "X-Original-From",
-];
+/// Headers signed on every copy: From (twice, so a second From cannot be added), the fields
+/// every copy shares and each recipient's own. Absent ones are signed as absent (they cannot be
+/// added later).
+fn signed_headers() -> impl Iterator<Item = &'static str> {
+    std::iter::once("From")
+        .chain(SHARED_FIELDS.iter().copied())
+        .chain(PERSONAL_FIELDS.iter().copied())
+}
 
 /// The signers of each domain.
 #[derive(Clone, Default)]
@@ -60,7 +47,7 @@ impl Signers {
             let signer = DkimSigner::from_key(loaded.key)
                 .domain(k.domain.to_ascii_lowercase())
                 .selector(k.selector.clone())
-                .headers(SIGNED_HEADERS.iter().copied());
+                .headers(signed_headers());
             by_domain
                 .entry(k.domain.to_ascii_lowercase())
                 .or_default()
