@@ -21,7 +21,6 @@ use mail_auth::MessageAuthenticator;
 use mail_send::SmtpClient;
 use smtp_proto::{EXT_START_TLS, EhloResponse};
 use tokio::{
-    io::BufStream,
     net::TcpStream,
     sync::{OwnedSemaphorePermit, Semaphore},
     time::timeout,
@@ -31,7 +30,7 @@ use tokio_rustls::TlsConnector;
 use super::{
     Copy, mx,
     outcome::{RcptOutcome, from_error, from_reply},
-    relay::{Client, greet},
+    relay::{Client, buffered, greet},
     session::send_copies,
 };
 use crate::config::DeliveryConfig;
@@ -250,10 +249,7 @@ impl Direct {
             })
         })?;
         if !tls || !ehlo.has_capability(EXT_START_TLS) {
-            let client: Client = SmtpClient {
-                stream: Box::new(BufStream::new(plain.stream)),
-                timeout: self.command_timeout,
-            };
+            let client = buffered(plain.stream, self.command_timeout);
             return Ok((client, ehlo));
         }
         let reply = plain
@@ -278,10 +274,7 @@ impl Direct {
                 )))
             })?
             .map_err(|e| TlsFailed(RcptOutcome::Temporary(format!("{stage} TLS: {e}"))))?;
-        let mut client: Client = SmtpClient {
-            stream: Box::new(BufStream::new(tls)),
-            timeout: self.command_timeout,
-        };
+        let mut client = buffered(tls, self.command_timeout);
         let ehlo = client
             .ehlo(&self.helo)
             .await

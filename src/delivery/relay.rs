@@ -82,6 +82,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub(super) type Client = SmtpClient<Box<dyn Io>>;
 
+/// A client over `stream` (TCP, or TLS on top of it), buffered.
+pub(super) fn buffered(stream: impl Io + 'static, timeout: Duration) -> Client {
+    SmtpClient {
+        stream: Box::new(BufStream::new(stream)),
+        timeout,
+    }
+}
+
 pub struct Relay {
     target: RelayTarget,
     helo: String,
@@ -161,10 +169,7 @@ impl Relay {
 
         let (mut client, ehlo) = if self.target.tls == RelayTls::Tls {
             let tls = self.handshake(&self.verified_tls, tcp).await?;
-            let mut client: Client = SmtpClient {
-                stream: Box::new(BufStream::new(tls)),
-                timeout: self.command_timeout,
-            };
+            let mut client = buffered(tls, self.command_timeout);
             let ehlo = greet(&mut client, &self.helo)
                 .await
                 .map_err(|e| fail("greeting", &e))?;
@@ -198,10 +203,7 @@ impl Relay {
                         &self.unverified_tls
                     };
                     let tls = self.handshake(connector, plain.stream).await?;
-                    let mut client: Client = SmtpClient {
-                        stream: Box::new(BufStream::new(tls)),
-                        timeout: self.command_timeout,
-                    };
+                    let mut client = buffered(tls, self.command_timeout);
                     let ehlo = client
                         .ehlo(&self.helo)
                         .await
@@ -209,10 +211,7 @@ impl Relay {
                     (client, ehlo)
                 }
                 _ => {
-                    let client: Client = SmtpClient {
-                        stream: Box::new(BufStream::new(plain.stream)),
-                        timeout: self.command_timeout,
-                    };
+                    let client = buffered(plain.stream, self.command_timeout);
                     (client, ehlo)
                 }
             }
