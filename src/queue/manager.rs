@@ -196,7 +196,7 @@ impl QueueManager {
         } else {
             let message = self
                 .signers
-                .sign_async(domain, post.list_copy.clone().into())
+                .sign_async(domain, post.list_copy.as_slice().into())
                 .await;
             if verp == VerpMode::Always {
                 // VERP: one transaction per recipient, the same signed bytes in each.
