@@ -262,6 +262,21 @@ on_both_backends!(
             .call("POST", &format!("/people/{rosa}/erase"), None)
             .await;
         assert_eq!(again.status, 409);
+        // The erasure is in the log, without a copy of what it erased.
+        let log = root
+            .ok("GET", &format!("/audit?person_id={rosa}"), None)
+            .await;
+        let entry = log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "POST /people/{id}/erase")
+            .cloned()
+            .unwrap_or_else(|| panic!("no erase entry: {log}"));
+        assert!(
+            entry["before"].is_null() && entry["after"].is_null(),
+            "{entry}"
+        );
 
         // The job runs every 100 ms; nothing goes before its time.
         tokio::time::sleep(Duration::from_millis(400)).await;

@@ -208,7 +208,10 @@ pub async fn authorize(
     }
 
     let id_num = id.as_deref().and_then(|i| i.parse::<i64>().ok());
-    let before = snapshot(&state, spec, id_num).await;
+    let before = match spec.snapshots() {
+        true => snapshot(&state, spec, id_num).await,
+        false => None,
+    };
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -229,12 +232,11 @@ pub async fn authorize(
     };
     let export = spec.path.ends_with("/export");
     let response_json: Option<Value> = serde_json::from_slice(&rbytes).ok().map(redact);
-    let after = if export {
-        None
-    } else {
-        snapshot(&state, spec, id_num)
+    let after = match spec.snapshots() {
+        true => snapshot(&state, spec, id_num)
             .await
-            .or(response_json.clone())
+            .or(response_json.clone()),
+        false => None,
     };
     let person_id = if spec.path.starts_with("/people/{id}") {
         id_num
@@ -268,7 +270,7 @@ pub async fn authorize(
         object,
         person_id,
         request: request_json.map(redact),
-        before: if export { None } else { before },
+        before,
         after,
         ..Default::default()
     };

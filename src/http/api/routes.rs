@@ -51,6 +51,15 @@ impl RouteSpec {
     pub fn audited(&self) -> bool {
         self.method != "get" || self.path.ends_with("/export")
     }
+
+    /// Whether its audit entry may hold the object's state before and after. Not for an
+    /// export, an erasure or the clean-up: the log would keep the very data they hand out or
+    /// remove. Their entries say who did it, to whom, and the request.
+    pub fn snapshots(&self) -> bool {
+        !(self.path.ends_with("/export")
+            || self.path.ends_with("/erase")
+            || self.path == "/gdpr/cleanup")
+    }
 }
 
 use Role::*;
