@@ -494,6 +494,20 @@ on_both_backends!(
         ] {
             assert_eq!(yvo.status("POST", &path, Some(body)).await, 404, "{path}");
         }
+        // By address, too: refused (the address is known, so it says why), and the outside
+        // person's record is left as it was.
+        let by_address = json!({"email": "B1@x.org", "name": "Hijacked"});
+        let refused = yvo
+            .call(
+                "POST",
+                &format!("/groups/{youth}/members"),
+                Some(by_address),
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        assert!(refused.body.contains("outside the groups you manage"));
+        let b1_now = root.ok("GET", &format!("/people/{b1}"), None).await;
+        assert_ne!(b1_now["name"], "Hijacked");
         app.stop().await;
     }
 );

@@ -319,11 +319,35 @@ pub async fn add_member(
         (None, Some(e)) => {
             let email =
                 EmailAddress::parse(e).map_err(|e| ApiError::invalid(format!("email: {e}")))?;
-            state
-                .store
-                .upsert_person(&email, m.name.as_deref(), now)
-                .await?
-                .id
+            match state.store.find_person(&email).await? {
+                // Someone already known: the same scope rule as by person_id, and their
+                // record is not changed by the way.
+                Some(p)
+                    if caller
+                        .access
+                        .person_role(p.id)
+                        .is_some_and(|r| r >= Role::Auditor) =>
+                {
+                    p.id
+                }
+                Some(_) => {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "forbidden",
+                        format!(
+                            "{email} belongs to a person outside the groups you manage; \
+                             ask someone who manages them to add them"
+                        ),
+                    ));
+                }
+                None => {
+                    state
+                        .store
+                        .upsert_person(&email, m.name.as_deref(), now)
+                        .await?
+                        .id
+                }
+            }
         }
         _ => return Err(ApiError::invalid("give either person_id or email")),
     };
