@@ -5,13 +5,16 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{Queue, schedule::RetrySchedule};
+use super::{
+    Queue,
+    prepared::{Content, Prepared, PreparedPosts},
+    schedule::RetrySchedule,
+};
 use crate::{
     bounce::verp::Verp,
     clock::SharedClock,
     config::VerpMode,
     delivery::{Copy, Transport},
-    rewrite::Personaliser,
     signing::Signers,
     store::{
         Backend, Store,
@@ -44,6 +47,8 @@ pub struct QueueManager {
     owner: String,
     /// Personal unsubscribe links in copies (unset: copies carry none).
     links: Option<Links>,
+    /// The posts being sent, made ready once for all their batches.
+    prepared: PreparedPosts,
 }
 
 impl QueueManager {
@@ -61,6 +66,7 @@ impl QueueManager {
             std::process::id(),
             rand::random::<u32>()
         );
+        let prepared = PreparedPosts::new(settings.workers);
         QueueManager {
             store,
             clock,
@@ -70,6 +76,7 @@ impl QueueManager {
             wake: queue.wake_handle(),
             owner,
             links: None,
+            prepared,
         }
     }
 
@@ -154,36 +161,24 @@ impl QueueManager {
         let Some(post_id) = batch.first().map(|c| c.post_id) else {
             return;
         };
-        let post = match self.store.load_post(post_id).await {
-            Ok(post) => post,
+        let prepared = match self.prepared(post_id).await {
+            Ok(prepared) => prepared,
             Err(e) => {
-                tracing::error!(post_id, error = %e, "cannot load post; its lease will expire and it will be retried");
+                tracing::error!(post_id, error = %e, "cannot load or prepare the post; its lease will expire and it will be retried");
                 return;
             }
         };
+        let post = &prepared.post;
         let recipients: Vec<String> = batch.iter().map(|c| c.recipient.clone()).collect();
-        // Sign with the list domain's keys: the domain of our envelope sender.
-        let domain = post
-            .envelope_from
-            .rsplit_once('@')
-            .map(|(_, d)| d.to_string())
-            .unwrap_or_default();
         let verp = self.settings.verp;
         let sender = |r: &str| match verp {
             VerpMode::Never => post.envelope_from.clone(),
             _ => self.settings.verp_key.sender_from(&post.envelope_from, r),
         };
-        let copies: Vec<Copy> = if post.personal != 0 {
-            // One copy per recipient, each with its own fields and its own signature.
-            let personal = Arc::new(Personaliser::new(
-                &post.list_copy,
-                post.personal,
-                self.links.as_ref(),
-                post.group_id,
-                post.list_address.as_deref(),
-            ));
-            self.signers
-                .sign_personal_async(domain, personal, recipients.clone())
+        let copies: Vec<Copy> = match &prepared.content {
+            Content::Personal(personal) => self
+                .signers
+                .sign_personal_async(personal.clone(), recipients.clone())
                 .await
                 .into_iter()
                 .zip(&recipients)
@@ -192,29 +187,21 @@ impl QueueManager {
                     recipients: vec![r.clone()],
                     message,
                 })
-                .collect()
-        } else {
-            let message = self
-                .signers
-                .sign_async(domain, post.list_copy.as_slice().into())
-                .await;
-            if verp == VerpMode::Always {
-                // VERP: one transaction per recipient, the same signed bytes in each.
-                recipients
-                    .iter()
-                    .map(|r| Copy {
-                        envelope_from: sender(r),
-                        recipients: vec![r.clone()],
-                        message: message.clone(),
-                    })
-                    .collect()
-            } else {
-                vec![Copy {
-                    envelope_from: post.envelope_from.clone(),
-                    recipients,
-                    message,
-                }]
-            }
+                .collect(),
+            // VERP: one transaction per recipient, the same signed bytes in each.
+            Content::Shared(message) if verp == VerpMode::Always => recipients
+                .iter()
+                .map(|r| Copy {
+                    envelope_from: sender(r),
+                    recipients: vec![r.clone()],
+                    message: message.clone(),
+                })
+                .collect(),
+            Content::Shared(message) => vec![Copy {
+                envelope_from: post.envelope_from.clone(),
+                recipients,
+                message: message.clone(),
+            }],
         };
         let outcomes = self.transport.send(&copies).await.into_iter().flatten();
         let now = self.clock.now_ms();
@@ -249,6 +236,21 @@ impl QueueManager {
         );
         crate::metrics::record_batch(delivered, deferred, failed, copies.len());
         self.record(&post.queue_id, &recorded, now).await;
+    }
+
+    /// The post of a batch, loaded and made ready once for all its batches.
+    async fn prepared(&self, post_id: i64) -> Result<Arc<Prepared>, String> {
+        if let Some(prepared) = self.prepared.get(post_id) {
+            return Ok(prepared);
+        }
+        let post = self
+            .store
+            .load_post(post_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let prepared = Arc::new(Prepared::make(post, &self.signers, self.links.as_ref()).await?);
+        self.prepared.keep(post_id, prepared.clone());
+        Ok(prepared)
     }
 
     /// Writes outcomes, retrying a failing database for a while: an unrecorded batch is sent

@@ -16,6 +16,7 @@
 //! `delivery.workers × delivery.max_recipients_per_transaction` copies.
 
 pub mod manager;
+mod prepared;
 pub mod schedule;
 
 use std::sync::Arc;

@@ -109,7 +109,11 @@ impl Personaliser {
     /// `recipient`'s whole copy, with `prefix` (e.g. their DKIM-Signature fields) on top; the
     /// shared bytes are not copied.
     pub fn copy_for(&self, prefix: &str, recipient: &str) -> CopyBytes {
-        let fields = self.fields_for(recipient);
+        self.copy_with(prefix, &self.fields_for(recipient))
+    }
+
+    /// A copy with `fields` (made by [`Personaliser::fields_for`]) and `prefix` on top.
+    pub fn copy_with(&self, prefix: &str, fields: &str) -> CopyBytes {
         let mut head = Vec::with_capacity(prefix.len() + fields.len());
         head.extend_from_slice(prefix.as_bytes());
         head.extend_from_slice(fields.as_bytes());

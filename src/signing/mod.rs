@@ -32,6 +32,14 @@ fn signed_headers() -> impl Iterator<Item = &'static str> {
         .chain(PERSONAL_FIELDS.iter().copied())
 }
 
+/// One post's personal copies, ready for signing: the split copy and, per key of its
+/// domain, the body hash.
+pub struct PreparedPost {
+    pub copy: Personaliser,
+    domain: String,
+    body_hashes: Vec<Vec<u8>>,
+}
+
 /// The signers of each domain.
 #[derive(Clone, Default)]
 pub struct Signers {
@@ -91,27 +99,40 @@ impl Signers {
         headers
     }
 
-    /// Each recipient's personal copy, signed with every key of `domain`; the body is hashed
-    /// once for all of them.
-    pub fn sign_personal(
-        &self,
-        domain: &str,
-        copy: &Personaliser,
-        recipients: &[String],
-    ) -> Vec<CopyBytes> {
+    /// A post's personal copies made ready for signing with the keys of `domain`: the body is
+    /// hashed here, once per key and post, for every batch of the post.
+    pub fn prepare(&self, domain: &str, copy: Personaliser) -> PreparedPost {
+        let domain = domain.to_ascii_lowercase();
+        let body_hashes = self
+            .by_domain
+            .get(&domain)
+            .into_iter()
+            .flatten()
+            .map(|s| personal::body_hash(s, copy.body()))
+            .collect();
+        PreparedPost {
+            copy,
+            domain,
+            body_hashes,
+        }
+    }
+
+    /// Each recipient's personal copy, signed with every key of the post's domain.
+    pub fn sign_personal(&self, post: &PreparedPost, recipients: &[String]) -> Vec<CopyBytes> {
+        let domain = post.domain.as_str();
         let signers: Vec<personal::BodySigner<'_>> = self
             .by_domain
-            .get(&domain.to_ascii_lowercase())
-            .map(|s| {
-                s.iter()
-                    .map(|s| personal::BodySigner::new(s, copy.body()))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .get(domain)
+            .into_iter()
+            .flatten()
+            .zip(&post.body_hashes)
+            .map(|(s, hash)| personal::BodySigner::new(s, hash.clone()))
+            .collect();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let copy = &post.copy;
         recipients
             .iter()
             .map(|r| {
@@ -125,7 +146,7 @@ impl Signers {
                         }
                     }
                 }
-                copy.copy_for(&headers, r)
+                copy.copy_with(&headers, &fields)
             })
             .collect()
     }
@@ -133,17 +154,20 @@ impl Signers {
     /// [`Signers::sign_personal`] on the blocking pool.
     pub async fn sign_personal_async(
         &self,
-        domain: String,
-        copy: Arc<Personaliser>,
+        post: Arc<PreparedPost>,
         recipients: Vec<String>,
     ) -> Vec<CopyBytes> {
         let this = self.clone();
-        let fallback = (copy.clone(), recipients.clone());
-        tokio::task::spawn_blocking(move || this.sign_personal(&domain, &copy, &recipients))
+        let fallback = (post.clone(), recipients.clone());
+        tokio::task::spawn_blocking(move || this.sign_personal(&post, &recipients))
             .await
-            .unwrap_or_else(|_| {
-                let (copy, recipients) = fallback;
-                recipients.iter().map(|r| copy.copy_for("", r)).collect()
+            .unwrap_or_else(|e| {
+                let (post, recipients) = fallback;
+                tracing::error!(domain = %post.domain, error = %e, "DKIM signing failed; sending unsigned");
+                recipients
+                    .iter()
+                    .map(|r| post.copy.copy_with("", &post.copy.fields_for(r)))
+                    .collect()
             })
     }
 
@@ -157,7 +181,10 @@ impl Signers {
         let shared = message.clone();
         let head = tokio::task::spawn_blocking(move || this.signatures(&domain, &message))
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "DKIM signing failed; sending unsigned");
+                String::new()
+            });
         CopyBytes::new(head.into_bytes(), shared)
     }
 }

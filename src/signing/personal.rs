@@ -25,10 +25,14 @@ pub(super) struct BodySigner<'a> {
     body_hash: Vec<u8>,
 }
 
+/// The `bh=` value of `body` for `signer` (its canonicalisation and hash).
+pub(super) fn body_hash(signer: &DkimSigner<DkimKey, Done>, body: &[u8]) -> Vec<u8> {
+    let canonical = signer.template.cb.canonical_body(body, u64::MAX);
+    B64.encode(signer.key.hash(canonical).as_ref()).into_bytes()
+}
+
 impl<'a> BodySigner<'a> {
-    pub(super) fn new(signer: &'a DkimSigner<DkimKey, Done>, body: &[u8]) -> Self {
-        let canonical = signer.template.cb.canonical_body(body, u64::MAX);
-        let body_hash = B64.encode(signer.key.hash(canonical).as_ref()).into_bytes();
+    pub(super) fn new(signer: &'a DkimSigner<DkimKey, Done>, body_hash: Vec<u8>) -> Self {
         BodySigner { signer, body_hash }
     }
 
