@@ -137,7 +137,9 @@ impl Direct {
 
     async fn domain_permit(&self, domain: &str) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
-            let mut map = self.domains.lock().ok()?;
+            // A poisoned lock only means another task panicked while holding it; the map
+            // itself is still sound, and the per-domain limit must not silently go away.
+            let mut map = self.domains.lock().unwrap_or_else(|e| e.into_inner());
             if map.len() > 10_000 {
                 map.retain(|_, s| Arc::strong_count(s) > 1);
             }
@@ -167,41 +169,50 @@ impl Direct {
         let mut last_error =
             RcptOutcome::Temporary(format!("no MX host of {domain} could be reached"));
         'hosts: for host in &hosts {
+            let label = |o: RcptOutcome| match o {
+                RcptOutcome::Temporary(e) => RcptOutcome::Temporary(format!("{}: {e}", host.name)),
+                RcptOutcome::Permanent(e) => RcptOutcome::Permanent(format!("{}: {e}", host.name)),
+                d => d,
+            };
             for addr in &host.addrs {
-                if results.len() == jobs.len() {
-                    break 'hosts;
-                }
-                // A failed TLS handshake is retried in plain text, as MTAs do: opportunistic
-                // TLS must not make mail undeliverable.
-                let opened = match self.open(*addr, &host.name, true).await {
-                    Err(TlsFailed(outcome)) => {
-                        tracing::info!(domain, host = %host.name, %addr, error = ?outcome, "STARTTLS failed; trying without TLS");
-                        self.open(*addr, &host.name, false).await
+                // The same address again while each connection delivers something: a host
+                // that takes a few messages per connection, then answers 421.
+                loop {
+                    if results.len() == jobs.len() {
+                        break 'hosts;
                     }
-                    other => other,
-                };
-                let (mut client, ehlo) = match opened {
-                    Ok(open) => open,
-                    Err(TlsFailed(outcome) | Failed(outcome)) => {
-                        tracing::debug!(domain, host = %host.name, %addr, error = ?outcome, "MX host skipped");
-                        last_error = outcome;
-                        continue;
+                    // A failed TLS handshake is retried in plain text, as MTAs do:
+                    // opportunistic TLS must not make mail undeliverable.
+                    let opened = match self.open(*addr, &host.name, true).await {
+                        Err(TlsFailed(outcome)) => {
+                            tracing::info!(domain, host = %host.name, %addr, error = ?outcome, "STARTTLS failed; trying without TLS");
+                            self.open(*addr, &host.name, false).await
+                        }
+                        other => other,
+                    };
+                    let (mut client, ehlo) = match opened {
+                        Ok(open) => open,
+                        Err(TlsFailed(outcome) | Failed(outcome)) => {
+                            tracing::debug!(domain, host = %host.name, %addr, error = ?outcome, "MX host skipped");
+                            last_error = outcome;
+                            break;
+                        }
+                    };
+                    let pending: Vec<&Copy> =
+                        jobs[results.len()..].iter().map(|(c, _)| c).collect();
+                    let (done, usable) = send_copies(&mut client, &ehlo, &pending).await;
+                    let delivered = done.iter().flatten().any(|o| *o == RcptOutcome::Delivered);
+                    results.extend(done.into_iter().map(|o| o.into_iter().map(label).collect()));
+                    if usable {
+                        let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
+                    } else {
+                        last_error = label(RcptOutcome::Temporary(
+                            "the connection ended before every copy was sent".into(),
+                        ));
                     }
-                };
-                let label = |o: RcptOutcome| match o {
-                    RcptOutcome::Temporary(e) => {
-                        RcptOutcome::Temporary(format!("{}: {e}", host.name))
+                    if usable || !delivered {
+                        break;
                     }
-                    RcptOutcome::Permanent(e) => {
-                        RcptOutcome::Permanent(format!("{}: {e}", host.name))
-                    }
-                    d => d,
-                };
-                let pending: Vec<&Copy> = jobs[results.len()..].iter().map(|(c, _)| c).collect();
-                let (done, usable) = send_copies(&mut client, &ehlo, &pending).await;
-                results.extend(done.into_iter().map(|o| o.into_iter().map(label).collect()));
-                if usable {
-                    let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
                 }
             }
         }

@@ -310,3 +310,31 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+on_both_backends!(
+    a_host_taking_one_message_per_connection_gets_every_copy_once,
+    async |db: &TestDb| {
+        // Personal copies, one per member, to a host that answers the second MAIL FROM of each
+        // connection with 421 and hangs up: a new connection to the same host for each copy.
+        let sink = &Sink::start_same_port(&["127.0.0.11"]).await[0];
+        publish_mx("onebyone.test", &[(10, "mx.onebyone.test")]);
+        publish_a("mx.onebyone.test", &[ip(11)]);
+        sink.messages_per_connection(1);
+        let app = TestApp::spawn(direct_config(db, sink.addr.port())).await;
+        let members = ["a@onebyone.test", "b@onebyone.test", "c@onebyone.test"];
+        let list = app.group("Board", "board", &members).await;
+        let queue_id = post(&app, &list, "a@onebyone.test", "one by one").await;
+        sink.wait_for_recipients(3, WAIT).await;
+        let rows = app
+            .deliveries_when(&queue_id, |r| r.status == "delivered")
+            .await;
+        assert!(
+            rows.iter()
+                .all(|r| r.status == "delivered" && r.attempts == 1),
+            "each delivered on its first attempt: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(recipients_of(sink), members, "each once");
+        app.stop().await;
+    }
+);
