@@ -7,6 +7,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use mail_auth::MessageAuthenticator;
 use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -77,15 +78,12 @@ pub async fn link_signer(
     Ok(Signer::new(key).with_previous(previous))
 }
 
-/// What checks and seals mail with mail-auth, sharing one DNS resolver: DMARC policies of
-/// authors' domains (From: rewriting), inbound checks, ARC sealers.
+/// What checks and seals mail with mail-auth: DMARC policies of authors' domains (From:
+/// rewriting), inbound checks, ARC sealers; they share the DNS resolver `authenticator`.
 pub fn authentication(
     config: &Config,
+    authenticator: Arc<MessageAuthenticator>,
 ) -> Result<(Arc<DmarcPolicies>, Arc<Verifier>, ArcSealers), String> {
-    let authenticator = Arc::new(
-        crate::dmarc::authenticator(&config.dns.nameservers)
-            .map_err(|e| format!("dns.nameservers: {e}"))?,
-    );
     let dmarc = Arc::new(DmarcPolicies::new(authenticator.clone()));
     let verifier = Arc::new(Verifier::new(
         authenticator,
@@ -95,6 +93,14 @@ pub fn authentication(
     ));
     let arc = ArcSealers::load(&config.dkim.keys, verifier.clone())?;
     Ok((dmarc, verifier, arc))
+}
+
+/// The DNS resolver (mail-auth over hickory, with the `[dns]` name servers) that every lookup
+/// uses: authentication checks, DMARC policies, MX hosts.
+pub fn resolver(config: &Config) -> Result<Arc<MessageAuthenticator>, String> {
+    crate::dmarc::authenticator(&config.dns.nameservers)
+        .map(Arc::new)
+        .map_err(|e| format!("dns.nameservers: {e}"))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -116,19 +122,15 @@ impl App {
             }
             _ => None,
         };
+        let resolver = resolver(&config).map_err(AppError::Setup)?;
         let transport = match config.delivery.transport {
             TransportKind::Relay => Transport::Relay(
                 Relay::new(&config.delivery, &config.server.hostname)
                     .map_err(|e| AppError::Setup(format!("delivery.relay: {e}")))?,
             ),
             TransportKind::Direct => Transport::Direct(Box::new(
-                Direct::new(
-                    &config.delivery,
-                    &config.server.hostname,
-                    crate::dmarc::authenticator(&config.dns.nameservers)
-                        .map_err(|e| AppError::Setup(format!("dns.nameservers: {e}")))?,
-                )
-                .map_err(|e| AppError::Setup(format!("delivery.transport: {e}")))?,
+                Direct::new(&config.delivery, &config.server.hostname, resolver.clone())
+                    .map_err(|e| AppError::Setup(format!("delivery.transport: {e}")))?,
             )),
         };
         let store = Store::connect(
@@ -140,7 +142,7 @@ impl App {
         let link_signer = link_signer(&store, &config, clock.now_ms()).await?;
         let verp_key = store.secret("verp", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
-        let (dmarc, verifier, arc) = authentication(&config).map_err(AppError::Setup)?;
+        let (dmarc, verifier, arc) = authentication(&config, resolver).map_err(AppError::Setup)?;
         let mut smtp = Vec::new();
         for addr in &config.smtp.listen {
             smtp.push(bind(*addr).await?);

@@ -52,7 +52,8 @@ pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::
         return Ok(());
     }
     let clock = Arc::new(SystemClock);
-    let (dmarc, _, arc) = crate::app::authentication(config).map_err(|e| anyhow!(e))?;
+    let resolver = crate::app::resolver(config).map_err(|e| anyhow!(e))?;
+    let (dmarc, _, arc) = crate::app::authentication(config, resolver).map_err(|e| anyhow!(e))?;
     let moderation = Moderation {
         posting: Arc::new(Posting {
             store: store.clone(),

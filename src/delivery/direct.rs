@@ -36,7 +36,7 @@ use super::{
 use crate::config::DeliveryConfig;
 
 pub struct Direct {
-    auth: MessageAuthenticator,
+    auth: Arc<MessageAuthenticator>,
     port: u16,
     helo: String,
     connect_timeout: Duration,
@@ -52,7 +52,7 @@ impl Direct {
     pub fn new(
         config: &DeliveryConfig,
         helo: &str,
-        auth: MessageAuthenticator,
+        auth: Arc<MessageAuthenticator>,
     ) -> Result<Direct, String> {
         Ok(Direct {
             auth,

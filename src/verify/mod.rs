@@ -202,9 +202,6 @@ fn status(dmarc: &DmarcOutput) -> DmarcStatus {
     if matches!(dkim, DmarcResult::TempError(_)) || matches!(spf, DmarcResult::TempError(_)) {
         return DmarcStatus::TempError;
     }
-    if *dkim == DmarcResult::None && *spf == DmarcResult::None && dmarc.dmarc_record().is_none() {
-        return DmarcStatus::None;
-    }
     if dmarc.dmarc_record().is_none() {
         return DmarcStatus::None;
     }
