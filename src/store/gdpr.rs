@@ -118,20 +118,6 @@ impl Store {
             .collect()
     }
 
-    /// Held posts whose author is `email_key` (any status).
-    pub async fn held_by(&self, email_key: &str) -> Result<Vec<super::held::HeldPost>, StoreError> {
-        let mut out = Vec::new();
-        for status in ["held", "approved", "rejected", "discarded", "expired"] {
-            out.extend(
-                self.held_posts(status)
-                    .await?
-                    .into_iter()
-                    .filter(|h| h.author.eq_ignore_ascii_case(email_key)),
-            );
-        }
-        Ok(out)
-    }
-
     /// Erases a person in one transaction: every fact but the `kept` memberships goes; with
     /// kept memberships the person row stays with the name only (address replaced, no mail),
     /// without, it goes too.

@@ -105,6 +105,17 @@ impl Store {
         Ok(rows.iter().map(held_of).collect::<Result<_, _>>()?)
     }
 
+    /// Every held post by `email_key` (a lower-cased author address), whatever became of it.
+    pub async fn held_by(&self, email_key: &str) -> Result<Vec<HeldPost>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM held_posts WHERE LOWER(author) = $1 ORDER BY received_at, id"
+        ))
+        .bind(email_key)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.iter().map(held_of).collect::<Result<_, _>>()?)
+    }
+
     /// Records a decision if the post is still held; false when someone decided first (links
     /// are one-time: the second click finds nothing to do).
     pub async fn decide_held(

@@ -122,12 +122,11 @@ pub async fn asked(
         match unsubscribe::confirmation(&state.posting, &state.links, &group, address, "footer")
             .await
         {
-            Ok(Some(notice)) => state
-                .posting
-                .queue
-                .enqueue(&[notice], &[], &[])
-                .await
-                .is_ok(),
+            Ok(Some(notice)) => match state.posting.queue.enqueue(&[notice], &[], &[]).await {
+                Ok(_) => true,
+                // The link could not be stored for sending: say so, not "sent".
+                Err(e) => return unavailable(&e.to_string()),
+            },
             Ok(None) => false,
             Err(e) => return unavailable(&e.to_string()),
         };
