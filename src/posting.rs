@@ -92,7 +92,7 @@ impl Posting {
     ) -> Result<NewPost, StoreError> {
         let now = self.clock.now_ms();
         let address = group.address.clone().unwrap_or_default();
-        let owner = crate::moderation::owner_address(&address);
+        let owner = crate::groups::owner_address(&address);
         let queue_id = new_queue_id(now);
         let arrival = self.arrival(origin, &queue_id, &owner, now);
         let parsed = MessageParser::new().parse_headers(raw);

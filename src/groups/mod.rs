@@ -107,6 +107,11 @@ pub fn bounce_address(list_address: &str) -> String {
     suffixed(list_address, BOUNCES_SUFFIX)
 }
 
+/// `board-owner@example.org` for `board@example.org`: who answers for the list.
+pub fn owner_address(list_address: &str) -> String {
+    suffixed(list_address, OWNER_SUFFIX)
+}
+
 /// `board-leave@example.org` for `board@example.org`.
 pub fn leave_address(list_address: &str) -> String {
     suffixed(list_address, LEAVE_SUFFIX)
@@ -115,7 +120,8 @@ pub fn leave_address(list_address: &str) -> String {
 fn suffixed(list_address: &str, suffix: &str) -> String {
     match list_address.rsplit_once('@') {
         Some((local, domain)) => format!("{local}{suffix}@{domain}"),
-        None => format!("{list_address}{suffix}"),
+        // Not an address (a group without one): nothing to derive.
+        None => list_address.to_string(),
     }
 }
 

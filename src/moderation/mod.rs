@@ -78,7 +78,7 @@ pub fn notice_post(
     let message_id = format!("{queue_id}@{}", posting.hostname);
     let bytes = Notice {
         from_name: &group.name,
-        from_address: &owner_address(&list),
+        from_address: &groups::owner_address(&list),
         to: to_header,
         subject,
         body,
@@ -99,14 +99,6 @@ pub fn notice_post(
         original: bytes.clone(),
         list_copy: bytes,
         recipients: to.to_vec(),
-    }
-}
-
-/// `LIST-owner@DOMAIN`: where notices come from and where people reach the managers.
-pub fn owner_address(list_address: &str) -> String {
-    match list_address.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}{}@{domain}", groups::OWNER_SUFFIX),
-        None => list_address.to_string(),
     }
 }
 
@@ -171,7 +163,7 @@ impl Moderation {
         self.send_notice(
             &group,
             &managers,
-            &owner_address(group.address.as_deref().unwrap_or("")),
+            &groups::owner_address(group.address.as_deref().unwrap_or("")),
             &subject,
             &body,
         )

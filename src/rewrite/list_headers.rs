@@ -4,7 +4,6 @@
 use super::{LOOP_HEADER, headers::phrase};
 use crate::{
     model::list_settings::{ListSettings, WhoMayPost},
-    moderation::owner_address,
     store::groups::Group,
 };
 
@@ -12,7 +11,7 @@ pub(super) fn lines(group: &Group, settings: &ListSettings) -> String {
     let Some(address) = group.address.as_deref() else {
         return String::new();
     };
-    let owner = owner_address(address);
+    let owner = crate::groups::owner_address(address);
     let post = if settings.who_may_post == WhoMayPost::Managers {
         "NO".to_string()
     } else {

@@ -196,7 +196,7 @@ pub fn join_confirmation(
     group: &crate::store::groups::Group,
     address: &str,
 ) -> Result<crate::store::posts::NewPost, String> {
-    let owner = crate::moderation::owner_address(group.address.as_deref().unwrap_or(""));
+    let owner = crate::groups::owner_address(group.address.as_deref().unwrap_or(""));
     if group.standard_key.is_some() || group.criteria.is_some() {
         return Err(format!(
             "{} is filled from the organisation's records (a rule), not by request; write to {owner}",
