@@ -22,6 +22,7 @@ use crate::{
         held::NewHeld,
         posts::{NewBounce, NewPost},
     },
+    unsubscribe::JoinRefusal,
     verify::{Checked, DmarcStatus, Peer},
 };
 
@@ -36,7 +37,7 @@ enum Unit {
     /// A request to leave: the confirmation mail, when the sender is a member.
     Leave(Option<NewPost>),
     /// A request to join: the confirmation mail, or why joining by mail is not possible.
-    Join(Result<NewPost, String>),
+    Join(Result<NewPost, JoinRefusal>),
     /// Accepted and dropped: a loop, automatic mail (said), or a discard (not said).
     Dropped {
         reason: String,
@@ -165,7 +166,7 @@ async fn build_unit(
             });
         }
         let Some(author) = author_of(parsed) else {
-            return Ok(Unit::Join(Err("the message has no From: address".into())));
+            return Ok(Unit::Join(Err(JoinRefusal::NoSender)));
         };
         return Ok(Unit::Join(crate::unsubscribe::join_confirmation(
             &ctx.posting,

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use crate::unsubscribe::JoinRefusal;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub code: u16,
@@ -167,7 +169,16 @@ pub fn accepted() -> Reply {
     r(250, (2, 0, 0), "Accepted")
 }
 /// Mail to `LIST-join@` that cannot lead to membership, with the reason.
-pub fn join_refused(reason: &str) -> Reply {
+pub fn join_refused(why: &JoinRefusal) -> Reply {
+    let reason = match why {
+        JoinRefusal::NoSender => "the message has no From: address".to_string(),
+        JoinRefusal::ByRule { group, owner } => format!(
+            "{group} is filled from the organisation's records (a rule), not by request; write to {owner}"
+        ),
+        JoinRefusal::ManagersOnly { group, owner } => {
+            format!("{group} takes new members from its managers only; write to {owner}")
+        }
+    };
     r(550, (5, 7, 1), format!("Cannot join: {reason}"))
 }
 /// Mail to `LIST-join@` taken: the link goes to the From: address.

@@ -189,28 +189,43 @@ pub async fn confirmation(
     )))
 }
 
+/// Why nobody joins a group by request (the SMTP reply to `LIST-join@` says it, see
+/// `ingress::reply::join_refused`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinRefusal {
+    /// The request mail names nobody to send the link to.
+    NoSender,
+    /// The group is filled from the organisation's records (a rule or a standard group).
+    ByRule { group: String, owner: String },
+    /// The list's `self_subscribe` is off.
+    ManagersOnly { group: String, owner: String },
+}
+
+/// Whether `group` takes members by request: checked when the link is asked for and again when
+/// it is used (the list may have changed its mind in between).
+pub fn join_refusal(group: &crate::store::groups::Group) -> Option<JoinRefusal> {
+    let owner = crate::groups::owner_address(group.address.as_deref().unwrap_or(""));
+    let name = group.name.clone();
+    if group.standard_key.is_some() || group.criteria.is_some() {
+        return Some(JoinRefusal::ByRule { group: name, owner });
+    }
+    let settings =
+        crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
+    (!settings.self_subscribe).then_some(JoinRefusal::ManagersOnly { group: name, owner })
+}
+
 /// The mail with a join link for `address`, or why the group takes no members by mail.
 pub fn join_confirmation(
     posting: &crate::posting::Posting,
     links: &Links,
     group: &crate::store::groups::Group,
     address: &str,
-) -> Result<crate::store::posts::NewPost, String> {
-    let owner = crate::groups::owner_address(group.address.as_deref().unwrap_or(""));
-    if group.standard_key.is_some() || group.criteria.is_some() {
-        return Err(format!(
-            "{} is filled from the organisation's records (a rule), not by request; write to {owner}",
-            group.name
-        ));
+) -> Result<crate::store::posts::NewPost, JoinRefusal> {
+    if let Some(refusal) = join_refusal(group) {
+        return Err(refusal);
     }
     let settings =
         crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
-    if !settings.self_subscribe {
-        return Err(format!(
-            "{} takes new members from its managers only; write to {owner}",
-            group.name
-        ));
-    }
     let t = texts::for_language(&settings.language);
     let expires = posting.clock.now_ms() + JOIN_VALID_MS;
     let address = address.trim().to_lowercase();

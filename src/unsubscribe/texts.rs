@@ -27,6 +27,7 @@ pub struct Texts {
     pub join_title: &'static str,
     pub join_button: &'static str,
     pub joined_title: &'static str,
+    pub join_closed: &'static str,
     pub expired: &'static str,
 }
 
@@ -49,6 +50,7 @@ const EN: Texts = Texts {
     join_title: "Join {list}?",
     join_button: "Join {list}",
     joined_title: "Welcome to {list}",
+    join_closed: "{list} no longer takes new members by request. Its managers can add you.",
     expired: "This link has expired. Ask again by mail.",
     footer_leave: "Leave this list",
     ask_intro: "Enter the address at which you receive {list}. We send a link to it; opening that link lets you leave.",
@@ -78,6 +80,7 @@ const DE: Texts = Texts {
     join_title: "{list} beitreten?",
     join_button: "{list} beitreten",
     joined_title: "Willkommen bei {list}",
+    join_closed: "{list} nimmt keine neuen Mitglieder auf Anfrage mehr auf. Die Verwaltung der Liste kann Sie hinzufügen.",
     expired: "Dieser Link ist abgelaufen. Bitte fragen Sie noch einmal per Mail.",
     footer_leave: "Liste verlassen",
     ask_intro: "Geben Sie die Adresse ein, unter der Sie {list} erhalten. Wir schicken einen Link dorthin; mit ihm tragen Sie sich aus.",
@@ -107,6 +110,7 @@ const SV: Texts = Texts {
     join_title: "Gå med i {list}?",
     join_button: "Gå med i {list}",
     joined_title: "Välkommen till {list}",
+    join_closed: "{list} tar inte längre emot nya medlemmar på begäran. Listans ansvariga kan lägga till dig.",
     expired: "Länken har gått ut. Fråga igen via e-post.",
     footer_leave: "Lämna listan",
     ask_intro: "Skriv adressen där du får {list}. Vi skickar en länk dit; med den kan du lämna listan.",

@@ -437,6 +437,30 @@ async fn joining_by_mail_needs_the_confirmation_and_a_list_that_allows_it() {
     // A changed link joins no one.
     let bad = post_form(app.http, &format!("{path}x"), "").await;
     assert_eq!(bad.status, 400);
+    // A link asked for while the list took members by request joins no one once it stops.
+    let r = write_to(&app, "late@y.org", "board-join@lists.test").await;
+    assert!(r.starts_with("250 2.0.0 Request received"), "{r}");
+    sink.wait_for_recipients(9, WAIT).await;
+    let late = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.rcpts == ["late@y.org"])
+        .unwrap()
+        .text();
+    let url = late
+        .split_whitespace()
+        .find(|w| w.contains("/join/"))
+        .unwrap();
+    let late_path = format!("/join/{}", url.split("/join/").nth(1).unwrap());
+    app.settings("Board", r#"{"self_subscribe": false}"#).await;
+    let r = post_form(app.http, &late_path, "").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("no longer takes new members"), "{}", r.body);
+    post(&app, "board@lists.test", "Three").await;
+    assert_eq!(
+        delivered_to(&sink, "Three", 13).await,
+        ["ann@x.org", "bo@x.org", "chair@x.org", "new@y.org"]
+    );
     app.stop().await;
 }
 

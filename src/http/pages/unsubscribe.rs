@@ -162,7 +162,16 @@ async fn open_join(
     match state.store.group(group_id).await {
         Ok(Some(g)) => {
             let settings = ListSettings::from_stored(g.settings.as_deref());
-            Ok((g, address, texts::for_language(&settings.language)))
+            let t = texts::for_language(&settings.language);
+            // The link was sent when the list took members by request; it may not any more.
+            if unsubscribe::join_refusal(&g).is_some() {
+                let text = t.join_closed.replace("{list}", &g.name);
+                return Err((
+                    StatusCode::FORBIDDEN,
+                    Html(page(&g.name, &format!("<p>{}</p>", esc(&text)))),
+                ));
+            }
+            Ok((g, address, t))
         }
         Ok(None) => Err(notice(StatusCode::NOT_FOUND, en.invalid)),
         Err(e) => Err(unavailable(&e.to_string())),
