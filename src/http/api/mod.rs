@@ -60,6 +60,14 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
+/// A JSON body that may be left out: empty or blank gives `T::default()`.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("body: {e}")))
+}
+
 /// Registers handlers against [`routes::ROUTES`], each behind [`authz::authorize`].
 struct Registry {
     router: Router<ApiState>,

@@ -42,11 +42,7 @@ pub async fn decide(
             "no action {action:?}; use approve, reject or discard"
         ))
     })?;
-    let input: DecisionInput = if body.iter().all(u8::is_ascii_whitespace) {
-        DecisionInput::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
-    };
+    let input: DecisionInput = super::optional_json(&body)?;
     let reason = input.reason;
     let held = state
         .moderation

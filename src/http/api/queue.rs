@@ -39,20 +39,13 @@ pub struct Target {
     recipient: Option<String>,
 }
 
-fn target(body: &[u8]) -> Result<Target, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Target::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("body: {e}")))
-}
-
 /// `retry` (due now) or `cancel` (failed, "cancelled by an administrator").
 pub async fn act(
     State(state): State<ApiState>,
     ApiPath((queue_id, action)): ApiPath<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let t = target(&body)?;
+    let t: Target = super::optional_json(&body)?;
     let now = state.clock.now_ms();
     let recipient = t.recipient.as_deref();
     let affected = match action.as_str() {
