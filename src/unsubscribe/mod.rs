@@ -21,7 +21,7 @@ use base64::Engine;
 use crate::{
     model::address::EmailAddress,
     store::{Store, StoreError},
-    tokens::{Signer, TokenError},
+    tokens::{Claim, Signer, TokenError},
 };
 
 pub const PURPOSE: &str = "unsubscribe";
@@ -106,31 +106,20 @@ impl Links {
 
     /// A join link for `address` to `group_id`, valid until `expires` (ms).
     pub fn join_url(&self, group_id: i64, address: &str, expires: i64) -> String {
-        let address = B64.encode(address.to_ascii_lowercase());
-        let token = self
-            .signer
-            .seal(JOIN, &format!("{group_id}.{address}.{expires}"));
-        format!("{}/join/{token}", self.base)
+        let claim = Claim {
+            id: group_id,
+            action: B64.encode(address.to_ascii_lowercase()),
+            expires,
+        };
+        format!("{}/join/{}", self.base, self.signer.sign(JOIN, &claim))
     }
 
     /// Group and address of a join link that has not expired.
     pub fn open_join(&self, token: &str, now: i64) -> Result<(i64, String), TokenError> {
-        let payload = self.signer.open(JOIN, token)?;
-        let mut parts = payload.split('.');
-        let (Some(group), Some(address), Some(expires), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Invalid);
-        };
-        let expires: i64 = expires.parse().map_err(|_| TokenError::Invalid)?;
-        if expires < now {
-            return Err(TokenError::Expired);
-        }
-        let address = B64.decode(address).map_err(|_| TokenError::Invalid)?;
-        Ok((
-            group.parse().map_err(|_| TokenError::Invalid)?,
-            String::from_utf8(address).map_err(|_| TokenError::Invalid)?,
-        ))
+        let claim = self.signer.verify(JOIN, token, now)?;
+        let address = B64.decode(claim.action).map_err(|_| TokenError::Invalid)?;
+        let address = String::from_utf8(address).map_err(|_| TokenError::Invalid)?;
+        Ok((claim.id, address))
     }
 
     pub fn url(&self, group_id: i64, address: &str, channel: &str) -> String {
