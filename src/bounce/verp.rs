@@ -119,11 +119,8 @@ impl Verp {
                     .collect()
             })
             .flatten();
-        let same = given.is_some_and(|g| {
-            self.mac(list, &recipient)
-                .verify_truncated_left(&g)
-                .is_ok()
-        });
+        let same =
+            given.is_some_and(|g| self.mac(list, &recipient).verify_truncated_left(&g).is_ok());
         if same {
             Decoded::Recipient(recipient)
         } else {

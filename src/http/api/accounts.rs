@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{ApiJson, ApiPath, ApiQuery, ApiState, Caller};
 use crate::{
     admin::{
-        access::{access_of, hash_token, new_token},
+        access::{Access, access_of, all_access, hash_token, new_token},
         accounts::{self as ops, GrantInput},
     },
     http::error::ApiError,
@@ -19,9 +19,13 @@ use crate::{
 
 async fn account_json(state: &ApiState, a: &Account) -> Result<Value, ApiError> {
     let access = access_of(&state.store, &state.resolver, a).await?;
+    Ok(with_permissions(a, &access))
+}
+
+fn with_permissions(a: &Account, access: &Access) -> Value {
     let mut v = json!(a);
     v["permissions"] = json!(access.permissions);
-    Ok(v)
+    v
 }
 
 fn own_account(caller: &Caller) -> Result<&Account, ApiError> {
@@ -33,11 +37,11 @@ fn own_account(caller: &Caller) -> Result<&Account, ApiError> {
 }
 
 pub async fn me(
-    State(state): State<ApiState>,
     Extension(caller): Extension<Arc<Caller>>,
 ) -> Result<Json<Value>, ApiError> {
+    // The caller's access was worked out for this very request.
     Ok(Json(match &caller.account {
-        Some(a) => account_json(&state, a).await?,
+        Some(a) => with_permissions(a, &caller.access),
         None => json!({ "actor": caller.actor, "permissions": caller.access.permissions }),
     }))
 }
@@ -97,10 +101,11 @@ pub async fn revoke_token(
 }
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let mut out = Vec::new();
-    for a in state.store.accounts().await? {
-        out.push(account_json(&state, &a).await?);
-    }
+    let out: Vec<Value> = all_access(&state.store, &state.resolver)
+        .await?
+        .iter()
+        .map(|(a, access)| with_permissions(a, access))
+        .collect();
     Ok(Json(json!({ "accounts": out })))
 }
 
