@@ -56,6 +56,18 @@ impl Store {
         address: Option<&EmailAddress>,
         now: i64,
     ) -> Result<Group, StoreError> {
+        self.create_group_in(name, address, None, now).await
+    }
+
+    /// Creates a group, inside `parent` when given, in one transaction: either both or
+    /// neither (a new group cannot close a cycle).
+    pub async fn create_group_in(
+        &self,
+        name: &str,
+        address: Option<&EmailAddress>,
+        parent: Option<i64>,
+        now: i64,
+    ) -> Result<Group, StoreError> {
         let address = address.map(EmailAddress::key);
         if let Some(existing) = self.find_group(name).await? {
             return Err(StoreError::Conflict(format!(
@@ -71,6 +83,7 @@ impl Store {
                 existing.name
             )));
         }
+        let mut tx = self.pool().begin().await?;
         let row = sqlx::query(
             "INSERT INTO groups (name, address, created_at) VALUES ($1, $2, $3)
              RETURNING id, name, address, active, standard_key, criteria, settings",
@@ -78,9 +91,20 @@ impl Store {
         .bind(name)
         .bind(address)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(group_of(&row)?)
+        let group = group_of(&row)?;
+        if let Some(parent) = parent {
+            sqlx::query(
+                "INSERT INTO subgroups (parent_id, child_id, as_manager) VALUES ($1, $2, 0)",
+            )
+            .bind(parent)
+            .bind(group.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(group)
     }
 
     /// A group by its name or by its address.

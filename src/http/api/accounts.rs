@@ -36,9 +36,7 @@ fn own_account(caller: &Caller) -> Result<&Account, ApiError> {
     })
 }
 
-pub async fn me(
-    Extension(caller): Extension<Arc<Caller>>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn me(Extension(caller): Extension<Arc<Caller>>) -> Result<Json<Value>, ApiError> {
     // The caller's access was worked out for this very request.
     Ok(Json(match &caller.account {
         Some(a) => with_permissions(a, &caller.access),

@@ -150,11 +150,13 @@ pub async fn create(
         .transpose()?;
     let group = state
         .store
-        .create_group(name, address.as_ref(), state.clock.now_ms())
+        .create_group_in(
+            name,
+            address.as_ref(),
+            input.parent_id,
+            state.clock.now_ms(),
+        )
         .await?;
-    if let Some(p) = input.parent_id {
-        state.store.add_subgroup(p, group.id, false).await?;
-    }
     Ok((StatusCode::CREATED, Json(group_json(&group))))
 }
 
