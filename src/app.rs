@@ -20,12 +20,14 @@ use crate::{
     http,
     ingress::{self, Context},
     moderation::Moderation,
+    notices::SystemSender,
     posting::Posting,
     queue::{
         Queue,
         manager::{ManagerSettings, QueueManager},
         schedule::RetrySchedule,
     },
+    signin::{self, Signin},
     signing::Signers,
     store::{Store, StoreError},
     tokens::Signer,
@@ -239,7 +241,7 @@ impl App {
         };
         let moderation = Arc::new(Moderation {
             posting: posting.clone(),
-            signer: link_signer,
+            signer: link_signer.clone(),
             public_url: config.http.public_url.clone(),
         });
         let api = http::api::ApiState {
@@ -313,12 +315,19 @@ impl App {
             poll_interval: config.delivery.poll_interval.max(Duration::from_millis(10)),
         };
         tasks.spawn(bounces.run(token.clone()));
+        let signin = signin(&config, &store, &queue, &clock);
+        tasks.spawn(prune_signin(signin.clone(), token.clone()));
+        let web = http::web_state(&config, signin, api.clone(), link_signer);
         let http_token = token.clone();
         tracing::info!(addr = %http.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening");
         tasks.spawn(async move {
-            let served = axum::serve(http, http::router(store.clone(), api, unsubscribe))
-                .with_graceful_shutdown(async move { http_token.cancelled().await })
-                .await;
+            let router = http::router(store.clone(), api, unsubscribe, web);
+            let served = axum::serve(
+                http,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { http_token.cancelled().await })
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "HTTP server failed");
             }
@@ -342,6 +351,36 @@ impl App {
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The sign-in by mail link (`[web]`), mailing through `queue`.
+pub fn signin(config: &Config, store: &Store, queue: &Queue, clock: &SharedClock) -> Signin {
+    let sender = SystemSender {
+        name: config.web.site_name.clone(),
+        address: config.web.sender(&config.server.domains),
+        hostname: config.server.hostname.clone(),
+    };
+    Signin::new(
+        store.clone(),
+        queue.clone(),
+        clock.clone(),
+        signin::Settings::from(&config.web),
+        sender,
+        &config.http.public_url,
+    )
+}
+
+/// Every hour: sign-in requests, links and sessions that no longer matter are forgotten.
+async fn prune_signin(signin: Signin, shutdown: CancellationToken) {
+    loop {
+        if let Err(e) = signin.prune().await {
+            tracing::error!(error = %e, "cannot prune sign-in records");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

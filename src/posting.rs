@@ -102,7 +102,7 @@ impl Posting {
             kind: "owner",
             personal: 0,
             author: parsed.as_ref().and_then(author_of),
-            group_id: group.id,
+            group_id: Some(group.id),
             author_envelope: envelope_from.to_string(),
             envelope_from: groups::bounce_address(&address),
             message_id: parsed
@@ -172,7 +172,7 @@ impl Posting {
             kind: "post",
             personal: personal_flags(&settings),
             author,
-            group_id: group.id,
+            group_id: Some(group.id),
             author_envelope: envelope_from.to_string(),
             envelope_from: groups::bounce_address(&address),
             message_id: parsed.message_id().map(str::to_string),

@@ -9,6 +9,15 @@ use sha2::Sha256;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// 256 random bits, URL-safe, after `prefix` (which makes a leaked secret recognisable: `cm_`
+/// for API tokens, `cs_` for sign-in links). Stored only as its hash
+/// (`admin::access::hash_token`).
+pub fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    format!("{prefix}{}", B64.encode(bytes))
+}
+
 #[derive(Clone)]
 pub struct Signer {
     key: Vec<u8>,
@@ -45,7 +54,7 @@ impl Signer {
         self
     }
 
-    fn mac(&self, purpose: &str, payload: &str) -> Hmac<Sha256> {
+    fn keyed(&self, purpose: &str, payload: &str) -> Hmac<Sha256> {
         Self::mac_with(&self.key, purpose, payload)
     }
 
@@ -60,8 +69,26 @@ impl Signer {
 
     /// `PAYLOAD.SIGNATURE` (URL-safe as long as the payload is).
     pub fn seal(&self, purpose: &str, payload: &str) -> String {
-        let sig = B64.encode(self.mac(purpose, payload).finalize().into_bytes());
+        let sig = B64.encode(self.keyed(purpose, payload).finalize().into_bytes());
         format!("{payload}.{sig}")
+    }
+
+    /// The MAC alone of `payload` for `purpose` (a CSRF token: the payload is known to both
+    /// sides and never travels).
+    pub fn mac(&self, purpose: &str, payload: &str) -> String {
+        B64.encode(self.keyed(purpose, payload).finalize().into_bytes())
+    }
+
+    /// Whether `mac` is [`Signer::mac`] of `payload` with the current or a retired key.
+    pub fn verify_mac(&self, purpose: &str, payload: &str, mac: &str) -> bool {
+        let Ok(sig) = B64.decode(mac) else {
+            return false;
+        };
+        std::iter::once(&self.key).chain(&self.previous).any(|key| {
+            Self::mac_with(key, purpose, payload)
+                .verify_slice(&sig)
+                .is_ok()
+        })
     }
 
     /// The payload of a token made by [`Signer::seal`] for `purpose`.

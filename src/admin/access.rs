@@ -4,8 +4,6 @@
 
 use std::collections::HashSet;
 
-use base64::Engine;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::AdminError;
@@ -78,12 +76,7 @@ impl Role {
 
 /// A new API token: 256 random bits, URL-safe, prefixed so it is recognisable in a leak scan.
 pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!(
-        "cm_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    crate::tokens::random_secret("cm_")
 }
 
 /// What is stored of a token: its SHA-256, hex (a high-entropy token needs no slow hash).

@@ -239,6 +239,10 @@ pub async fn set_active(
         }
     }
     store.set_account_active(id, active, now).await?;
+    if !active {
+        // Its web sessions end at once (API tokens stop at their next use, see authz).
+        store.revoke_sessions_of(account.person_id, now).await?;
+    }
     store
         .account(id)
         .await?

@@ -1,7 +1,7 @@
 //! Environment overrides: `CIRCLEMAIL_<SECTION>_<KEY>` sets `key` in `[section]`.
 //!
 //! The section is one of the top-level tables (`SERVER`, `SMTP`, `LMTP`, `HTTP`, `DATABASE`,
-//! `DELIVERY`, `DNS`, `BOUNCES`, `LOG`, `ACCOUNTS`, `GDPR`); the rest of the name, lower-cased, is the key, so `CIRCLEMAIL_DATABASE_URL`
+//! `DELIVERY`, `DNS`, `BOUNCES`, `LOG`, `ACCOUNTS`, `GDPR`, `WEB`); the rest of the name, lower-cased, is the key, so `CIRCLEMAIL_DATABASE_URL`
 //! sets `database.url` and `CIRCLEMAIL_DELIVERY_RELAY_PASSWORD` sets `delivery.relay_password`.
 //! Section names hold no underscore, which keeps the rule unambiguous. Variables whose second word
 //! is no section (`CIRCLEMAIL_TEST_POSTGRES`, …) are not configuration and are left alone.

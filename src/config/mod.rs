@@ -30,6 +30,60 @@ pub struct Config {
     pub log: LogConfig,
     pub accounts: AccountsConfig,
     pub gdpr: GdprConfig,
+    pub web: WebConfig,
+}
+
+/// The web pages: sign-in by mail link and its sessions (shared by the administrators'
+/// interface, the archives and the members' own page).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// The name the pages and the sign-in mail carry ("Sports club lists").
+    pub site_name: String,
+    /// From (and envelope sender) of sign-in links; its domain signs them when it has a DKIM
+    /// key. Empty: `no-reply@` the first of `server.domains`.
+    pub mail_from: String,
+    /// How long a mailed sign-in link works (it works once).
+    #[serde(with = "humantime_serde")]
+    pub signin_link_lifetime: Duration,
+    /// A session ends after this long without a request.
+    #[serde(with = "humantime_serde")]
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not.
+    #[serde(with = "humantime_serde")]
+    pub session_max_age: Duration,
+    /// Sign-in links mailed to one address per hour, at most.
+    pub signin_limit_per_address: u32,
+    /// Sign-in requests from one client address per hour, at most.
+    pub signin_limit_per_client: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            site_name: "circlemail".into(),
+            mail_from: String::new(),
+            signin_link_lifetime: Duration::from_secs(15 * 60),
+            session_idle_timeout: Duration::from_secs(12 * 3600),
+            session_max_age: Duration::from_secs(7 * 86_400),
+            signin_limit_per_address: 5,
+            signin_limit_per_client: 30,
+        }
+    }
+}
+
+impl WebConfig {
+    /// `mail_from`, or `no-reply@` the first mail domain.
+    pub fn sender(&self, domains: &[String]) -> String {
+        if self.mail_from.is_empty() {
+            format!(
+                "no-reply@{}",
+                domains.first().map(String::as_str).unwrap_or("localhost")
+            )
+        } else {
+            self.mail_from.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,6 +197,9 @@ pub struct HttpConfig {
     /// mail already sent, moderation links) keep working this long.
     #[serde(with = "humantime_serde")]
     pub link_key_grace: Duration,
+    /// Reverse proxies in front of us: from these peers the client's address is taken from the
+    /// last `X-Forwarded-For` entry (for the sign-in rate limit and the session list).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -294,6 +351,7 @@ impl Default for HttpConfig {
             public_url: "http://localhost:8080".into(),
             api_token: None,
             link_key_grace: Duration::from_secs(180 * 86_400),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -171,10 +171,49 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     if let Err(e) = config.log.level.parse::<tracing_subscriber::EnvFilter>() {
         bad("log.level", e.to_string());
     }
+    check_web(config, &mut bad);
 
     if problems.is_empty() {
         Ok(())
     } else {
         Err(ConfigError(problems))
+    }
+}
+
+/// `[web]`: the sign-in and its sessions.
+fn check_web(config: &Config, bad: &mut impl FnMut(&str, String)) {
+    let w = &config.web;
+    if w.site_name.trim().is_empty() {
+        bad("web.site_name", "must not be empty".into());
+    }
+    if !w.mail_from.is_empty() && crate::model::address::EmailAddress::parse(&w.mail_from).is_err()
+    {
+        bad(
+            "web.mail_from",
+            format!("{:?} is not an e-mail address", w.mail_from),
+        );
+    }
+    for (key, d) in [
+        ("web.signin_link_lifetime", w.signin_link_lifetime),
+        ("web.session_idle_timeout", w.session_idle_timeout),
+        ("web.session_max_age", w.session_max_age),
+    ] {
+        if d.is_zero() {
+            bad(key, "must be longer than 0s".into());
+        }
+    }
+    if w.session_idle_timeout > w.session_max_age {
+        bad(
+            "web.session_idle_timeout",
+            "must not be longer than web.session_max_age".into(),
+        );
+    }
+    for (key, n) in [
+        ("web.signin_limit_per_address", w.signin_limit_per_address),
+        ("web.signin_limit_per_client", w.signin_limit_per_client),
+    ] {
+        if n == 0 {
+            bad(key, "must be at least 1 (nobody could sign in)".into());
+        }
     }
 }

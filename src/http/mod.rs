@@ -1,9 +1,12 @@
-//! HTTP: `/healthz`, `/metrics` (Prometheus), and the admin API under `/api/v1` ([`api`]). Public pages (unsubscribe,
-//! moderation) join here.
+//! HTTP: `/healthz`, `/metrics` (Prometheus), the admin API under `/api/v1` ([`api`]), the pages
+//! reached from links in mail ([`pages`]: unsubscribe, moderation) and the web pages behind one
+//! sign-in ([`web`]). Every answer carries the same security headers
+//! ([`web::frame::security_headers`]: a strict Content-Security-Policy, no framing, nosniff).
 
 pub mod api;
 pub mod error;
 pub mod pages;
+pub mod web;
 
 use axum::{
     Json, Router,
@@ -19,6 +22,7 @@ pub fn router(
     store: Store,
     api: api::ApiState,
     unsubscribe: pages::unsubscribe::UnsubscribeState,
+    web: web::WebState,
 ) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -49,7 +53,31 @@ pub fn router(
                 )
                 .with_state(unsubscribe),
         )
-        .merge(api::router(api))
+        .merge(web.api_router.clone())
+        .merge(web::router(web.clone()))
+        .merge(Router::new().fallback(web::not_found).with_state(web))
+        .layer(axum::middleware::from_fn(web::frame::security_headers))
+}
+
+/// The pages' state: the sign-in, the admin API (its state and its router, for in-process
+/// calls), the link key for form tokens.
+pub fn web_state(
+    config: &crate::config::Config,
+    signin: crate::signin::Signin,
+    api: api::ApiState,
+    signer: crate::tokens::Signer,
+) -> web::WebState {
+    web::WebState {
+        signin,
+        api_router: api::router(api.clone()),
+        api,
+        signer,
+        secure: config.http.public_url.starts_with("https://"),
+        origin: web::origin_of(&config.http.public_url),
+        site_name: config.web.site_name.clone(),
+        trusted_proxies: config.http.trusted_proxies.clone(),
+        assets: web::frame::asset_paths(),
+    }
 }
 
 /// `200 {"status":"ok"}` when the database answers, `503` with the reason when it does not.

@@ -7,7 +7,6 @@
 //! Approving sends the post through the normal fan-out; rejecting mails the author the reason;
 //! held posts expire after `hold_days` with a notice to the author.
 
-mod notice;
 pub mod texts;
 
 use std::{net::IpAddr, sync::Arc};
@@ -15,12 +14,11 @@ use std::{net::IpAddr, sync::Arc};
 use crate::{
     admin::AdminError,
     groups,
-    model::{ids::new_queue_id, list_settings::ListSettings},
+    model::list_settings::ListSettings,
     posting::{Origin, Posting},
-    store::{StoreError, groups::Group, held::HeldPost, posts::NewPost},
+    store::{StoreError, groups::Group, held::HeldPost},
     tokens::{Claim, Signer},
 };
-use notice::Notice;
 
 /// The token purpose for moderation links.
 pub const PURPOSE: &str = "moderate";
@@ -61,45 +59,6 @@ pub struct Moderation {
     pub posting: Arc<Posting>,
     pub signer: Signer,
     pub public_url: String,
-}
-
-/// A notice from the group's owner address to `to`, ready to queue.
-pub fn notice_post(
-    posting: &Posting,
-    group: &Group,
-    to: &[String],
-    to_header: &str,
-    subject: &str,
-    body: &str,
-) -> NewPost {
-    let now = posting.clock.now_ms();
-    let list = group.address.clone().unwrap_or_default();
-    let queue_id = new_queue_id(now);
-    let message_id = format!("{queue_id}@{}", posting.hostname);
-    let bytes = Notice {
-        from_name: &group.name,
-        from_address: &groups::owner_address(&list),
-        to: to_header,
-        subject,
-        body,
-        message_id: &message_id,
-        date: now / 1000,
-    }
-    .to_bytes();
-    NewPost {
-        queue_id,
-        kind: "notice",
-        personal: 0,
-        author: None,
-        group_id: group.id,
-        author_envelope: String::new(),
-        envelope_from: groups::bounce_address(&list),
-        message_id: Some(message_id),
-        received_at: now,
-        original: bytes.clone(),
-        list_copy: bytes,
-        recipients: to.to_vec(),
-    }
 }
 
 impl Moderation {
@@ -187,7 +146,7 @@ impl Moderation {
         subject: &str,
         body: &str,
     ) -> Result<(), StoreError> {
-        let post = notice_post(&self.posting, group, to, to_header, subject, body);
+        let post = crate::notices::notice_post(&self.posting, group, to, to_header, subject, body);
         self.posting.queue.enqueue(&[post], &[], &[]).await?;
         Ok(())
     }

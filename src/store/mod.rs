@@ -18,6 +18,7 @@ pub mod optouts;
 pub mod people;
 pub mod posts;
 pub mod queue;
+pub mod signin;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
@@ -87,9 +88,29 @@ impl Store {
     }
 
     /// Applies the migrations of this backend that are not applied yet.
+    ///
+    /// SQLite migrations run on one connection with foreign keys off, as SQLite's own procedure
+    /// for changing a table asks (a rebuilt table is dropped and renamed: with foreign keys on,
+    /// the drop would cascade into the tables that refer to it); the keys are checked after.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let ran = SQLITE_MIGRATIONS.run(&mut *conn).await;
+                let broken = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *conn)
+                    .await;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                ran?;
+                if !broken?.is_empty() {
+                    return Err(StoreError::Conflict(
+                        "the database has rows whose references point nowhere \
+                         (PRAGMA foreign_key_check) after the migrations"
+                            .into(),
+                    ));
+                }
+            }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())

@@ -8,13 +8,16 @@ use super::{Backend, Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct NewPost {
     pub queue_id: String,
-    /// `post` (a list post) or `notice` (mail the server wrote).
+    /// `post` (a list post), `notice` (mail the server wrote for a list) or `system` (mail the
+    /// server wrote for a person, such as a sign-in link).
     pub kind: &'static str,
     /// The From: address, lower-cased (for the per-sender rate limit).
     pub author: Option<String>,
     /// What each recipient's own copy carries ([`Personal`] flags); 0: one copy for all.
     pub personal: i64,
-    pub group_id: i64,
+    /// The list the post or notice is for; `None` for mail of the server itself (kind
+    /// `system`: a sign-in link), which belongs to no group.
+    pub group_id: Option<i64>,
     pub author_envelope: String,
     pub envelope_from: String,
     pub message_id: Option<String>,
@@ -48,6 +51,7 @@ impl Personal {
 #[derive(Debug, Clone)]
 pub struct StoredPost {
     pub id: i64,
+    /// 0 for mail of the server itself (no group).
     pub group_id: i64,
     /// [`Personal`] flags.
     pub personal: i64,
@@ -121,7 +125,7 @@ impl Store {
 
     pub async fn load_post(&self, post_id: i64) -> Result<StoredPost, StoreError> {
         let row = sqlx::query(
-            "SELECT p.id, p.group_id, p.queue_id, p.envelope_from, p.received_at, p.list_copy,
+            "SELECT p.id, COALESCE(p.group_id, 0) AS group_id, p.queue_id, p.envelope_from, p.received_at, p.list_copy,
                     p.personal_to, g.address
              FROM posts p LEFT JOIN groups g ON g.id = p.group_id WHERE p.id = $1",
         )

@@ -9,7 +9,8 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InFlight {
     pub queue_id: String,
-    pub group_id: i64,
+    /// `None` for mail of the server itself (a sign-in link).
+    pub group_id: Option<i64>,
     pub received_at: i64,
     pub queued: i64,
     pub deferred: i64,

@@ -166,7 +166,7 @@ pub async fn confirmation(
         crate::model::list_settings::ListSettings::from_stored(group.settings.as_deref());
     let t = texts::for_language(&settings.language);
     let link = links.url(group.id, &address, channel);
-    Ok(Some(crate::moderation::notice_post(
+    Ok(Some(crate::notices::notice_post(
         posting,
         group,
         std::slice::from_ref(&address),
@@ -219,7 +219,7 @@ pub fn join_confirmation(
     let expires = posting.clock.now_ms() + JOIN_VALID_MS;
     let address = address.trim().to_lowercase();
     let link = links.join_url(group.id, &address, expires);
-    Ok(crate::moderation::notice_post(
+    Ok(crate::notices::notice_post(
         posting,
         group,
         std::slice::from_ref(&address),

@@ -1,7 +1,8 @@
-//! Before every handler: who is calling (a personal API token, or the break-glass
-//! `http.api_token`), whether their permissions allow this route on this object (out of every
-//! scope: 404; visible but not allowed: 403), and after a successful change or export, the audit
-//! entry with the object's state before and after.
+//! Before every handler: who is calling (a personal API token, the break-glass
+//! `http.api_token`, or — for calls the web pages make in-process — the signed-in account the
+//! page already worked out), whether their permissions allow this route on this object (out of
+//! every scope: 404; visible but not allowed: 403), and after a successful change or export, the
+//! audit entry with the object's state before and after.
 
 use std::sync::Arc;
 
@@ -101,8 +102,32 @@ fn forbidden(have: Option<Role>, need: Role, org_wide: bool) -> ApiError {
     )
 }
 
+/// Whether `access` may use `spec` on the object `id` (a group or person id), as far as that
+/// can be told without the database: for a page deciding which links and buttons to show.
+/// Routes on held posts answer for the caller's best role anywhere.
+pub fn permits(access: &Access, spec: &RouteSpec, id: Option<i64>) -> bool {
+    let need = spec.rule.role;
+    let enough = |r: Option<Role>| r.is_some_and(|r| r >= need);
+    match spec.rule.target {
+        Target::Any => true,
+        Target::Anywhere | Target::Held => enough(access.any_role()),
+        Target::Org => enough(access.org_role()),
+        Target::ParentInBody => match id {
+            Some(p) => enough(access.group_role(p)),
+            None => enough(access.org_role()),
+        },
+        Target::GroupOrgWide => enough(access.org_role()),
+        Target::Group => {
+            enough(access.org_role()) || id.is_some_and(|g| enough(access.group_role(g)))
+        }
+        Target::Person => {
+            enough(access.org_role()) || id.is_some_and(|p| enough(access.person_role(p)))
+        }
+    }
+}
+
 /// Decides whether `caller` may use `spec` on the object `id`.
-async fn check(
+pub async fn check(
     state: &ApiState,
     caller: &Caller,
     spec: &RouteSpec,
@@ -190,7 +215,12 @@ pub async fn authorize(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
-    let caller = Arc::new(authenticate(&state, &parts.headers).await?);
+    // A call made in-process by a web page carries the caller it worked out from the session;
+    // requests from the network cannot carry extensions.
+    let caller = match parts.extensions.get::<Arc<Caller>>() {
+        Some(c) => c.clone(),
+        None => Arc::new(authenticate(&state, &parts.headers).await?),
+    };
     let params = RawPathParams::from_request_parts(&mut parts, &state)
         .await
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;

@@ -1,4 +1,4 @@
-//! Mail the server writes itself (moderation requests, rejections, expiry notices): plain UTF-8
+//! The bytes of mail the server writes itself: plain UTF-8
 //! text, marked `Auto-Submitted: auto-generated` (RFC 3834) so no auto-responder answers it.
 
 use base64::Engine;

@@ -1,0 +1,201 @@
+//! The web pages: one sign-in by mail link ([`signin`]) shared by the administrators' interface
+//! ([`admin`]), the archives and the members' own page; the account page ([`account`]).
+//!
+//! Server-rendered HTML from askama templates (`templates/`, checked at compile time, escaping
+//! by default); usable without JavaScript (`static/app.js` only adds conveniences); one
+//! stylesheet (`static/style.css`); nothing loaded from elsewhere. Every page is a row of
+//! [`pages::PAGES`]; [`gate`] runs before each (session, language, CSRF, access); the
+//! administrators' pages are a front end over the admin API, which they call in-process as the
+//! signed-in account ([`client`]) — one route table, one set of rules, one audit log.
+
+pub mod account;
+pub mod admin;
+pub mod client;
+pub mod extract;
+pub mod frame;
+pub mod gate;
+pub mod pages;
+pub mod signin;
+pub mod texts;
+
+use std::net::IpAddr;
+
+use axum::{
+    Router,
+    extract::Request,
+    handler::Handler,
+    http::header,
+    middleware,
+    routing::{MethodFilter, get, on},
+};
+
+use crate::{http::api::ApiState, signin::Signin, tokens::Signer};
+
+/// What the pages share.
+#[derive(Clone)]
+pub struct WebState {
+    pub signin: Signin,
+    pub api: ApiState,
+    /// The admin API's router, for in-process calls.
+    pub api_router: Router,
+    /// The link key: CSRF tokens are MACs with it.
+    pub signer: Signer,
+    /// `http.public_url` is https: cookies are `Secure` and `__Host-`.
+    pub secure: bool,
+    /// `http.public_url`'s origin (`https://lists.example.org`).
+    pub origin: String,
+    pub site_name: String,
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The stylesheet's and the script's addresses.
+    pub assets: (String, String),
+}
+
+impl WebState {
+    /// The API as the signed-in account of `viewer` (pages of [`pages::Audience::Admin`] only
+    /// run with one).
+    pub fn api_as(&self, viewer: &gate::Viewer) -> Option<client::Api> {
+        viewer
+            .caller
+            .as_ref()
+            .map(|c| client::Api::new(self.api_router.clone(), c.clone()))
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+pub fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => url.trim_end_matches('/').to_string(),
+    }
+}
+
+/// Registers page handlers against [`pages::PAGES`], each behind [`gate::gate`].
+struct Registry {
+    router: Router<WebState>,
+    state: WebState,
+    registered: Vec<&'static pages::PageSpec>,
+}
+
+impl Registry {
+    fn add<H, T>(mut self, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, WebState>,
+        T: 'static,
+    {
+        let spec = pages::spec(method, path)
+            .unwrap_or_else(|| panic!("{method} {path} has no row in web::pages::PAGES"));
+        let filter = match method {
+            "get" => MethodFilter::GET,
+            "post" => MethodFilter::POST,
+            other => panic!("pages are GET or POST, not {other}"),
+        };
+        let layer = middleware::from_fn_with_state((self.state.clone(), spec), gate::gate);
+        self.router = self
+            .router
+            .route(path, on(filter, handler).route_layer(layer));
+        self.registered.push(spec);
+        self
+    }
+
+    fn finish(self) -> Router<WebState> {
+        for spec in pages::PAGES {
+            assert!(
+                self.registered.contains(&spec),
+                "{} {} is in web::pages::PAGES but has no handler",
+                spec.method,
+                spec.path
+            );
+        }
+        self.router
+    }
+}
+
+pub fn router(state: WebState) -> Router {
+    let pages = Registry {
+        router: Router::new(),
+        state: state.clone(),
+        registered: Vec::new(),
+    }
+    .add("get", "/", signin::home)
+    .add("get", "/signin", signin::form)
+    .add("post", "/signin", signin::request)
+    .add("get", "/signin/{token}", signin::confirm)
+    .add("post", "/signin/{token}", signin::redeem)
+    .add("post", "/signout", signin::sign_out)
+    .add("post", "/language", signin::language)
+    .add("get", "/account", account::show)
+    .add("post", "/account/sessions/{id}/end", account::end_session)
+    .add("post", "/account/sessions/end-all", account::end_all)
+    .add("post", "/account/tokens", account::create_token)
+    .add("post", "/account/tokens/{id}/revoke", account::revoke_token)
+    .add("get", "/admin", admin::overview)
+    .add("get", "/admin/groups", admin::groups)
+    .finish();
+    pages
+        .route("/static/style.css", get(frame::style))
+        .route("/static/app.js", get(frame::script))
+        .with_state(state)
+}
+
+/// The answer to an address that is no page: the same page as a page outside one's scopes.
+pub async fn not_found(
+    axum::extract::State(state): axum::extract::State<WebState>,
+    request: Request,
+) -> axum::response::Response {
+    let lang = texts::Lang::negotiate(
+        request
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    frame::error(&state, lang, frame::ErrorPage::NotFound)
+}
+
+/// Whether `path` is the address of one of our GET pages (for "sign in, then go back there"
+/// and the language switch: we only ever send people to our own pages).
+pub fn own_page(path: &str) -> bool {
+    if path.len() > 300 || !path.starts_with('/') || path.starts_with("//") {
+        return false;
+    }
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    if query.chars().any(|c| c.is_control() || c == '\\') {
+        return false;
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    pages::PAGES.iter().any(|p| {
+        p.method == "get" && {
+            let pattern: Vec<&str> = p.path.split('/').collect();
+            pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(want, have)| {
+                    if want.starts_with('{') {
+                        !have.is_empty()
+                            && have
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "-_.~%".contains(c))
+                    } else {
+                        want == have
+                    }
+                })
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_page;
+
+    #[test]
+    fn only_our_own_pages_are_places_to_go_back_to() {
+        assert!(own_page("/"));
+        assert!(own_page("/admin"));
+        assert!(own_page("/admin/groups?q=board"));
+        assert!(own_page("/account"));
+        assert!(!own_page("//evil.example/admin"));
+        assert!(!own_page("https://evil.example/"));
+        assert!(!own_page("/\\evil.example"));
+        assert!(!own_page("/nowhere"));
+        assert!(!own_page("/signout")); // a POST only
+        assert!(!own_page("admin"));
+    }
+}
