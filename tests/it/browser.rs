@@ -96,3 +96,64 @@ async fn a_member_leaves_by_clicking_the_link_in_chromium() {
     assert_eq!(two, ["bo@x.org", "chair@x.org"], "Ann left by the click");
     app.stop().await;
 }
+
+/// The sign-in of the web pages in a real browser at phone width: ask for a link, open the
+/// mailed link, press the button, land on the administrators' overview; the pages fit the
+/// phone's width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_signs_in_by_the_mailed_link_in_chromium() {
+    use crate::support::{
+        admin::{BREAK_GLASS, Client, account},
+        app::web_config,
+        browser::Browser,
+        web::mailed_link,
+    };
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let sink = Sink::start().await;
+    let mut config = web_config(&db.url, sink.addr);
+    config.http.api_token = Some(circlemail::config::Secret::new(BREAK_GLASS));
+    let app = TestApp::spawn(config).await;
+    let root = Client {
+        http: app.http,
+        token: BREAK_GLASS.into(),
+    };
+    account(&root, &app.store, "ana@club.example", Some("owner"), None).await;
+
+    let b = Browser::phone().await;
+    b.open(&format!("http://{}/admin", app.http)).await;
+    b.wait_for_text("h1", "Sign in").await;
+    assert!(b.fits_width().await, "the sign-in page fits a phone");
+    b.screenshot("signin-phone").await;
+    b.fill("#address", "ana@club.example").await;
+    b.click("#send").await;
+    b.wait_for_text("h1", "Check your mail").await;
+    let link = mailed_link(&sink, "ana@club.example", 0).await;
+    b.open(&link).await;
+    b.wait_for_text("h1", "Sign in as ana@club.example?").await;
+    b.click("#signin").await;
+    b.wait_for_text("h1", "Overview").await;
+    assert!(
+        b.url().await.ends_with("/admin"),
+        "back where the sign-in began"
+    );
+    assert!(b.fits_width().await, "the overview fits a phone");
+    b.open(&format!("http://{}/account", app.http)).await;
+    b.wait_for_text("h1", "Your account").await;
+    assert!(b.text("main").await.contains("this browser"));
+    b.screenshot("account-phone").await;
+    // The navigation shows the pages an owner has.
+    assert!(b.find_all("header nav a").await.len() >= 2);
+    // The language switch at the foot of every page.
+    b.select("footer select[name=lang]", "sv").await;
+    b.click("footer button").await;
+    b.wait_for_text("h1", "Ditt konto").await;
+    // At desktop width too.
+    b.resize(1280, 900).await;
+    assert!(b.fits_width().await);
+    b.quit().await;
+    let wide = Browser::desktop().await;
+    wide.open(&format!("http://{}/signin", app.http)).await;
+    wide.wait_for_text("h1", "Sign in").await;
+    wide.quit().await;
+    app.stop().await;
+}

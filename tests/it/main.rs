@@ -24,3 +24,4 @@ mod scale;
 mod signing;
 mod store;
 mod unsubscribe;
+mod web;

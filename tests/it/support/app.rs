@@ -39,6 +39,18 @@ pub fn test_config(db_url: &str, relay: SocketAddr) -> Config {
     c
 }
 
+/// [`test_config`] with the HTTP listener on a port chosen now, and `http.public_url` pointing
+/// at it, so links in mail (sign-in, unsubscribe) lead to this test's server.
+pub fn web_config(db_url: &str, relay: SocketAddr) -> Config {
+    let mut c = test_config(db_url, relay);
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = http.local_addr().unwrap();
+    drop(http);
+    c.http.listen = addr;
+    c.http.public_url = format!("http://{addr}");
+    c
+}
+
 pub struct TestApp {
     pub smtp: SocketAddr,
     pub lmtp: Option<SocketAddr>,

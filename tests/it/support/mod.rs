@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod app;
+pub mod browser;
 pub mod db;
 pub mod dns;
 pub mod http;
@@ -8,3 +9,4 @@ pub mod pyrelay;
 pub mod python;
 pub mod sink;
 pub mod smtp;
+pub mod web;
