@@ -44,6 +44,7 @@ pub async fn export(store: &Store, person_id: i64) -> Result<Value, AdminError> 
         "held_posts": store.held_by(&key).await?,
         "posts_sent": store.posts_by(&key).await?,
         "admin_account": account.map(|a| json!({ "account": a, "tokens": tokens })),
+        "web_sessions": store.sessions_of(person_id).await?,
         "audit_entries": store.audit_entries(Some(person_id), None, i64::MAX).await?,
         "erased_at": store.erased_at(person_id).await?,
     }))

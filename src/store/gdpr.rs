@@ -39,6 +39,8 @@ pub struct Removed {
     pub custom_field_values: u64,
     pub opt_outs: u64,
     pub held_posts: u64,
+    /// Web sessions and sign-in links (with the addresses and browsers they were used from).
+    pub web_sessions: u64,
     /// Whether the person's row itself is gone (nothing was protected).
     pub person: bool,
 }
@@ -156,6 +158,7 @@ impl Store {
             ("person_services", &mut removed.services),
             ("person_field_values", &mut removed.custom_field_values),
             ("opt_outs", &mut removed.opt_outs),
+            ("web_sessions", &mut removed.web_sessions),
         ] {
             *count = sqlx::query(&format!("DELETE FROM {table} WHERE person_id = $1"))
                 .bind(person_id)
@@ -163,6 +166,10 @@ impl Store {
                 .await?
                 .rows_affected();
         }
+        sqlx::query("DELETE FROM signin_links WHERE person_id = $1")
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
         removed.held_posts = sqlx::query("DELETE FROM held_posts WHERE LOWER(author) = $1")
             .bind(email_key)
             .execute(&mut *tx)

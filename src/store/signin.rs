@@ -231,6 +231,16 @@ impl Store {
         Ok(rows.iter().map(session_of).collect::<Result<_, _>>()?)
     }
 
+    /// Every session of a person still stored (live or ended less than a day ago), for their
+    /// data export.
+    pub async fn sessions_of(&self, person_id: i64) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!("{SESSION} WHERE s.person_id = $1 ORDER BY s.id"))
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(session_of).collect::<Result<_, _>>()?)
+    }
+
     /// Ends one of a person's sessions; false when it was not theirs or already ended.
     pub async fn revoke_session(
         &self,

@@ -511,3 +511,76 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+on_both_backends!(
+    erasing_a_person_ends_their_sessions_and_the_export_lists_them,
+    async |db: &TestDb| {
+        let (app, sink, root) = start(db, None).await;
+        let board = group(&root, "Board", None, &["bo@club.example"]).await;
+        let _ = board;
+        let web = WebClient::new(app.http);
+        sign_in(&web, &sink, "bo@club.example").await;
+        assert_eq!(web.get("/account").await.status, 200);
+        let id = crate::support::admin::person_id(&root, "bo@club.example").await;
+        let export = root.ok("GET", &format!("/people/{id}/export"), None).await;
+        let sessions = export["web_sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 1, "{export}");
+        assert_eq!(sessions[0]["client"], "127.0.0.1");
+        let erased = root.ok("POST", &format!("/people/{id}/erase"), None).await;
+        assert_eq!(erased["removed"]["web_sessions"], 1, "{erased}");
+        assert_eq!(web.get("/account").await.status, 303, "signed out");
+        app.stop().await;
+    }
+);
+
+#[test]
+fn the_console_prints_a_sign_in_link_that_works_once() {
+    use crate::support::process::BIN;
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/circlemail.toml");
+    let db = format!("sqlite://{}/link.db", dir.path().display());
+    let cm = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("CIRCLEMAIL_DATABASE_URL", &db)
+            .env("CIRCLEMAIL_HTTP_PUBLIC_URL", "http://lists.club.example")
+            .output()
+            .unwrap()
+    };
+    let nobody = cm(&["admin", "sign-in-link", "ana@club.example"]);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr).contains("is nobody here"),
+        "{nobody:?}"
+    );
+    assert!(
+        cm(&["admin", "bootstrap", "ana@club.example"])
+            .status
+            .success()
+    );
+    let out = cm(&["admin", "sign-in-link", "ana@club.example"]);
+    assert!(out.status.success(), "{out:?}");
+    let link = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        link.starts_with("http://lists.club.example/signin/cs_"),
+        "{link}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("It works once, for 15m"));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let sink = Sink::start().await;
+        let app = TestApp::spawn(crate::support::app::test_config(&db, sink.addr)).await;
+        let web = WebClient::new(app.http);
+        let path = path_of(&link);
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let done = web.post(&path, &[("csrf", &page.csrf())]).await;
+        assert_eq!(done.status, 303);
+        assert_eq!(web.get("/admin").await.status, 200);
+        assert_eq!(web.get(&path).await.status, 410, "used");
+        app.stop().await;
+    });
+}
