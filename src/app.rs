@@ -52,6 +52,7 @@ pub struct App {
     clock: SharedClock,
     smtp: Vec<TcpListener>,
     lmtp: Vec<TcpListener>,
+    socketmap: Vec<TcpListener>,
     http: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
@@ -151,6 +152,10 @@ impl App {
         for addr in &config.lmtp.listen {
             lmtp.push(bind(*addr).await?);
         }
+        let mut socketmap = Vec::new();
+        for addr in &config.socketmap.listen {
+            socketmap.push(bind(*addr).await?);
+        }
         let http = bind(config.http.listen).await?;
         Ok(App {
             config,
@@ -158,6 +163,7 @@ impl App {
             clock,
             smtp,
             lmtp,
+            socketmap,
             http,
             tls,
             transport,
@@ -185,6 +191,14 @@ impl App {
             .collect()
     }
 
+    /// The bound socketmap addresses (Postfix lookups).
+    pub fn socketmap_addrs(&self) -> Vec<SocketAddr> {
+        self.socketmap
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.local_addr().ok()
     }
@@ -201,6 +215,7 @@ impl App {
             clock,
             smtp,
             lmtp,
+            socketmap,
             http,
             tls,
             transport,
@@ -211,6 +226,12 @@ impl App {
             link_signer,
             verp_key,
         } = self;
+        let lookup_transport = config.socketmap.transport.clone().unwrap_or_else(|| {
+            crate::socketmap::default_transport(
+                lmtp.first().and_then(|l| l.local_addr().ok()),
+                smtp.first().and_then(|l| l.local_addr().ok()),
+            )
+        });
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
         let resolver = Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone()));
@@ -284,6 +305,21 @@ impl App {
                 ctx.clone(),
                 lmtp,
                 sessions.clone(),
+                session_tracker.clone(),
+            ));
+        }
+        let maps = Arc::new(crate::socketmap::Maps {
+            store: store.clone(),
+            domains: ctx.domains.clone(),
+            transport: lookup_transport,
+        });
+        for listener in socketmap {
+            tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                transport = %maps.transport, "socketmap listening");
+            tasks.spawn(crate::socketmap::serve(
+                listener,
+                maps.clone(),
+                token.clone(),
                 session_tracker.clone(),
             ));
         }

@@ -1,6 +1,6 @@
 //! Environment overrides: `CIRCLEMAIL_<SECTION>_<KEY>` sets `key` in `[section]`.
 //!
-//! The section is one of the top-level tables (`SERVER`, `SMTP`, `LMTP`, `HTTP`, `DATABASE`,
+//! The section is one of the top-level tables (`SERVER`, `SMTP`, `LMTP`, `SOCKETMAP`, `HTTP`, `DATABASE`,
 //! `DELIVERY`, `DNS`, `BOUNCES`, `LOG`, `ACCOUNTS`, `GDPR`); the rest of the name, lower-cased, is the key, so `CIRCLEMAIL_DATABASE_URL`
 //! sets `database.url` and `CIRCLEMAIL_DELIVERY_RELAY_PASSWORD` sets `delivery.relay_password`.
 //! Section names hold no underscore, which keeps the rule unambiguous. Variables whose second word

@@ -21,6 +21,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub smtp: SmtpConfig,
     pub lmtp: LmtpConfig,
+    pub socketmap: SocketmapConfig,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
@@ -129,6 +130,17 @@ pub struct SmtpConfig {
 pub struct LmtpConfig {
     /// LMTP listeners (RFC 2033), for running behind Postfix or another MTA. Empty: no LMTP.
     pub listen: Vec<SocketAddr>,
+}
+
+/// Postfix's socketmap lookups (docs/postfix.md): `relay_domains`, `relay_recipient_maps` and
+/// `transport_maps` ask circlemail, so unknown list addresses are refused at RCPT.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketmapConfig {
+    /// Listeners for Postfix's `socketmap:inet:HOST:PORT:MAP` tables. Empty: off.
+    pub listen: Vec<SocketAddr>,
+    /// What the `transport` map answers. Unset: `lmtp:inet:HOST:PORT` of the first LMTP listener.
+    pub transport: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ mod import;
 mod ingress;
 mod interop;
 mod moderation;
+mod postfix;
 mod scale;
 mod signing;
 mod store;

@@ -3,6 +3,7 @@ pub mod app;
 pub mod db;
 pub mod dns;
 pub mod http;
+pub mod postfix;
 pub mod process;
 pub mod pyrelay;
 pub mod python;
