@@ -279,6 +279,8 @@ impl App {
             max_message_size: config.smtp.max_message_size,
             max_recipients: config.smtp.max_recipients,
             idle_timeout: config.smtp.idle_timeout,
+            data_timeout: config.smtp.data_timeout,
+            session_timeout: config.smtp.session_timeout,
             tls,
             store: store.clone(),
             resolver,

@@ -111,9 +111,17 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     /// Most SMTP and LMTP sessions at once; the next client gets `421` and may retry.
     pub max_sessions: usize,
-    /// A client silent for this long is disconnected with `421`.
+    /// Each command line must arrive whole within this of our previous reply (the clock is not
+    /// restarted by single bytes); past it: `421 4.4.2`.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// The whole message data of a transaction (DATA, or all its BDAT chunks) must arrive
+    /// within this; past it: `421 4.4.2`.
+    #[serde(with = "humantime_serde")]
+    pub data_timeout: Duration,
+    /// The longest one session may last, STARTTLS included; past it: `421 4.4.2`.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
     /// PEM certificate chain for STARTTLS. STARTTLS is offered only when this and `tls_key` are set.
     pub tls_certificate: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -291,6 +299,8 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             max_sessions: 200,
             idle_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            session_timeout: Duration::from_secs(3600),
             tls_certificate: None,
             tls_key: None,
             authentication_checks: true,

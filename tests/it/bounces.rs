@@ -222,7 +222,10 @@ const REAL_BOUNCES: &[(&str, &str)] = &[
 ];
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/bounces/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/bounces/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     String::from_utf8(std::fs::read(&path).expect(&path)).expect("UTF-8 fixture")
 }
 

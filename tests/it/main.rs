@@ -16,6 +16,7 @@ mod display;
 mod fanout;
 mod gdpr;
 mod groups;
+mod hostile;
 mod import;
 mod ingress;
 mod interop;

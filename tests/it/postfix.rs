@@ -4,11 +4,7 @@
 //! scores it; Postfix asks circlemail's socketmap which list addresses exist, so an unknown one
 //! is refused in the SMTP dialogue and a list created a moment ago is reachable at once.
 
-use std::{
-    io::Write,
-    net::SocketAddr,
-    time::Duration,
-};
+use std::{io::Write, net::SocketAddr, time::Duration};
 
 use circlemail::{config::Secret, model::address::EmailAddress};
 use tokio::{
@@ -132,7 +128,15 @@ on_both_backends!(
         }
 
         // Unknown maps and requests without a key are refused, and the connection goes on.
-        let r = lookups(sm, &["aliases board@lists.test", "recipients", "domains lists.test"]).await;
+        let r = lookups(
+            sm,
+            &[
+                "aliases board@lists.test",
+                "recipients",
+                "domains lists.test",
+            ],
+        )
+        .await;
         assert!(r[0].starts_with("PERM "), "{r:?}");
         assert!(r[1].starts_with("PERM "), "{r:?}");
         assert_eq!(r[2], "OK lists.test");
@@ -190,7 +194,11 @@ async fn post_through(postfix: SocketAddr, from: &str, list: &str, subject: &str
     assert!(greeting.starts_with("220"), "{greeting}");
     c.cmd("EHLO client.example.org").await;
     let reply = c
-        .post(from, &[list], &message(from, list, subject, "Hello from behind Postfix."))
+        .post(
+            from,
+            &[list],
+            &message(from, list, subject, "Hello from behind Postfix."),
+        )
         .await;
     c.cmd("QUIT").await;
     reply
@@ -209,7 +217,10 @@ on_both_backends!(
         let sink = Sink::start().await;
         let members: Vec<String> = (0..20).map(|i| format!("m{i:02}@example.net")).collect();
         let gone = "gone@example.net";
-        sink.refuse_recipient(gone, "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown");
+        sink.refuse_recipient(
+            gone,
+            "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown",
+        );
         // circlemail relays through Postfix; Postfix hands the list domain to circlemail.
         let postfix_smtp = free_port();
         let app = TestApp::spawn(with_socketmap(db, postfix_smtp)).await;
@@ -278,14 +289,21 @@ on_both_backends!(
             "no bounce reached the sink"
         );
         assert!(
-            postfix.log().contains("relay=127.0.0.1[127.0.0.1]:") && postfix.log().contains("status=bounced"),
+            postfix.log().contains("relay=127.0.0.1[127.0.0.1]:")
+                && postfix.log().contains("status=bounced"),
             "{}",
             postfix.log()
         );
 
         // A list created after Postfix started is reachable at once.
         app.group("Youth", "youth", &["kim@example.org"]).await;
-        let reply = post_through(postfix.smtp, "kim@example.org", "youth@lists.test", "New list").await;
+        let reply = post_through(
+            postfix.smtp,
+            "kim@example.org",
+            "youth@lists.test",
+            "New list",
+        )
+        .await;
         assert!(reply.starts_with("250"), "{reply}\n{}", postfix.log());
         wait_for(&sink, members.len() + 1, &postfix).await;
         tokio::time::sleep(Duration::from_millis(300)).await;

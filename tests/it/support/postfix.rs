@@ -40,7 +40,10 @@ impl Postfix {
                 "{POSTFIX} is missing: install Debian's postfix (scripts/test does)"
             ));
         }
-        let uid = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map_err(|e| e.to_string())?;
         if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
             return Err("Postfix's master must be started as root".into());
         }
@@ -182,5 +185,9 @@ impl Drop for Postfix {
 
 fn chmod(path: &Path, mode: &str) {
     let out = Command::new("chmod").arg(mode).arg(path).output().unwrap();
-    assert!(out.status.success(), "chmod {mode} {}: {out:?}", path.display());
+    assert!(
+        out.status.success(),
+        "chmod {mode} {}: {out:?}",
+        path.display()
+    );
 }
