@@ -64,6 +64,8 @@ pub struct App {
     link_signer: Signer,
     /// Tags VERP addresses (likewise).
     verp_key: Vec<u8>,
+    /// Until when unsubscribe links of the old readable form work.
+    readable_links_until: i64,
 }
 
 /// What signs links in mail: the current key, and keys retired by `circlemail secret rotate`
@@ -141,6 +143,13 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_signer = link_signer(&store, &config, clock.now_ms()).await?;
+        // Unsubscribe links name nobody since this version; the readable ones mailed before
+        // keep working for link_key_grace after the first start of it.
+        let opaque_since = store
+            .secret_made_at("links.opaque-since", clock.now_ms())
+            .await?;
+        let readable_links_until =
+            opaque_since.saturating_add(config.http.link_key_grace.as_millis() as i64);
         let verp_key = store.secret("verp", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let (dmarc, verifier, arc) = authentication(&config, resolver).map_err(AppError::Setup)?;
@@ -173,6 +182,7 @@ impl App {
             signers,
             link_signer,
             verp_key,
+            readable_links_until,
         })
     }
 
@@ -225,6 +235,7 @@ impl App {
             signers,
             link_signer,
             verp_key,
+            readable_links_until,
         } = self;
         let lookup_transport = config.socketmap.transport.clone().unwrap_or_else(|| {
             crate::socketmap::default_transport(
@@ -241,7 +252,8 @@ impl App {
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
-        let links = Links::new(link_signer.clone(), &config.http.public_url);
+        let links = Links::new(link_signer.clone(), &config.http.public_url)
+            .accepting_readable_until(readable_links_until);
         let posting = Arc::new(Posting {
             store: store.clone(),
             links: Some(links.clone()),
