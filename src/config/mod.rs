@@ -502,6 +502,31 @@ mod tests {
     }
 
     #[test]
+    fn an_environment_variable_naming_no_section_is_an_error_naming_it() {
+        let err = load("", &[("CIRCLEMAIL_DELIVRY_WORKERS", "3")]).unwrap_err();
+        assert!(
+            err.to_string().contains("CIRCLEMAIL_DELIVRY_WORKERS"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("DELIVERY"),
+            "the sections are listed: {err}"
+        );
+        assert!(load("", &[("CIRCLEMAIL_NOTHING", "x")]).is_err());
+        // Not configuration: the config file's path and the test suite's variables.
+        assert!(
+            load(
+                "",
+                &[
+                    ("CIRCLEMAIL_CONFIG", "/etc/circlemail.toml"),
+                    ("CIRCLEMAIL_TEST_POSTGRES", "postgres://x@y/z"),
+                ]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn a_bad_environment_value_names_the_variable_key() {
         let err = load("", &[("CIRCLEMAIL_SMTP_MAX_SESSIONS", "lots")]).unwrap_err();
         assert!(err.to_string().contains("smtp.max_sessions"), "{err}");

@@ -10,6 +10,7 @@ mod authz;
 mod bounces;
 mod browser;
 mod cli;
+mod contract;
 mod crash;
 mod direct;
 mod display;
