@@ -17,6 +17,8 @@ pub enum AddressError {
     NoDomain(String),
     #[error("{0:?} has an empty local part")]
     EmptyLocal(String),
+    #[error("{0:?} has more than one @ (quote a local part that holds one: \"a@b\"@example.org)")]
+    SeveralAts(String),
     #[error("{0:?} is longer than 254 characters")]
     TooLong(String),
     #[error("{0:?} contains a space, a control character, or one of <>()[],;:\\\"")]
@@ -36,6 +38,10 @@ impl EmailAddress {
         };
         if local.is_empty() {
             return Err(AddressError::EmptyLocal(s.into()));
+        }
+        let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+        if !quoted && local.contains('@') {
+            return Err(AddressError::SeveralAts(s.into()));
         }
         let bad = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
             // A quoted local part (RFC 5321 4.1.2): `"anna smith"@example.org`.
@@ -140,6 +146,13 @@ mod tests {
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn two_ats_are_named_as_the_problem() {
+        let e = EmailAddress::parse("anna@@example.org").unwrap_err();
+        assert_eq!(e, AddressError::SeveralAts("anna@@example.org".into()));
+        assert!(e.to_string().contains("more than one @"), "{e}");
     }
 
     #[test]
