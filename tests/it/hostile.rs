@@ -301,7 +301,8 @@ async fn trickle(
     let mut i = 0;
     while start.elapsed() < limit {
         if i < bytes.len() && stream.write_all(&bytes[i..i + 1]).await.is_err() {
-            break;
+            // The server closed the connection (a reset reaches the writer first).
+            return (String::from_utf8_lossy(&got).into(), Some(start.elapsed()));
         }
         i += 1;
         match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
