@@ -54,6 +54,7 @@ pub struct App {
     clock: SharedClock,
     smtp: Vec<TcpListener>,
     lmtp: Vec<TcpListener>,
+    socketmap: Vec<TcpListener>,
     http: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     transport: Transport,
@@ -65,6 +66,8 @@ pub struct App {
     link_signer: Signer,
     /// Tags VERP addresses (likewise).
     verp_key: Vec<u8>,
+    /// Until when unsubscribe links of the old readable form work.
+    readable_links_until: i64,
 }
 
 /// What signs links in mail: the current key, and keys retired by `circlemail secret rotate`
@@ -142,6 +145,13 @@ impl App {
         .await?;
         store.migrate().await?;
         let link_signer = link_signer(&store, &config, clock.now_ms()).await?;
+        // Unsubscribe links name nobody since this version; the readable ones mailed before
+        // keep working for link_key_grace after the first start of it.
+        let opaque_since = store
+            .secret_made_at("links.opaque-since", clock.now_ms())
+            .await?;
+        let readable_links_until =
+            opaque_since.saturating_add(config.http.link_key_grace.as_millis() as i64);
         let verp_key = store.secret("verp", clock.now_ms()).await?;
         let signers = Signers::load(&config.dkim.keys).map_err(AppError::Setup)?;
         let (dmarc, verifier, arc) = authentication(&config, resolver).map_err(AppError::Setup)?;
@@ -153,6 +163,10 @@ impl App {
         for addr in &config.lmtp.listen {
             lmtp.push(bind(*addr).await?);
         }
+        let mut socketmap = Vec::new();
+        for addr in &config.socketmap.listen {
+            socketmap.push(bind(*addr).await?);
+        }
         let http = bind(config.http.listen).await?;
         Ok(App {
             config,
@@ -160,6 +174,7 @@ impl App {
             clock,
             smtp,
             lmtp,
+            socketmap,
             http,
             tls,
             transport,
@@ -169,6 +184,7 @@ impl App {
             signers,
             link_signer,
             verp_key,
+            readable_links_until,
         })
     }
 
@@ -182,6 +198,14 @@ impl App {
 
     pub fn lmtp_addrs(&self) -> Vec<SocketAddr> {
         self.lmtp
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The bound socketmap addresses (Postfix lookups).
+    pub fn socketmap_addrs(&self) -> Vec<SocketAddr> {
+        self.socketmap
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
@@ -203,6 +227,7 @@ impl App {
             clock,
             smtp,
             lmtp,
+            socketmap,
             http,
             tls,
             transport,
@@ -212,7 +237,14 @@ impl App {
             signers,
             link_signer,
             verp_key,
+            readable_links_until,
         } = self;
+        let lookup_transport = config.socketmap.transport.clone().unwrap_or_else(|| {
+            crate::socketmap::default_transport(
+                lmtp.first().and_then(|l| l.local_addr().ok()),
+                smtp.first().and_then(|l| l.local_addr().ok()),
+            )
+        });
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
         let resolver = Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone()));
@@ -222,7 +254,8 @@ impl App {
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect();
-        let links = Links::new(link_signer.clone(), &config.http.public_url);
+        let links = Links::new(link_signer.clone(), &config.http.public_url)
+            .accepting_readable_until(readable_links_until);
         let posting = Arc::new(Posting {
             store: store.clone(),
             links: Some(links.clone()),
@@ -260,6 +293,8 @@ impl App {
             max_message_size: config.smtp.max_message_size,
             max_recipients: config.smtp.max_recipients,
             idle_timeout: config.smtp.idle_timeout,
+            data_timeout: config.smtp.data_timeout,
+            session_timeout: config.smtp.session_timeout,
             tls,
             store: store.clone(),
             resolver,
@@ -286,6 +321,21 @@ impl App {
                 ctx.clone(),
                 lmtp,
                 sessions.clone(),
+                session_tracker.clone(),
+            ));
+        }
+        let maps = Arc::new(crate::socketmap::Maps {
+            store: store.clone(),
+            domains: ctx.domains.clone(),
+            transport: lookup_transport,
+        });
+        for listener in socketmap {
+            tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                transport = %maps.transport, "socketmap listening");
+            tasks.spawn(crate::socketmap::serve(
+                listener,
+                maps.clone(),
+                token.clone(),
                 session_tracker.clone(),
             ));
         }

@@ -11,6 +11,8 @@
 //! ```
 //!
 //! - [`ingress`]: the SMTP/LMTP server (one file per phase; every reply text in `ingress::reply`).
+//! - [`socketmap`]: Postfix's socketmap lookups, so a Postfix in front refuses unknown list
+//!   addresses at RCPT (routing by [`groups::route`], as ingress does).
 //! - [`groups`]: routing an address to a group, and resolving its recipients.
 //! - [`policy`]: what happens to a post (for now: loop detection).
 //! - [`verify`]: DKIM, SPF, DMARC and ARC checks of an arriving post (Authentication-Results).
@@ -45,6 +47,7 @@ pub mod queue;
 pub mod rewrite;
 pub mod signin;
 pub mod signing;
+pub mod socketmap;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;

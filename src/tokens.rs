@@ -54,6 +54,20 @@ impl Signer {
         self
     }
 
+    /// A 32-byte key for `label` derived from each key (the current one first), for data that
+    /// must be hidden in a link and still be read after a rotation.
+    pub fn derived(&self, label: &str) -> Vec<[u8; 32]> {
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .map(|k| {
+                Self::mac_with(k, "derive", label)
+                    .finalize()
+                    .into_bytes()
+                    .into()
+            })
+            .collect()
+    }
+
     fn keyed(&self, purpose: &str, payload: &str) -> Hmac<Sha256> {
         Self::mac_with(&self.key, purpose, payload)
     }

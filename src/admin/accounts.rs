@@ -78,13 +78,13 @@ pub async fn create_grant(
     now: i64,
 ) -> Result<Grant, AdminError> {
     let role = Role::parse(&input.role)?;
-    let missing_group = |id: i64| AdminError::invalid(format!("no group with id {id}"));
+    let missing_group = |id: i64| AdminError::not_found(format!("no group with id {id}"));
     match (input.account_id, input.group_id) {
         (Some(a), None) => {
             store
                 .account(a)
                 .await?
-                .ok_or_else(|| AdminError::invalid(format!("no account with id {a}")))?;
+                .ok_or_else(|| AdminError::not_found(format!("no account with id {a}")))?;
         }
         (None, Some(g)) => {
             store.group(g).await?.ok_or_else(|| missing_group(g))?;

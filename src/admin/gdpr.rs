@@ -86,6 +86,36 @@ fn protected(facts: &[MembershipFact], today: NaiveDate) -> Vec<(MembershipFact,
     out
 }
 
+/// Why a person may not simply be deleted: facts a retention rule keeps (deleting would remove
+/// them before their time). `None`: nothing is protected. Deleting is for mistakes; erasing
+/// (`POST /people/{id}/erase`) is what respects retention.
+pub async fn delete_blocked_by_retention(
+    store: &Store,
+    person_id: i64,
+    now: i64,
+) -> Result<Option<String>, AdminError> {
+    if store.erased_at(person_id).await?.is_some() {
+        return Ok(Some(format!(
+            "person {person_id} is erased; what is left is kept by a retention rule and goes when its time ends"
+        )));
+    }
+    let facts = store.membership_facts(person_id).await?;
+    let keep = protected(&facts, day_of(now));
+    if keep.is_empty() {
+        return Ok(None);
+    }
+    let groups: Vec<String> = keep
+        .iter()
+        .map(|(f, _, until)| format!("{} until {}", f.group, until.format("%Y-%m-%d")))
+        .collect();
+    Ok(Some(format!(
+        "a retention rule keeps person {person_id}'s memberships ({}); erase the person instead \
+         (POST /api/v1/people/{person_id}/erase), which keeps what the rule protects and removes \
+         the rest",
+        groups.join(", ")
+    )))
+}
+
 /// Erases a person: answers what was removed and what was kept, until when, and why.
 pub async fn erase(store: &Store, person_id: i64, now: i64) -> Result<Value, AdminError> {
     let detail = store

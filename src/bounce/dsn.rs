@@ -2,8 +2,11 @@
 //! report-type=delivery-status`, parsed with mail-parser), and the common forms that are not:
 //! Exim's `X-Failed-Recipients:` header and "The following address(es) failed:" text, qmail's
 //! `<user@example.org>:` paragraphs, and Postfix/Sendmail texts quoting an SMTP reply.
-//! Auto-replies (RFC 3834 `Auto-Submitted: auto-replied`, vacation notices) are recognised so
-//! they never count as bounces.
+//!
+//! A delivery report is a bounce whatever `Auto-Submitted` says: Postfix writes
+//! `auto-replied` on every bounce to the sender (only its postmaster copies say
+//! `auto-generated`), and Exim does too. Only mail that is no delivery report can be an
+//! auto-reply (RFC 3834 `Auto-Submitted` other than `no`, vacation notices); those never count.
 
 use mail_parser::{HeaderName, MessageParser, MimeHeaders};
 
@@ -51,14 +54,6 @@ pub fn parse(raw: &[u8]) -> Report {
             .header_raw(name)
             .map(|v| v.trim().to_ascii_lowercase())
     };
-    if header("Auto-Submitted").is_some_and(|v| v.starts_with("auto-replied"))
-        || message
-            .header(HeaderName::Other("X-Autoreply".into()))
-            .is_some()
-        || header("Precedence").is_some_and(|v| v == "auto_reply")
-    {
-        return Report::AutoReply;
-    }
     for part in message.parts.iter() {
         let Some(ct) = part.content_type() else {
             continue;
@@ -104,7 +99,11 @@ pub fn parse(raw: &[u8]) -> Report {
                 a.starts_with("mailer-daemon@") || a.starts_with("postmaster@")
             });
     if !looks_like_bounce {
-        return Report::Unrecognised;
+        return if is_auto_reply(&message) {
+            Report::AutoReply
+        } else {
+            Report::Unrecognised
+        };
     }
     Report::Bounce(
         recipients
@@ -117,6 +116,31 @@ pub fn parse(raw: &[u8]) -> Report {
             })
             .collect(),
     )
+}
+
+/// RFC 3834 `Auto-Submitted` with any value but `no`, or the older vacation markers.
+fn is_auto_reply(message: &mail_parser::Message<'_>) -> bool {
+    let header = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let keyword = |v: String| {
+        v.split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    header("Auto-Submitted")
+        .map(keyword)
+        .is_some_and(|k| !k.is_empty() && k != "no")
+        || message
+            .header(HeaderName::Other("X-Autoreply".into()))
+            .is_some()
+        || message
+            .header(HeaderName::Other("X-Autorespond".into()))
+            .is_some()
+        || header("Precedence").is_some_and(|v| v == "auto_reply")
 }
 
 /// The per-recipient blocks of a `message/delivery-status` body.
@@ -338,6 +362,77 @@ Remote host said: 452 4.2.2 Mailbox full\r\n";
         };
         assert_eq!(f[0].recipient.as_deref(), Some("dee@example.net"));
         assert_eq!(f[0].severity, Severity::Soft);
+    }
+
+    /// Each sample of `tests/fixtures/bounces/` (see its README) and the address it names.
+    const CORPUS: &[(&str, &[u8], &str, &str)] = &[
+        (
+            "Postfix 3.7, to the sender (auto-replied)",
+            include_bytes!("../../tests/fixtures/bounces/postfix-3.7-sender.eml"),
+            "anna@example.org",
+            "5.1.1",
+        ),
+        (
+            "Postfix 3.7, postmaster copy (auto-generated)",
+            include_bytes!("../../tests/fixtures/bounces/postfix-3.7-postmaster-copy.eml"),
+            "bo@example.net",
+            "5.1.1",
+        ),
+        (
+            "Exim 4.96",
+            include_bytes!("../../tests/fixtures/bounces/exim-4.96.eml"),
+            "cay@example.com",
+            "5.0.0",
+        ),
+        (
+            "Sendmail 8",
+            include_bytes!("../../tests/fixtures/bounces/sendmail-8.eml"),
+            "dee@example.net",
+            "5.1.1",
+        ),
+        (
+            "qmail",
+            include_bytes!("../../tests/fixtures/bounces/qmail-1.03.eml"),
+            "eva@example.org",
+            "",
+        ),
+        (
+            "Microsoft 365",
+            include_bytes!("../../tests/fixtures/bounces/office365.eml"),
+            "finn@example.com",
+            "5.1.351",
+        ),
+        (
+            "Gmail",
+            include_bytes!("../../tests/fixtures/bounces/gmail.eml"),
+            "gus@example.org",
+            "",
+        ),
+    ];
+
+    #[test]
+    fn bounces_of_real_mtas_name_their_recipient_whatever_auto_submitted_says() {
+        for (mta, raw, recipient, status) in CORPUS {
+            let Report::Bounce(f) = parse(raw) else {
+                panic!("{mta}: not read as a bounce: {:?}", parse(raw));
+            };
+            let hard: Vec<_> = f.iter().filter(|f| f.severity == Severity::Hard).collect();
+            assert_eq!(hard.len(), 1, "{mta}: {f:?}");
+            assert_eq!(hard[0].recipient.as_deref(), Some(*recipient), "{mta}");
+            if !status.is_empty() {
+                assert_eq!(hard[0].status.as_deref(), Some(*status), "{mta}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sieve_vacation_reply_is_an_auto_reply() {
+        let raw = include_bytes!("../../tests/fixtures/bounces/vacation-sieve.eml");
+        assert_eq!(parse(raw), Report::AutoReply);
+        let generated = "From: hal@example.org\r\nAuto-Submitted: auto-generated\r\nSubject: Automatic reply: Minutes\r\n\r\nOut of office.\r\n";
+        assert_eq!(parse(generated.as_bytes()), Report::AutoReply);
+        let person = "From: hal@example.org\r\nAuto-Submitted: no\r\nSubject: Re: Minutes\r\n\r\nThanks.\r\n";
+        assert_eq!(parse(person.as_bytes()), Report::Unrecognised);
     }
 
     #[test]

@@ -273,9 +273,13 @@ pub(super) async fn group(config: &Config, command: GroupCommand) -> anyhow::Res
                 store.set_criteria(g.id, Some(&rule.to_json())).await?;
             }
             println!(
-                "{}: {} ({matches} people match now){}",
+                "{}: {} ({}){}",
                 g.name,
                 rule.describe(),
+                match matches {
+                    1 => "1 person matches now".to_string(),
+                    n => format!("{n} people match now"),
+                },
                 if dry_run { ", not saved" } else { "" }
             );
         }
@@ -339,7 +343,10 @@ pub(super) async fn group(config: &Config, command: GroupCommand) -> anyhow::Res
                     }
                 }
             }
-            eprintln!("{} recipients", people.len());
+            match people.len() {
+                1 => eprintln!("1 recipient"),
+                n => eprintln!("{n} recipients"),
+            }
         }
     }
     Ok(())

@@ -34,7 +34,11 @@ pub enum ModerationCommand {
 pub(super) async fn run(config: &Config, command: ModerationCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
     if let ModerationCommand::List = command {
-        for h in store.held_posts("held").await? {
+        let held = store.held_posts("held").await?;
+        if held.is_empty() {
+            println!("no posts held for moderation");
+        }
+        for h in held {
             let group = store
                 .group(h.group_id)
                 .await?

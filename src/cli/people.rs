@@ -170,6 +170,12 @@ pub(super) async fn person(config: &Config, command: PersonCommand) -> anyhow::R
         }
         PersonCommand::Delete { email } => {
             let id = person_id(&store, &email).await?;
+            let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+            if let Some(why) =
+                crate::admin::gdpr::delete_blocked_by_retention(&store, id, now).await?
+            {
+                anyhow::bail!("cannot delete {email}: {why}");
+            }
             store.delete_person(id).await?;
             println!("deleted {email}");
         }

@@ -112,7 +112,11 @@ pub(super) async fn bounces(config: &Config, command: BounceCommand) -> anyhow::
     match command {
         BounceCommand::List { group } => {
             let group = find(group).await?;
-            for b in store.bounce_scores(Some(group.id), None).await? {
+            let scores = store.bounce_scores(Some(group.id), None).await?;
+            if scores.is_empty() {
+                println!("no bounces for {}: nobody has a bounce score", group.name);
+            }
+            for b in scores {
                 println!(
                     "{:<40} score {:>4.1}  bounces {:>3}  last {}  {}{}",
                     b.email,

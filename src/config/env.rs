@@ -1,10 +1,13 @@
 //! Environment overrides: `CIRCLEMAIL_<SECTION>_<KEY>` sets `key` in `[section]`.
 //!
-//! The section is one of the top-level tables (`SERVER`, `SMTP`, `LMTP`, `HTTP`, `DATABASE`,
-//! `DELIVERY`, `DNS`, `BOUNCES`, `LOG`, `ACCOUNTS`, `GDPR`, `WEB`); the rest of the name, lower-cased, is the key, so `CIRCLEMAIL_DATABASE_URL`
+//! The section is one of the top-level tables (`SERVER`, `SMTP`, `LMTP`, `SOCKETMAP`, `HTTP`,
+//! `DATABASE`, `DELIVERY`, `DNS`, `BOUNCES`, `LOG`, `ACCOUNTS`, `GDPR`, `WEB`); the rest of the
+//! name, lower-cased, is the key, so `CIRCLEMAIL_DATABASE_URL`
 //! sets `database.url` and `CIRCLEMAIL_DELIVERY_RELAY_PASSWORD` sets `delivery.relay_password`.
-//! Section names hold no underscore, which keeps the rule unambiguous. Variables whose second word
-//! is no section (`CIRCLEMAIL_TEST_POSTGRES`, …) are not configuration and are left alone.
+//! Section names hold no underscore, which keeps the rule unambiguous. A variable naming no
+//! section (`CIRCLEMAIL_DELIVRY_WORKERS`) is an error naming it, like an unknown key; the only
+//! `CIRCLEMAIL_*` variables that are not configuration are `CIRCLEMAIL_CONFIG` (the config file's
+//! path) and the test suite's `CIRCLEMAIL_TEST_*`.
 //!
 //! Values are typed by the key they replace: numbers and booleans as written, lists as
 //! comma-separated items (or a TOML array), everything else as a plain string.
@@ -12,6 +15,9 @@
 use super::{Config, ConfigError, ConfigProblem};
 
 const PREFIX: &str = "CIRCLEMAIL_";
+/// `CIRCLEMAIL_*` variables that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["CONFIG"];
+const TEST_PREFIX: &str = "TEST_";
 
 pub(super) fn apply_overrides(
     table: &mut toml::Table,
@@ -26,12 +32,37 @@ pub(super) fn apply_overrides(
         let Some(rest) = name.strip_prefix(PREFIX) else {
             continue;
         };
+        if NOT_CONFIG.contains(&rest) || rest.starts_with(TEST_PREFIX) {
+            continue;
+        }
+        let sections = || {
+            defaults
+                .keys()
+                .map(|k| k.to_ascii_uppercase())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let Some((section, key)) = rest.split_once('_') else {
+            problems.push(ConfigProblem::new(
+                name.clone(),
+                format!(
+                    "names no section and key; write CIRCLEMAIL_SECTION_KEY (sections: {})",
+                    sections()
+                ),
+            ));
             continue;
         };
         let section = section.to_ascii_lowercase();
         let key = key.to_ascii_lowercase();
         let Some(default_section) = defaults.get(&section).and_then(|v| v.as_table()) else {
+            problems.push(ConfigProblem::new(
+                name.clone(),
+                format!(
+                    "there is no section {:?} (sections: {})",
+                    section.to_ascii_uppercase(),
+                    sections()
+                ),
+            ));
             continue;
         };
         let value = typed_value(default_section.get(&key), &raw);

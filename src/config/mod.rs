@@ -21,6 +21,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub smtp: SmtpConfig,
     pub lmtp: LmtpConfig,
+    pub socketmap: SocketmapConfig,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub delivery: DeliveryConfig,
@@ -164,9 +165,17 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     /// Most SMTP and LMTP sessions at once; the next client gets `421` and may retry.
     pub max_sessions: usize,
-    /// A client silent for this long is disconnected with `421`.
+    /// Each command line must arrive whole within this of our previous reply (the clock is not
+    /// restarted by single bytes); past it: `421 4.4.2`.
     #[serde(with = "humantime_serde")]
     pub idle_timeout: Duration,
+    /// The whole message data of a transaction (DATA, or all its BDAT chunks) must arrive
+    /// within this; past it: `421 4.4.2`.
+    #[serde(with = "humantime_serde")]
+    pub data_timeout: Duration,
+    /// The longest one session may last, STARTTLS included; past it: `421 4.4.2`.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
     /// PEM certificate chain for STARTTLS. STARTTLS is offered only when this and `tls_key` are set.
     pub tls_certificate: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -183,6 +192,17 @@ pub struct SmtpConfig {
 pub struct LmtpConfig {
     /// LMTP listeners (RFC 2033), for running behind Postfix or another MTA. Empty: no LMTP.
     pub listen: Vec<SocketAddr>,
+}
+
+/// Postfix's socketmap lookups (docs/postfix.md): `relay_domains`, `relay_recipient_maps` and
+/// `transport_maps` ask circlemail, so unknown list addresses are refused at RCPT.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocketmapConfig {
+    /// Listeners for Postfix's `socketmap:inet:HOST:PORT:MAP` tables. Empty: off.
+    pub listen: Vec<SocketAddr>,
+    /// What the `transport` map answers. Unset: `lmtp:inet:HOST:PORT` of the first LMTP listener.
+    pub transport: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,6 +356,8 @@ impl Default for SmtpConfig {
             max_recipients: 100,
             max_sessions: 200,
             idle_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            session_timeout: Duration::from_secs(3600),
             tls_certificate: None,
             tls_key: None,
             authentication_checks: true,
@@ -535,6 +557,31 @@ mod tests {
             "{err}"
         );
         assert!(load("[delivery]\nmax_recipients_per_transaction = 1000\n", &[]).is_ok());
+    }
+
+    #[test]
+    fn an_environment_variable_naming_no_section_is_an_error_naming_it() {
+        let err = load("", &[("CIRCLEMAIL_DELIVRY_WORKERS", "3")]).unwrap_err();
+        assert!(
+            err.to_string().contains("CIRCLEMAIL_DELIVRY_WORKERS"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("DELIVERY"),
+            "the sections are listed: {err}"
+        );
+        assert!(load("", &[("CIRCLEMAIL_NOTHING", "x")]).is_err());
+        // Not configuration: the config file's path and the test suite's variables.
+        assert!(
+            load(
+                "",
+                &[
+                    ("CIRCLEMAIL_CONFIG", "/etc/circlemail.toml"),
+                    ("CIRCLEMAIL_TEST_POSTGRES", "postgres://x@y/z"),
+                ]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

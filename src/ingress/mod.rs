@@ -33,7 +33,12 @@ pub struct Context {
     pub domains: Vec<String>,
     pub max_message_size: u64,
     pub max_recipients: usize,
+    /// Each command line must arrive whole within this of the previous reply.
     pub idle_timeout: Duration,
+    /// The whole message data of a transaction (DATA, or all BDAT chunks).
+    pub data_timeout: Duration,
+    /// The whole session.
+    pub session_timeout: Duration,
     pub tls: Option<TlsAcceptor>,
     pub store: Store,
     pub resolver: Arc<Resolver>,

@@ -22,10 +22,23 @@ fn r(code: u16, status: (u8, u16, u16), text: impl Into<Cow<'static, str>>) -> R
 }
 
 impl Reply {
+    /// The reply line. Replies are US-ASCII (RFC 5321 4.2): anything else, and any CR or LF,
+    /// becomes `?` (no text here is meant to contain them; this keeps a slip off the wire).
     pub fn write(&self, out: &mut Vec<u8>) {
+        let text: String = self
+            .text
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
         let line = match self.status {
-            Some((a, b, c)) => format!("{} {a}.{b}.{c} {}\r\n", self.code, self.text),
-            None => format!("{} {}\r\n", self.code, self.text),
+            Some((a, b, c)) => format!("{} {a}.{b}.{c} {text}\r\n", self.code),
+            None => format!("{} {text}\r\n", self.code),
         };
         out.extend_from_slice(line.as_bytes());
     }
@@ -51,7 +64,21 @@ pub fn idle_timeout(host: &str) -> Reply {
     r(
         421,
         (4, 4, 2),
-        format!("{host} Idle for too long, closing the connection"),
+        format!("{host} Timeout waiting for a command, closing the connection"),
+    )
+}
+pub fn data_timeout(host: &str) -> Reply {
+    r(
+        421,
+        (4, 4, 2),
+        format!("{host} Timeout: the message data took too long, closing the connection"),
+    )
+}
+pub fn session_too_long(host: &str) -> Reply {
+    r(
+        421,
+        (4, 4, 2),
+        format!("{host} Session too long, closing the connection; please reconnect"),
     )
 }
 pub fn shutting_down(host: &str) -> Reply {
@@ -125,21 +152,53 @@ pub fn bad_recipient(why: &str) -> Reply {
     )
 }
 pub fn relaying_denied(domain: &str) -> Reply {
+    let domain = if domain.is_ascii() {
+        domain
+    } else {
+        "that domain"
+    };
     r(
         550,
         (5, 7, 1),
         format!("Relaying denied: {domain} is not a domain served here"),
     )
 }
-pub fn no_such_list(address: &str) -> Reply {
-    r(550, (5, 1, 1), format!("<{address}>: no such list here"))
+/// How a reply names an address: `<addr>` when it is ASCII; an internationalised address
+/// (RFC 6531) is not echoed, since replies stay US-ASCII whatever the client said.
+pub fn shown(address: &str) -> String {
+    if address.is_ascii() {
+        format!("<{address}>")
+    } else {
+        "The recipient".into()
+    }
 }
-pub fn list_inactive(address: &str) -> Reply {
+pub fn no_such_list(shown: &str) -> Reply {
+    r(550, (5, 1, 1), format!("{shown}: no such list here"))
+}
+pub fn list_inactive(shown: &str) -> Reply {
     r(
         550,
         (5, 2, 1),
-        format!("<{address}>: this list is deactivated and takes no mail"),
+        format!("{shown}: this list is deactivated and takes no mail"),
     )
+}
+pub fn sender_not_utf8() -> Reply {
+    r(
+        501,
+        (5, 6, 7),
+        "The sender address is not valid UTF-8 (RFC 6531)",
+    )
+}
+pub fn recipient_not_utf8() -> Reply {
+    r(
+        501,
+        (5, 6, 7),
+        "The recipient address is not valid UTF-8 (RFC 6531)",
+    )
+}
+/// True for [`too_many_recipients`]: the client's cue to send the rest later, not an error.
+pub fn is_too_many_recipients(reply: &Reply) -> bool {
+    reply.code == 452 && reply.status == Some((4, 5, 3))
 }
 pub fn too_many_recipients(max: usize) -> Reply {
     r(
@@ -231,7 +290,7 @@ pub fn no_header() -> Reply {
     r(
         554,
         (5, 6, 0),
-        "Message refused: it has no header section (From:, Subject:, …)",
+        "Message refused: it has no header section (From:, Subject:, ...)",
     )
 }
 pub fn data_after_bdat() -> Reply {
@@ -363,5 +422,28 @@ pub fn ehlo(host: &str, client: &str, max_size: u64, starttls: bool, out: &mut V
     for (i, line) in lines.iter().enumerate() {
         let sep = if i == last { ' ' } else { '-' };
         out.extend_from_slice(format!("250{sep}{line}\r\n").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_us_ascii_even_when_given_utf8() {
+        let mut out = Vec::new();
+        for reply in [
+            no_header(),
+            bare_line_ending(),
+            no_such_list(&shown("björn@lists.test")),
+            relaying_denied("föreningen.se"),
+            post_refused("Fuß\r\nInjected: yes"),
+        ] {
+            reply.write(&mut out);
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.is_ascii(), "{text}");
+        assert_eq!(text.matches("\r\n").count(), 5, "one line each: {text}");
+        assert!(!text.contains("björn"));
     }
 }

@@ -12,7 +12,7 @@ use smtp_proto::{
 };
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    time::timeout,
+    time::{Instant, timeout_at},
 };
 
 use super::{Context, accept, envelope, reply, reply::Reply};
@@ -22,6 +22,13 @@ pub enum Ended {
     Closed,
     /// The client asked for STARTTLS and got `220`: the caller wraps the stream and resumes.
     StartTls,
+}
+
+/// Which clock runs: waiting for a command line, or receiving message data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Command,
+    Data,
 }
 
 /// What a command asks the read loop to do next.
@@ -50,6 +57,8 @@ pub(super) struct Transaction {
     pub body: Vec<u8>,
     pub used_bdat: bool,
     pub too_big: bool,
+    /// MAIL FROM said SMTPUTF8 (RFC 6531).
+    pub smtputf8: bool,
 }
 
 pub struct Session {
@@ -62,13 +71,23 @@ pub struct Session {
     pub(super) esmtp: bool,
     pub(super) tx: Transaction,
     errors: u32,
+    /// The raw bytes of the command line being read (smtp-proto decodes paths lossily and
+    /// saturates SIZE; the envelope checks these bytes). Bounded by [`MAX_LINE`].
+    line: Vec<u8>,
+    /// When the session ends at the latest (`smtp.session_timeout`), STARTTLS or not.
+    ends_at: Instant,
 }
+
+/// The most bytes of one command line kept for the envelope checks (RFC 5321: 512 octets,
+/// plus room for parameters).
+const MAX_LINE: usize = 4096;
 
 /// After this many refused commands in one session, the client is disconnected.
 const MAX_ERRORS: u32 = 20;
 
 impl Session {
     pub fn new(ctx: Arc<Context>, peer: SocketAddr, lmtp: bool) -> Session {
+        let ctx_session_timeout = ctx.session_timeout;
         Session {
             ctx,
             peer,
@@ -78,6 +97,8 @@ impl Session {
             esmtp: false,
             tx: Transaction::default(),
             errors: 0,
+            line: Vec::new(),
+            ends_at: Instant::now() + ctx_session_timeout,
         }
     }
 
@@ -94,6 +115,12 @@ impl Session {
     }
 
     /// Runs the session until the client quits, the connection drops, or STARTTLS.
+    ///
+    /// Time limits (none restarted by single bytes, so a client trickling one byte a second
+    /// cannot hold a session): each command line must arrive whole within `idle_timeout` of the
+    /// previous reply; the whole message data (DATA, or all BDAT chunks) within `data_timeout`;
+    /// the whole session within `session_timeout`. Past one: `421 4.4.2` and the connection
+    /// is closed.
     pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         stream: &mut S,
@@ -104,16 +131,30 @@ impl Session {
         // After an over-long command line, the rest of that line is thrown away, not parsed.
         let mut skip_line = false;
         let shutdown = self.ctx.shutdown.clone();
+        let mut phase = Phase::Command;
+        let mut phase_ends = Instant::now() + self.ctx.idle_timeout;
         loop {
             let idle = matches!(state, State::Command) && self.tx.mail_from.is_none();
+            let deadline = phase_ends.min(self.ends_at);
             let read = tokio::select! {
-                r = timeout(self.ctx.idle_timeout, stream.read(&mut buf)) => r,
+                r = timeout_at(deadline, stream.read(&mut buf)) => r,
                 _ = shutdown.cancelled(), if idle => {
                     return say(stream, &reply::shutting_down(&self.ctx.hostname)).await;
                 }
             };
             let n = match read {
-                Err(_) => return say(stream, &reply::idle_timeout(&self.ctx.hostname)).await,
+                Err(_) => {
+                    let host = &self.ctx.hostname;
+                    let why = if self.ends_at <= phase_ends {
+                        reply::session_too_long(host)
+                    } else if phase == Phase::Data {
+                        reply::data_timeout(host)
+                    } else {
+                        reply::idle_timeout(host)
+                    };
+                    tracing::info!(peer = %self.peer, reply = %why.text, "session timed out");
+                    return say(stream, &why).await;
+                }
                 Ok(Ok(0)) => return Ok(Ended::Closed),
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(e),
@@ -121,6 +162,7 @@ impl Session {
             let mut bytes = buf[..n].iter();
             let mut out = Vec::new();
             let mut ended = None;
+            let mut commands_done = false;
             while ended.is_none() {
                 if skip_line && matches!(state, State::Command) {
                     let rest = bytes.as_slice();
@@ -133,34 +175,51 @@ impl Session {
                     }
                 }
                 match &mut state {
-                    State::Command => match requests.ingest(&mut bytes) {
-                        Ok(request) => {
-                            let request = request.into_owned();
-                            match self.command(request, &mut out).await {
-                                Flow::Continue => {}
-                                Flow::Data => state = State::Data(DataReceiver::new()),
-                                Flow::Bdat { size, last } => state = self.start_chunk(size, last),
-                                Flow::Quit => ended = Some(Ended::Closed),
-                                // Bytes pipelined after STARTTLS are dropped, never read as
-                                // commands inside TLS (the CVE-2011-0411 class).
-                                Flow::StartTls => ended = Some(Ended::StartTls),
+                    State::Command => {
+                        let before = bytes.as_slice();
+                        let parsed = requests.ingest(&mut bytes);
+                        let used = before.len() - bytes.as_slice().len();
+                        let room = MAX_LINE.saturating_sub(self.line.len());
+                        self.line.extend_from_slice(&before[..used.min(room)]);
+                        match parsed {
+                            Ok(request) => {
+                                commands_done = true;
+                                let request = request.into_owned();
+                                let line = std::mem::take(&mut self.line);
+                                match self.command(request, &line, &mut out).await {
+                                    Flow::Continue => {}
+                                    Flow::Data => state = State::Data(DataReceiver::new()),
+                                    Flow::Bdat { size, last } => {
+                                        state = self.start_chunk(size, last)
+                                    }
+                                    Flow::Quit => ended = Some(Ended::Closed),
+                                    // Bytes pipelined after STARTTLS are dropped, never read
+                                    // as commands inside TLS (the CVE-2011-0411 class).
+                                    Flow::StartTls => ended = Some(Ended::StartTls),
+                                }
+                            }
+                            Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                            Err(e) => {
+                                commands_done = true;
+                                self.line.clear();
+                                skip_line = matches!(e, smtp_proto::Error::ResponseTooLong);
+                                self.refuse(reply::for_parse_error(&e), &mut out);
                             }
                         }
-                        Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
-                        Err(e) => {
-                            skip_line = matches!(e, smtp_proto::Error::ResponseTooLong);
-                            self.refuse(reply::for_parse_error(&e), &mut out);
-                        }
-                    },
+                    }
                     State::Data(rx) => {
                         let done = rx.ingest(&mut bytes, &mut self.tx.body);
+                        // The limit is exact: checked on every read, the last one too.
+                        let over = self.tx.body.len() as u64 > self.ctx.max_message_size;
+                        if over {
+                            self.tx.too_big = true;
+                            self.tx.body = Vec::new();
+                        }
                         if done {
                             state = State::Command;
                             self.end_of_message(&mut out).await;
                         } else {
-                            if self.tx.body.len() as u64 > self.ctx.max_message_size {
-                                self.tx.too_big = true;
-                                self.tx.body = Vec::new();
+                            if over {
                                 state = State::Discard(DummyDataReceiver::new_data(rx), None);
                             }
                             break;
@@ -195,6 +254,23 @@ impl Session {
                     reply::too_many_errors().write(&mut out);
                     ended = Some(Ended::Closed);
                 }
+            }
+            // The clocks: message data (all BDAT chunks of a transaction count as one data
+            // phase) runs on data_timeout; the next command line gets a fresh idle_timeout once
+            // a command was answered.
+            let now_phase = match state {
+                State::Command if !self.tx.used_bdat => Phase::Command,
+                _ => Phase::Data,
+            };
+            if now_phase != phase {
+                phase = now_phase;
+                phase_ends = Instant::now()
+                    + match phase {
+                        Phase::Data => self.ctx.data_timeout,
+                        Phase::Command => self.ctx.idle_timeout,
+                    };
+            } else if phase == Phase::Command && commands_done {
+                phase_ends = Instant::now() + self.ctx.idle_timeout;
             }
             if !out.is_empty() {
                 stream.write_all(&out).await?;
@@ -240,13 +316,15 @@ impl Session {
 
     /// Writes a refusal and counts it against the session's error budget.
     pub(super) fn refuse(&mut self, reply: Reply, out: &mut Vec<u8>) {
-        if !reply.is_positive() {
+        // "Too many recipients" is the client's cue to send the rest in another transaction
+        // (RFC 5321 4.5.3.1.10), not a mistake: it does not count.
+        if !reply.is_positive() && !reply::is_too_many_recipients(&reply) {
             self.errors += 1;
         }
         reply.write(out);
     }
 
-    async fn command(&mut self, request: Request<String>, out: &mut Vec<u8>) -> Flow {
+    async fn command(&mut self, request: Request<String>, line: &[u8], out: &mut Vec<u8>) -> Flow {
         let ctx = self.ctx.clone();
         match request {
             Request::Ehlo { host } if !self.lmtp => self.greet(host, true, out),
@@ -261,12 +339,12 @@ impl Session {
                 Flow::Continue
             }
             Request::Mail { from } => {
-                let r = envelope::mail_from(self, from);
+                let r = envelope::mail_from(self, from, line);
                 self.refuse(r, out);
                 Flow::Continue
             }
             Request::Rcpt { to } => {
-                let r = envelope::rcpt_to(self, to).await;
+                let r = envelope::rcpt_to(self, to, line).await;
                 self.refuse(r, out);
                 Flow::Continue
             }

@@ -17,6 +17,8 @@ pub enum AddressError {
     NoDomain(String),
     #[error("{0:?} has an empty local part")]
     EmptyLocal(String),
+    #[error("{0:?} has more than one @ (quote a local part that holds one: \"a@b\"@example.org)")]
+    SeveralAts(String),
     #[error("{0:?} is longer than 254 characters")]
     TooLong(String),
     #[error("{0:?} contains a space, a control character, or one of <>()[],;:\\\"")]
@@ -37,10 +39,18 @@ impl EmailAddress {
         if local.is_empty() {
             return Err(AddressError::EmptyLocal(s.into()));
         }
-        if local
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace() || "<>()[],;:\\\"@".contains(c))
-        {
+        let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+        if !quoted && local.contains('@') {
+            return Err(AddressError::SeveralAts(s.into()));
+        }
+        let bad = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+            // A quoted local part (RFC 5321 4.1.2): `"anna smith"@example.org`.
+            Some(inner) if local.len() >= 2 => !valid_quoted(inner),
+            _ => local
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || "<>()[],;:\\\"@".contains(c)),
+        };
+        if bad {
             return Err(AddressError::BadCharacter(s.into()));
         }
         if !is_valid_domain(domain) {
@@ -76,6 +86,24 @@ impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{self}>")
     }
+}
+
+/// The inside of a Quoted-string: printable characters and spaces; `"` and `\\` only escaped.
+fn valid_quoted(inner: &str) -> bool {
+    let mut escaped = false;
+    for c in inner.chars() {
+        if c.is_control() {
+            return false;
+        }
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            return false;
+        }
+    }
+    !escaped
 }
 
 /// A DNS name of at least two labels (or an internationalised one in UTF-8), no empty labels.
@@ -117,6 +145,27 @@ mod tests {
             "a<b@x.org",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn two_ats_are_named_as_the_problem() {
+        let e = EmailAddress::parse("anna@@example.org").unwrap_err();
+        assert_eq!(e, AddressError::SeveralAts("anna@@example.org".into()));
+        assert!(e.to_string().contains("more than one @"), "{e}");
+    }
+
+    #[test]
+    fn quoted_local_parts_are_accepted_as_written() {
+        let a = EmailAddress::parse("\"anna smith\"@example.org").unwrap();
+        assert_eq!(a.to_string(), "\"anna smith\"@example.org");
+        assert!(EmailAddress::parse("\"a\\\"b\"@example.org").is_ok());
+        for bad in [
+            "\"a\"b\"@example.org",
+            "\"a\\\"@example.org",
+            "\"a\rb\"@example.org",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad}");
         }
     }
 

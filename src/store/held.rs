@@ -205,6 +205,19 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// When the named secret was made (made now if it does not exist yet): a marker of when
+    /// something first happened, e.g. since when links are opaque.
+    pub async fn secret_made_at(&self, name: &str, now: i64) -> Result<i64, StoreError> {
+        self.secret(name, now).await?;
+        Ok(
+            sqlx::query("SELECT created_at FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(self.pool())
+                .await?
+                .try_get(0)?,
+        )
+    }
+
     /// A named secret, made (random, 32 bytes) on first use and shared by every instance.
     pub async fn secret(&self, name: &str, now: i64) -> Result<Vec<u8>, StoreError> {
         let fresh: [u8; 32] = rand::random();

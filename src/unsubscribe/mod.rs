@@ -39,6 +39,8 @@ pub struct Links {
     signer: Signer,
     /// `http.public_url`, without a trailing slash.
     base: String,
+    /// Until when (ms) links of the old, readable form (the address in base64) still work.
+    readable_until: i64,
 }
 
 /// What a token names.
@@ -53,26 +55,83 @@ pub struct Subscriber {
 }
 
 const CHANNELS: &[&str] = &["link", "mailto", "footer"];
+/// The label of the key that hides addresses in links (derived from the link key).
+const ADDRESS_KEY: &str = "unsubscribe address";
+
+fn cipher(key: &[u8; 32]) -> Option<aws_lc_rs::aead::LessSafeKey> {
+    use aws_lc_rs::aead::{AES_256_GCM_SIV, LessSafeKey, UnboundKey};
+    UnboundKey::new(&AES_256_GCM_SIV, key)
+        .ok()
+        .map(LessSafeKey::new)
+}
+
+/// The address, encrypted and authenticated for `group_id`. GCM-SIV keeps a fixed nonce safe
+/// (it only shows that two links name the same address, never which).
+fn seal_address(key: &[u8; 32], group_id: i64, address: &str) -> String {
+    use aws_lc_rs::aead::{Aad, Nonce};
+    let mut data = address.as_bytes().to_vec();
+    let sealed = cipher(key).is_some_and(|c| {
+        c.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key([0; 12]),
+            Aad::from(group_id.to_be_bytes()),
+            &mut data,
+        )
+        .is_ok()
+    });
+    if !sealed {
+        // Unreachable with a 32-byte key; an empty token only fails to open.
+        data.clear();
+    }
+    B64.encode(data)
+}
+
+fn open_address(key: &[u8; 32], group_id: i64, sealed: &str) -> Option<String> {
+    use aws_lc_rs::aead::{Aad, Nonce};
+    let mut data = B64.decode(sealed).ok()?;
+    let plain = cipher(key)?
+        .open_in_place(
+            Nonce::assume_unique_for_key([0; 12]),
+            Aad::from(group_id.to_be_bytes()),
+            &mut data,
+        )
+        .ok()?;
+    String::from_utf8(plain.to_vec()).ok()
+}
 
 impl Links {
     pub fn new(signer: Signer, public_url: &str) -> Links {
         Links {
             signer,
             base: public_url.trim_end_matches('/').to_string(),
+            readable_until: 0,
         }
     }
 
-    /// `GROUP.ADDRESS[.CHANNEL].SIGNATURE`; the channel is left out for `link`.
+    /// Also accepts links of the old, readable form until `until` (ms): they were made before
+    /// links became opaque, and work on for `http.link_key_grace` after the upgrade.
+    pub fn accepting_readable_until(mut self, until: i64) -> Links {
+        self.readable_until = until;
+        self
+    }
+
+    /// `GROUP.~SEALED[.CHANNEL].SIGNATURE`; the channel is left out for `link`. SEALED is the
+    /// address encrypted (AES-256-GCM-SIV under a key derived from the link key, bound to the
+    /// group), so a link in a proxy or scanner log names nobody; the HMAC signature over all of
+    /// it stays as before.
     pub fn token(&self, group_id: i64, address: &str, channel: &str) -> String {
-        let address = B64.encode(address.to_ascii_lowercase());
+        let sealed = seal_address(
+            &self.signer.derived(ADDRESS_KEY)[0],
+            group_id,
+            &address.to_ascii_lowercase(),
+        );
         let payload = match channel {
-            "link" => format!("{group_id}.{address}"),
-            other => format!("{group_id}.{address}.{other}"),
+            "link" => format!("{group_id}.~{sealed}"),
+            other => format!("{group_id}.~{sealed}.{other}"),
         };
         self.signer.seal(PURPOSE, &payload)
     }
 
-    pub fn open(&self, token: &str) -> Result<Subscriber, TokenError> {
+    pub fn open(&self, token: &str, now: i64) -> Result<Subscriber, TokenError> {
         let payload = self.signer.open(PURPOSE, token)?;
         let mut parts = payload.split('.');
         let (Some(group), Some(address)) = (parts.next(), parts.next()) else {
@@ -82,10 +141,23 @@ impl Links {
         if parts.next().is_some() || !CHANNELS.contains(&channel) {
             return Err(TokenError::Invalid);
         }
-        let address = B64.decode(address).map_err(|_| TokenError::Invalid)?;
+        let group_id: i64 = group.parse().map_err(|_| TokenError::Invalid)?;
+        let address = match address.strip_prefix('~') {
+            Some(sealed) => self
+                .signer
+                .derived(ADDRESS_KEY)
+                .iter()
+                .find_map(|key| open_address(key, group_id, sealed))
+                .ok_or(TokenError::Invalid)?,
+            None if now < self.readable_until => {
+                let raw = B64.decode(address).map_err(|_| TokenError::Invalid)?;
+                String::from_utf8(raw).map_err(|_| TokenError::Invalid)?
+            }
+            None => return Err(TokenError::Expired),
+        };
         Ok(Subscriber {
-            group_id: group.parse().map_err(|_| TokenError::Invalid)?,
-            address: String::from_utf8(address).map_err(|_| TokenError::Invalid)?,
+            group_id,
+            address,
             channel: channel.to_string(),
         })
     }
@@ -308,11 +380,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn readable_links_of_before_work_for_the_grace_period_and_opaque_ones_after_a_rotation() {
+        let signer = Signer::new(vec![9; 32]);
+        // A link as the previous version made it: the address in base64.
+        let old = signer.seal(PURPOSE, &format!("7.{}", B64.encode("kim@x.org")));
+        let links = Links::new(signer.clone(), "https://l.example").accepting_readable_until(1000);
+        assert_eq!(links.open(&old, 999).unwrap().address, "kim@x.org");
+        assert_eq!(links.open(&old, 1000), Err(TokenError::Expired));
+        let opaque = links.token(7, "kim@x.org", "link");
+        let rotated = Links::new(
+            Signer::new(vec![1; 32]).with_previous(vec![vec![9; 32]]),
+            "x",
+        );
+        assert_eq!(rotated.open(&opaque, 5000).unwrap().address, "kim@x.org");
+    }
+
+    #[test]
     fn a_token_names_one_group_and_one_address_and_resists_changes() {
         let links = Links::new(Signer::new(vec![9; 32]), "https://lists.example.org/");
         let t = links.token(7, "Kim@X.org", "link");
         assert_eq!(
-            links.open(&t),
+            links.open(&t, 0),
             Ok(Subscriber {
                 group_id: 7,
                 address: "kim@x.org".into(),
@@ -320,23 +408,29 @@ mod tests {
             })
         );
         let by_mail = links.token(7, "kim@x.org", "mailto");
-        assert_eq!(links.open(&by_mail).unwrap().channel, "mailto");
+        assert_eq!(links.open(&by_mail, 0).unwrap().channel, "mailto");
         // Another person's address or another group under the same signature: refused.
         let other = links.token(7, "bo@x.org", "link");
         let (payload, _) = t.rsplit_once('.').unwrap();
         let (_, other_sig) = other.rsplit_once('.').unwrap();
         assert_eq!(
-            links.open(&format!("{payload}.{other_sig}")),
+            links.open(&format!("{payload}.{other_sig}"), 0),
             Err(TokenError::Invalid)
         );
         assert_eq!(
-            links.open(&t.replacen("7.", "8.", 1)),
+            links.open(&t.replacen("7.", "8.", 1), 0),
             Err(TokenError::Invalid)
         );
         assert!(
             links
                 .url(7, "kim@x.org", "link")
                 .starts_with("https://lists.example.org/u/7.")
+        );
+        // Opaque: neither the address nor its base64 is in the link.
+        let url = links.url(7, "kim@x.org", "link");
+        assert!(
+            !url.contains("kim") && !url.contains(&B64.encode("kim@x.org")),
+            "{url}"
         );
         let fields = links.fields(7, "kim@x.org", Some("board@lists.example.org"));
         assert!(

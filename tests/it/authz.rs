@@ -239,6 +239,14 @@ impl World {
             give_address(root, g, &local).await;
             f.held = held_post(&self.app, root, &local).await;
         }
+        if everything || path.ends_with("/enable") {
+            // Someone disabled for bouncing, as the bounce processor leaves them.
+            self.app
+                .store
+                .opt_out(person, Some(g), "bounce", 0)
+                .await
+                .unwrap();
+        }
         if everything || path.contains("{group}") {
             root.ok(
                 "POST",

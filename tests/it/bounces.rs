@@ -208,3 +208,77 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+/// The samples of `tests/fixtures/bounces/` (where each came from: its README) and the member
+/// each one names.
+const REAL_BOUNCES: &[(&str, &str)] = &[
+    ("postfix-3.7-sender.eml", "anna@example.org"),
+    ("postfix-3.7-postmaster-copy.eml", "bo@example.net"),
+    ("exim-4.96.eml", "cay@example.com"),
+    ("sendmail-8.eml", "dee@example.net"),
+    ("qmail-1.03.eml", "eva@example.org"),
+    ("office365.eml", "finn@example.com"),
+    ("gmail.eml", "gus@example.org"),
+];
+
+fn fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/bounces/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    String::from_utf8(std::fs::read(&path).expect(&path)).expect("UTF-8 fixture")
+}
+
+on_both_backends!(
+    bounces_written_by_real_mtas_are_scored_to_their_recipient_and_vacation_replies_never,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let mut config = test_config(&db.url, sink.addr);
+        config.http.api_token = Some(Secret::new(TOKEN));
+        let app = TestApp::spawn(config).await;
+        let mut members: Vec<&str> = REAL_BOUNCES.iter().map(|(_, r)| *r).collect();
+        members.push("hal@example.org");
+        let list = app.group("Board", "board", &members).await;
+        let group = app.store.group_by_address(&list).await.unwrap().unwrap();
+        post(&app, &list, "Minutes").await;
+        sink.wait_for_recipients(members.len(), WAIT).await;
+        let hal_verp = sink.by_recipient()["hal@example.org"][0].mail_from.clone();
+        assert!(hal_verp.starts_with("board-bounces+"), "{hal_verp}");
+
+        // Every real bounce to the plain bounce address; the vacation reply to the plain
+        // address and to hal's own VERP address (where anything unreadable counts as a bounce).
+        for (file, _) in REAL_BOUNCES {
+            send_bounce(&app, "board-bounces@lists.test", &fixture(file)).await;
+        }
+        let vacation = fixture("vacation-sieve.eml");
+        send_bounce(&app, "board-bounces@lists.test", &vacation).await;
+        send_bounce(&app, &hal_verp, &vacation).await;
+        let m = processed(&app, REAL_BOUNCES.len() + 2).await;
+
+        let b = bounces(&app, group.id).await;
+        let mut scored: Vec<(String, f64)> = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["email"].as_str().unwrap().to_string(),
+                    e["score"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut expected: Vec<(String, f64)> = REAL_BOUNCES
+            .iter()
+            .map(|(_, r)| (r.to_string(), 1.0))
+            .collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(scored, expected, "{b}\n{m}");
+        assert_eq!(
+            metric(&m, "circlemail_bounces{result=\"ignored\"}"),
+            2.0,
+            "the vacation replies: {m}"
+        );
+        app.stop().await;
+    }
+);

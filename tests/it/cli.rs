@@ -274,3 +274,111 @@ async fn the_queue_command_shows_deferred_recipients_and_retries_and_cancels_the
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no post with queue id"));
     assert!(run(&config, &["bounces", "list", "Board"]).status.success());
 }
+
+/// The README walk-through's commands, as written there (docs/examples/people.csv included),
+/// with output a person reads: singular and plural, empty lists said, the real reason.
+#[test]
+fn the_readme_walk_through_commands_say_what_they_did_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config = std::path::Path::new(root).join("config/circlemail.toml");
+    let db = format!("sqlite://{}/walk.db", dir.path().display());
+    let cm = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("CIRCLEMAIL_DATABASE_URL", &db)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (ok, text) = cm(args);
+        assert!(ok, "{args:?}: {text}");
+        text
+    };
+    ok(&[
+        "group",
+        "create",
+        "Board",
+        "--address",
+        "board@lists.localhost",
+    ]);
+    ok(&[
+        "member",
+        "add",
+        "Board",
+        "anna@example.org",
+        "--name",
+        "Anna Berg",
+    ]);
+    let (done, text) = cm(&["member", "add", "Board", "anna@@example.org"]);
+    assert!(!done && text.contains("more than one @"), "{text}");
+    ok(&["group", "create", "Circle leaders"]);
+    ok(&[
+        "group",
+        "create",
+        "All leaders",
+        "--address",
+        "leaders@lists.localhost",
+    ]);
+    ok(&["subgroup", "add", "All leaders", "Circle leaders"]);
+    ok(&[
+        "member",
+        "add",
+        "Circle leaders",
+        "kim@example.org",
+        "--from",
+        "2026-01-01",
+    ]);
+    let rule = r#"{"field": "team", "op": "equals", "value": "Leaders"}"#;
+    let text = ok(&["group", "rule", "All leaders", rule, "--dry-run"]);
+    assert!(text.contains("(0 people match now)"), "{text}");
+    let text = ok(&["group", "recipients", "All leaders", "--explain"]);
+    assert!(
+        text.contains("1 recipient\n") && !text.contains("1 recipients"),
+        "{text}"
+    );
+    ok(&[
+        "group",
+        "create",
+        "Study circle",
+        "--address",
+        "study@lists.localhost",
+    ]);
+    let text = ok(&["import", "docs/examples/people.csv"]);
+    assert!(text.contains("5 imported, 0 skipped"), "{text}");
+    let text = ok(&["group", "rule", "All leaders", rule, "--dry-run"]);
+    assert!(text.contains("(2 people match now)"), "{text}");
+    let youth = r#"{"field": "team", "op": "equals", "value": "Youth"}"#;
+    let text = ok(&["group", "rule", "All leaders", youth, "--dry-run"]);
+    assert!(text.contains("(1 person matches now)"), "{text}");
+    ok(&[
+        "group",
+        "settings",
+        "Board",
+        r#"{"reply_to": "list", "subject_prefix": "[Board]"}"#,
+    ]);
+    ok(&[
+        "group",
+        "settings",
+        "Study circle",
+        r#"{"who_may_post": "managers", "member_action": "reject"}"#,
+    ]);
+    let text = ok(&["group", "recipients", "Study circle"]);
+    assert!(
+        text.contains("sam@example.org") && text.contains("1 recipient"),
+        "{text}"
+    );
+    assert!(ok(&["moderation", "list"]).contains("no posts held for moderation"));
+    assert!(ok(&["bounces", "list", "Board"]).contains("no bounces for Board"));
+}

@@ -566,3 +566,36 @@ async fn the_api_lists_opt_outs_with_channel_and_counts_them_per_post() {
     );
     app.stop().await;
 }
+
+crate::on_both_backends!(
+    the_one_click_link_names_nobody_and_readable_links_of_before_still_work,
+    async |db: &TestDb| {
+        use base64::Engine;
+        let sink = Sink::start().await;
+        let app = TestApp::spawn(test_config(&db.url, sink.addr)).await;
+        app.group("Board", "board", &["ann@x.org", "bo@x.org", "chair@x.org"])
+            .await;
+        post(&app, "board@lists.test", "One").await;
+        sink.wait_for_recipients(3, WAIT).await;
+        let link = link_of(&copy_for(&sink, "ann@x.org", "One").unwrap());
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        assert!(
+            !link.contains("ann") && !link.contains(&b64.encode("ann@x.org")),
+            "the link names its recipient: {link}"
+        );
+        // A link of the old, readable form, signed with the server's link key.
+        let key = app.store.secret("links", 0).await.unwrap();
+        let group = app.store.find_group("Board").await.unwrap().unwrap();
+        let old = circlemail::tokens::Signer::new(key).seal(
+            circlemail::unsubscribe::PURPOSE,
+            &format!("{}.{}", group.id, b64.encode("bo@x.org")),
+        );
+        for (who, path) in [("ann", link), ("bo", format!("/u/{old}"))] {
+            let done = post_form(app.http, &path, "List-Unsubscribe=One-Click").await;
+            assert_eq!(done.status, 200, "{who}: {}", done.body);
+        }
+        post(&app, "board@lists.test", "Two").await;
+        assert_eq!(delivered_to(&sink, "Two", 4).await, ["chair@x.org"]);
+        app.stop().await;
+    }
+);

@@ -296,7 +296,7 @@ pub async fn add_member(
     Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(m): ApiJson<MemberInput>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     find(&state, id).await?;
     let role = m.role.as_deref().unwrap_or("member");
     admin::check_role(role)?;
@@ -372,11 +372,22 @@ pub async fn add_member(
             now,
         )
         .await?;
-    Ok(if new {
+    // The membership as GET …/members shows it (this term of this person).
+    let membership = state
+        .store
+        .members(id)
+        .await?
+        .into_iter()
+        .find(|x| x.person_id == person_id && x.valid_from.as_deref() == m.valid_from.as_deref())
+        .ok_or_else(|| ApiError::not_found(format!("no membership of person {person_id}")))?;
+    let status = if new {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    })
+    };
+    let mut body = json!(membership);
+    body["group_id"] = json!(id);
+    Ok((status, Json(body)))
 }
 
 pub async fn remove_member(
@@ -568,12 +579,39 @@ pub struct RecipientParams {
 
 pub async fn recipients(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<RecipientParams>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
     if let Some(person) = p.person_id {
-        let why = state.resolver.explain(id, person).await?;
+        // A person outside the caller's scopes looks exactly like no person at all.
+        let unknown = || ApiError::not_found(format!("no person with id {person}"));
+        if caller
+            .access
+            .person_role(person)
+            .is_none_or(|r| r < Role::Auditor)
+        {
+            return Err(unknown());
+        }
+        let mut why = match state.resolver.explain(id, person).await {
+            Err(crate::store::StoreError::NotFound(_)) => return Err(unknown()),
+            other => other?,
+        };
+        // The paths go down from this group, inside the scope; terms elsewhere are named only
+        // for groups the caller can see.
+        if let Some(visible) = caller.access.visible_groups() {
+            let names: Vec<String> = state
+                .store
+                .list_groups()
+                .await?
+                .into_iter()
+                .filter(|g| visible.contains(&g.group.id))
+                .map(|g| format!("{}: ", g.group.name))
+                .collect();
+            why.inactive_terms
+                .retain(|t| names.iter().any(|n| t.starts_with(n.as_str())));
+        }
         return Ok(Json(
             json!({ "group_id": id, "person_id": person, "explanation": why }),
         ));

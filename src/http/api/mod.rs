@@ -30,6 +30,9 @@ pub use authz::Caller;
 
 use crate::{clock::SharedClock, config::Secret, groups::Resolver, store::Store};
 
+/// The largest request body taken (larger: `413`).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
 /// What the API handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -191,6 +194,11 @@ pub fn router(state: ApiState) -> Router {
     .add("post", "/gdpr/cleanup", gdpr::cleanup)
     .finish()
     .route("/openapi.json", get(openapi::document))
-    .with_state(state);
+    .with_state(state)
+    // Every error the API gives is the JSON form, whoever made it (a handler, an extractor,
+    // the router's 404/405, the body limit).
+    .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
+    .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+    .layer(middleware::map_response(super::error::json_errors));
     Router::new().nest("/api/v1", api)
 }

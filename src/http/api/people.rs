@@ -83,6 +83,12 @@ pub async fn delete(
             a.id
         )));
     }
+    if let Some(why) =
+        crate::admin::gdpr::delete_blocked_by_retention(&state.store, id, state.clock.now_ms())
+            .await?
+    {
+        return Err(ApiError::conflict(why));
+    }
     if state.store.delete_person(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

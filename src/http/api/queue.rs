@@ -85,9 +85,14 @@ pub async fn reenable(
     State(state): State<ApiState>,
     ApiPath((id, person)): ApiPath<(i64, i64)>,
 ) -> Result<Json<Value>, ApiError> {
-    let changed = state.store.reenable_bounced(id, person).await?;
+    // Nothing to re-enable (no bounce record, or no such person): 404, as docs/api.md says.
+    if !state.store.reenable_bounced(id, person).await? {
+        return Err(ApiError::not_found(format!(
+            "person {person} has no bounce record for group {id}"
+        )));
+    }
     Ok(Json(
-        json!({ "group_id": id, "person_id": person, "enabled": true, "changed": changed }),
+        json!({ "group_id": id, "person_id": person, "enabled": true, "changed": true }),
     ))
 }
 

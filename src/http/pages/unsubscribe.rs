@@ -222,7 +222,7 @@ async fn open(
     token: &str,
 ) -> Result<(Subscriber, String, &'static texts::Texts), PageResult> {
     let en = texts::for_language("en");
-    let Ok(who) = state.links.open(token) else {
+    let Ok(who) = state.links.open(token, state.clock.now_ms()) else {
         return Err(notice(StatusCode::BAD_REQUEST, en.invalid));
     };
     let group = match state.store.group(who.group_id).await {

@@ -54,6 +54,7 @@ pub fn web_config(db_url: &str, relay: SocketAddr) -> Config {
 pub struct TestApp {
     pub smtp: SocketAddr,
     pub lmtp: Option<SocketAddr>,
+    pub socketmap: Option<SocketAddr>,
     pub http: SocketAddr,
     pub store: Store,
     stop: Option<oneshot::Sender<()>>,
@@ -75,6 +76,7 @@ impl TestApp {
             .expect("app builds");
         let smtp = app.smtp_addrs()[0];
         let lmtp = app.lmtp_addrs().first().copied();
+        let socketmap = app.socketmap_addrs().first().copied();
         let http = app.http_addr().unwrap();
         let store = app.store().clone();
         let (tx, rx) = oneshot::channel();
@@ -88,6 +90,7 @@ impl TestApp {
         TestApp {
             smtp,
             lmtp,
+            socketmap,
             http,
             store,
             stop: Some(tx),

@@ -4,6 +4,7 @@ pub mod browser;
 pub mod db;
 pub mod dns;
 pub mod http;
+pub mod postfix;
 pub mod process;
 pub mod pyrelay;
 pub mod python;

@@ -51,6 +51,11 @@ impl Client {
         }
     }
 
+    /// The connection, for a test that writes and reads raw bytes from here on.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream.into_inner()
+    }
+
     /// Sends a command line (CRLF added) and returns the reply.
     pub async fn cmd(&mut self, line: &str) -> String {
         self.send(&format!("{line}\r\n")).await;
