@@ -20,6 +20,9 @@ pub enum AdminError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// The caller may see this but not do it (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The database failed; the cause is logged where it happened.
     #[error("{0}")]
     Internal(String),

@@ -88,13 +88,43 @@ pub async fn validate(store: &Store, input: &PersonInput) -> Result<(), AdminErr
     Ok(())
 }
 
-pub async fn apply(store: &Store, id: i64, input: &PersonInput) -> Result<(), AdminError> {
+/// Whether `changer` may change the address of person `id`. An address is what signs its
+/// person in, so the address of someone with an administrator account is changed only by an
+/// owner of the whole organisation (otherwise an administrator could give an owner's account an
+/// address of their own, sign in with it and hand themselves every right).
+pub async fn check_address_change(
+    store: &Store,
+    id: i64,
+    changer: &super::access::Access,
+) -> Result<(), AdminError> {
+    if store.account_of_person(id).await?.is_some()
+        && !changer
+            .org_role()
+            .is_some_and(|r| r >= super::access::Role::Owner)
+    {
+        return Err(AdminError::Forbidden(
+            "this person has an administrator account, whose sign-in is this address: only an \
+             owner of the whole organisation changes it"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Applies a validated change. A new address ends the person's web sessions.
+pub async fn apply(
+    store: &Store,
+    id: i64,
+    input: &PersonInput,
+    now: i64,
+) -> Result<(), AdminError> {
     let email = input.email.as_deref().map(parse_email).transpose()?;
     store
         .update_person(
             id,
             email.as_ref(),
             input.name.as_ref().map(|n| n.as_deref()),
+            now,
         )
         .await?;
     if input.status.is_some() || input.membership_type.is_some() || input.profile_type.is_some() {

@@ -47,7 +47,7 @@ pub(super) async fn run(config: &Config, command: AdminCommand) -> anyhow::Resul
         AdminCommand::SignInLink { email } => {
             let address = crate::model::address::EmailAddress::parse(&email)
                 .map_err(|e| anyhow::anyhow!("{email}: {e}"))?;
-            let Some(person) = store.signin_person(&address.key()).await? else {
+            let Some((person, _)) = store.signin_person(&address.key()).await? else {
                 anyhow::bail!(
                     "{email} is nobody here (add them first: `circlemail person add {email}`)"
                 );

@@ -146,7 +146,7 @@ pub(super) async fn person(config: &Config, command: PersonCommand) -> anyhow::R
             let person = store
                 .upsert_person(&address, name.as_deref(), SystemClock.now_ms())
                 .await?;
-            apply(&store, person.id, &input).await?;
+            apply(&store, person.id, &input, SystemClock.now_ms()).await?;
             println!("added {address} (id {})", person.id);
         }
         PersonCommand::Show { email } => {
@@ -165,7 +165,7 @@ pub(super) async fn person(config: &Config, command: PersonCommand) -> anyhow::R
             let id = person_id(&store, &email).await?;
             let input = attributes.input(new_email)?;
             validate(&store, &input).await?;
-            apply(&store, id, &input).await?;
+            apply(&store, id, &input, SystemClock.now_ms()).await?;
             println!("updated {email}");
         }
         PersonCommand::Delete { email } => {

@@ -74,6 +74,7 @@ impl From<crate::admin::AdminError> for ApiError {
             A::NotFound(m) => ApiError::not_found(m),
             A::Invalid(m) => ApiError::invalid(m),
             A::Conflict(m) => ApiError::conflict(m),
+            A::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             A::Internal(_) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

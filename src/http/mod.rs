@@ -24,6 +24,7 @@ pub fn router(
     unsubscribe: pages::unsubscribe::UnsubscribeState,
     web: web::WebState,
 ) -> Router {
+    let secure = web.secure;
     Router::new()
         .route("/healthz", get(healthz))
         .with_state(store)
@@ -56,7 +57,10 @@ pub fn router(
         .merge(web.api_router.clone())
         .merge(web::router(web.clone()))
         .merge(Router::new().fallback(web::not_found).with_state(web))
-        .layer(axum::middleware::from_fn(web::frame::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            secure,
+            web::frame::security_headers,
+        ))
 }
 
 /// The pages' state: the sign-in, the admin API (its state and its router, for in-process
@@ -76,7 +80,7 @@ pub fn web_state(
         origin: web::origin_of(&config.http.public_url),
         site_name: config.web.site_name.clone(),
         trusted_proxies: config.http.trusted_proxies.clone(),
-        assets: web::frame::asset_paths(),
+        assets: web::frame::asset_paths().clone(),
     }
 }
 

@@ -140,13 +140,15 @@ impl Signin {
         language: &str,
     ) -> Result<Requested, StoreError> {
         let now = self.clock.now_ms();
-        let (by_address, by_client) = self
+        let limits = (
+            i64::from(self.settings.per_address),
+            i64::from(self.settings.per_client),
+        );
+        let taken = self
             .store
-            .count_signin_request(&hash_address(address), client, now, now - HOUR_MS)
+            .take_signin_request(&hash_address(address), client, now, now - HOUR_MS, limits)
             .await?;
-        if by_address > i64::from(self.settings.per_address)
-            || by_client > i64::from(self.settings.per_client)
-        {
+        if !taken {
             tracing::info!(
                 client,
                 "sign-in request over the hourly limit; no mail sent"
@@ -177,7 +179,7 @@ impl Signin {
         next_path: Option<&str>,
         language: &str,
     ) -> Result<(), StoreError> {
-        let Some(person_id) = self.store.signin_person(&address.key()).await? else {
+        let Some((person_id, stored)) = self.store.signin_person(&address.key()).await? else {
             return Ok(());
         };
         let link = self.link(person_id, next_path).await?;
@@ -193,7 +195,7 @@ impl Signin {
         let post = system_post(
             &self.sender,
             self.clock.now_ms(),
-            &address.to_string(),
+            &stored,
             &fill(t.subject),
             &fill(t.body),
         );
@@ -268,7 +270,12 @@ impl Signin {
             return Ok(None);
         };
         let idle = self.settings.idle_timeout.as_millis() as i64;
-        if s.revoked_at.is_some() || s.expires_at <= now || s.last_seen_at + idle <= now {
+        let max_age = self.settings.max_age.as_millis() as i64;
+        if s.revoked_at.is_some()
+            || s.expires_at <= now
+            || s.created_at + max_age <= now
+            || s.last_seen_at + idle <= now
+        {
             return Ok(None);
         }
         if now - s.last_seen_at >= TOUCH_EVERY_MS {

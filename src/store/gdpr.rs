@@ -170,6 +170,14 @@ impl Store {
             .bind(person_id)
             .execute(&mut *tx)
             .await?;
+        // Sign-in mail to them (their address, a link) goes with them.
+        sqlx::query(
+            "DELETE FROM posts WHERE kind = 'system'
+               AND id IN (SELECT post_id FROM deliveries WHERE LOWER(recipient) = $1)",
+        )
+        .bind(email_key)
+        .execute(&mut *tx)
+        .await?;
         removed.held_posts = sqlx::query("DELETE FROM held_posts WHERE LOWER(author) = $1")
             .bind(email_key)
             .execute(&mut *tx)

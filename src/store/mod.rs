@@ -96,19 +96,31 @@ impl Store {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = self.pool.acquire().await?;
+                let before = applied_migrations(&mut conn).await;
                 conn.execute("PRAGMA foreign_keys = OFF").await?;
                 let ran = SQLITE_MIGRATIONS.run(&mut *conn).await;
-                let broken = sqlx::query("PRAGMA foreign_key_check")
-                    .fetch_all(&mut *conn)
-                    .await;
+                let changed = applied_migrations(&mut conn).await != before;
+                let broken = match changed {
+                    true => sqlx::query("PRAGMA foreign_key_check")
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map(|rows| {
+                            rows.iter()
+                                .filter_map(|r| sqlx::Row::try_get::<String, _>(r, 0).ok())
+                                .collect::<std::collections::BTreeSet<_>>()
+                        }),
+                    false => Ok(Default::default()),
+                };
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 ran?;
-                if !broken?.is_empty() {
-                    return Err(StoreError::Conflict(
-                        "the database has rows whose references point nowhere \
-                         (PRAGMA foreign_key_check) after the migrations"
-                            .into(),
-                    ));
+                let broken = broken?;
+                if !broken.is_empty() {
+                    return Err(StoreError::Conflict(format!(
+                        "after the migrations, rows of {} refer to rows that do not exist \
+                         (PRAGMA foreign_key_check names them); repair the database before \
+                         starting",
+                        broken.into_iter().collect::<Vec<_>>().join(", ")
+                    )));
                 }
             }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
@@ -133,6 +145,15 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How many migrations the database has applied (0 for a new one, which has no table yet).
+async fn applied_migrations(conn: &mut sqlx::AnyConnection) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|r| sqlx::Row::try_get::<i64, _>(&r, "n"))
+        .unwrap_or(0)
 }
 
 /// Creates the folder of a SQLite file and asks sqlx to create the file itself.

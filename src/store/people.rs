@@ -384,25 +384,35 @@ impl Store {
             .collect()
     }
 
-    /// Changes a person's address and/or name (`Some(None)` clears the name).
+    /// Changes a person's address and/or name (`Some(None)` clears the name). The address is
+    /// what signs a person in: a new one ends their web sessions and unused sign-in links.
     pub async fn update_person(
         &self,
         id: i64,
         email: Option<&EmailAddress>,
         name: Option<Option<&str>>,
+        now: i64,
     ) -> Result<(), StoreError> {
         if let Some(email) = email {
-            if self.find_person(email).await?.is_some_and(|p| p.id != id) {
-                return Err(StoreError::Conflict(format!(
-                    "{email} belongs to another person"
-                )));
+            match self.find_person(email).await? {
+                Some(p) if p.id != id => {
+                    return Err(StoreError::Conflict(format!(
+                        "{email} belongs to another person"
+                    )));
+                }
+                Some(p) if p.email == email.to_string() => {} // unchanged
+                _ => {
+                    let mut tx = self.pool().begin().await?;
+                    sqlx::query("UPDATE people SET email = $1, email_key = $2 WHERE id = $3")
+                        .bind(email.to_string())
+                        .bind(email.key())
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    super::signin::end_sign_ins(&mut tx, id, now).await?;
+                    tx.commit().await?;
+                }
             }
-            sqlx::query("UPDATE people SET email = $1, email_key = $2 WHERE id = $3")
-                .bind(email.to_string())
-                .bind(email.key())
-                .bind(id)
-                .execute(self.pool())
-                .await?;
         }
         if let Some(name) = name {
             sqlx::query("UPDATE people SET name = $1 WHERE id = $2")

@@ -60,16 +60,41 @@ fn session_of(r: &AnyRow) -> Result<Session, sqlx::Error> {
     })
 }
 
+/// Ends a person's sessions and spends their unused links, inside `tx`.
+pub(super) async fn end_sign_ins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    person_id: i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let ended = sqlx::query(
+        "UPDATE web_sessions SET revoked_at = $2 WHERE person_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(person_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE signin_links SET used_at = $2 WHERE person_id = $1 AND used_at IS NULL")
+        .bind(person_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(ended)
+}
+
 impl Store {
-    /// Records a request for a link and answers how many there were in the window, for this
-    /// address and for this client (the new one included).
-    pub async fn count_signin_request(
+    /// Counts the requests for a link in the window, for this address and from this client,
+    /// this one included; under both limits it is recorded and the answer is true, over either
+    /// it is not (an over-limit request leaves nothing behind). The insert comes first so the
+    /// transaction holds the write lock from its start (SQLite cannot upgrade a read).
+    pub async fn take_signin_request(
         &self,
         address_hash: &str,
         client: &str,
         now: i64,
         since: i64,
-    ) -> Result<(i64, i64), StoreError> {
+        limits: (i64, i64),
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("INSERT INTO signin_requests (at, address_hash, client) VALUES ($1, $2, $3)")
             .bind(now)
@@ -86,17 +111,27 @@ impl Store {
         .bind(since)
         .fetch_one(&mut *tx)
         .await?;
+        let (by_address, by_client): (i64, i64) = (row.try_get("a")?, row.try_get("c")?);
+        if by_address > limits.0 || by_client > limits.1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         tx.commit().await?;
-        Ok((row.try_get("a")?, row.try_get("c")?))
+        Ok(true)
     }
 
-    /// The person with this address who may sign in (not erased).
-    pub async fn signin_person(&self, email_key: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT id FROM people WHERE email_key = $1 AND erased_at IS NULL")
-            .bind(email_key)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    /// The person with this address who may sign in (not erased): id and stored address.
+    pub async fn signin_person(
+        &self,
+        email_key: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, email FROM people WHERE email_key = $1 AND erased_at IS NULL")
+                .bind(email_key)
+                .fetch_optional(self.pool())
+                .await?;
+        row.map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+            .transpose()
     }
 
     pub async fn create_signin_link(
@@ -164,6 +199,14 @@ impl Store {
             return Ok(None);
         };
         let person_id: i64 = spent.try_get("person_id")?;
+        // The other links mailed in the meantime are spent too: one sign-in per request.
+        sqlx::query(
+            "UPDATE signin_links SET used_at = $2 WHERE person_id = $1 AND used_at IS NULL",
+        )
+        .bind(person_id)
+        .bind(session.now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO web_sessions (token_hash, person_id, created_at, last_seen_at,
                                        expires_at, client, user_agent)
@@ -260,16 +303,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Ends every session of a person (sign out everywhere, account deactivated, erased).
+    /// Ends every session of a person and spends their unused sign-in links (sign out
+    /// everywhere, account deactivated, address changed). Returns the sessions ended.
     pub async fn revoke_sessions_of(&self, person_id: i64, now: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE web_sessions SET revoked_at = $2 WHERE person_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(person_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected())
+        let mut tx = self.pool().begin().await?;
+        let ended = end_sign_ins(&mut tx, person_id, now).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// Forgets what no longer matters: requests older than `requests_before`, links and
@@ -288,6 +328,15 @@ impl Store {
             .bind(ended_before)
             .execute(self.pool())
             .await?;
+        // Mail of the server itself (sign-in links) is not kept once delivered or failed.
+        sqlx::query(
+            "DELETE FROM posts WHERE kind = 'system' AND received_at < $1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.post_id = posts.id AND d.status IN ('queued', 'deferred'))",
+        )
+        .bind(ended_before)
+        .execute(self.pool())
+        .await?;
         sqlx::query(
             "DELETE FROM web_sessions WHERE expires_at < $1 OR revoked_at < $1 OR last_seen_at < $2",
         )

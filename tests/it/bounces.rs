@@ -84,7 +84,7 @@ async fn bounces(app: &TestApp, group_id: i64) -> Value {
 async fn processed(app: &TestApp, n: usize) -> String {
     let start = tokio::time::Instant::now();
     loop {
-        let r = request(app.http, "GET", "/metrics", None, None).await;
+        let r = request(app.http, "GET", "/metrics", Some(TOKEN), None).await;
         let scored = metric(&r.body, "circlemail_bounces{result=\"scored\"}");
         let ignored = metric(&r.body, "circlemail_bounces{result=\"ignored\"}");
         if scored + ignored >= n as f64 {

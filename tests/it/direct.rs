@@ -203,7 +203,7 @@ on_both_backends!(
         assert_eq!(r.status, 404, "{}", r.body);
 
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let r = request(app.http, "GET", "/metrics", None, None).await;
+        let r = request(app.http, "GET", "/metrics", Some(TOKEN), None).await;
         assert_eq!(r.status, 200);
         assert!(
             r.body

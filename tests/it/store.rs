@@ -182,3 +182,99 @@ on_both_backends!(
         assert!(dup.unwrap_err().to_string().contains("already the address"));
     }
 );
+
+/// A database made by an earlier version (migrations up to 0005) with posts being delivered
+/// is upgraded in place: the rebuilt `posts` table keeps every post and every recipient, and
+/// takes mail of the server itself (no group) afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_sqlite_database_with_mail_in_flight_upgrades_in_place() {
+    use sqlx::{Executor, Row};
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir(&old).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, old.join(&name)).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    pool.execute("PRAGMA foreign_keys = ON").await.unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.execute(
+        "INSERT INTO groups (id, name, address, created_at) VALUES (7, 'Board', 'board@lists.test', 1);
+         INSERT INTO posts (id, queue_id, group_id, author_envelope, envelope_from, received_at, size,
+                            original, list_copy, kind, personal_to, author)
+           VALUES (3, 'Q3', 7, 'a@x.org', 'board-bounces@lists.test', 5, 4, X'41424344', X'45464748',
+                   'post', 2, 'a@x.org');
+         INSERT INTO deliveries (post_id, recipient, status, next_attempt_at, updated_at)
+           VALUES (3, 'ann@x.org', 'delivered', 5, 5), (3, 'bo@x.org', 'deferred', 9, 5),
+                  (3, 'cy@x.org', 'queued', 5, 5);",
+    )
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::connect(&format!("sqlite://{}/old.db", dir.path().display()), 2)
+        .await
+        .unwrap();
+    store.migrate().await.expect("the upgrade runs");
+    let rows = sqlx::query(
+        "SELECT d.recipient, d.status, p.queue_id, p.group_id, p.list_copy, p.personal_to
+         FROM deliveries d JOIN posts p ON p.id = d.post_id ORDER BY d.recipient",
+    )
+    .fetch_all(&sqlx::SqlitePool::connect(&url).await.unwrap())
+    .await
+    .unwrap();
+    let seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.get("recipient"), r.get("status")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("ann@x.org".into(), "delivered".into()),
+            ("bo@x.org".into(), "deferred".into()),
+            ("cy@x.org".into(), "queued".into())
+        ]
+    );
+    assert_eq!(rows[0].get::<i64, _>("group_id"), 7);
+    assert_eq!(rows[0].get::<Vec<u8>, _>("list_copy"), b"EFGH");
+    assert_eq!(rows[0].get::<i64, _>("personal_to"), 2);
+    // Mail for a person, of no group, fits now.
+    let system = NewPost {
+        kind: "system",
+        personal: 0,
+        author: None,
+        queue_id: "QS".into(),
+        group_id: None,
+        author_envelope: String::new(),
+        envelope_from: "no-reply@lists.test".into(),
+        message_id: None,
+        received_at: 10,
+        original: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        list_copy: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+        recipients: vec!["ann@x.org".into()],
+    };
+    store.insert_accepted(&[system], &[], &[]).await.unwrap();
+    // Deleting the old post still takes its recipients with it (the reference survived).
+    sqlx::query("DELETE FROM posts WHERE id = 3")
+        .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    let left = sqlx::query("SELECT COUNT(*) AS n FROM deliveries WHERE post_id = 3")
+        .fetch_one(&sqlx::SqlitePool::connect(&url).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(left.get::<i64, _>("n"), 0);
+    // Starting again applies nothing and checks nothing.
+    store.migrate().await.unwrap();
+}

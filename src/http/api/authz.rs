@@ -25,6 +25,12 @@ use crate::{
     store::accounts::{Account, AuditEntry},
 };
 
+/// A caller worked out by a web page from its session, for the API calls the page makes
+/// in-process (`http::web::client`). Only this crate can make one; requests from the network
+/// never carry it, and the API trusts no other extension.
+#[derive(Debug, Clone)]
+pub struct InProcess(pub(crate) Arc<Caller>);
+
 /// The caller of a request, for handlers (`Extension<Arc<Caller>>`).
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -42,7 +48,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn authenticate(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    state: &ApiState,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -102,15 +111,20 @@ fn forbidden(have: Option<Role>, need: Role, org_wide: bool) -> ApiError {
     )
 }
 
-/// Whether `access` may use `spec` on the object `id` (a group or person id), as far as that
-/// can be told without the database: for a page deciding which links and buttons to show.
-/// Routes on held posts answer for the caller's best role anywhere.
+/// Whether `access` may use `spec` on the object `id`, as far as that can be told without the
+/// database: for a page deciding which links and buttons to show. `id` is a group or person
+/// id as the route's target says; for routes on a held post, the id of **the post's group**
+/// (without it: the caller's best role anywhere).
 pub fn permits(access: &Access, spec: &RouteSpec, id: Option<i64>) -> bool {
     let need = spec.rule.role;
     let enough = |r: Option<Role>| r.is_some_and(|r| r >= need);
     match spec.rule.target {
         Target::Any => true,
-        Target::Anywhere | Target::Held => enough(access.any_role()),
+        Target::Anywhere => enough(access.any_role()),
+        Target::Held => match id {
+            Some(g) => enough(access.org_role()) || enough(access.group_role(g)),
+            None => enough(access.any_role()),
+        },
         Target::Org => enough(access.org_role()),
         Target::ParentInBody => match id {
             Some(p) => enough(access.group_role(p)),
@@ -217,8 +231,8 @@ pub async fn authorize(
     let (mut parts, body) = request.into_parts();
     // A call made in-process by a web page carries the caller it worked out from the session;
     // requests from the network cannot carry extensions.
-    let caller = match parts.extensions.get::<Arc<Caller>>() {
-        Some(c) => c.clone(),
+    let caller = match parts.extensions.get::<InProcess>() {
+        Some(c) => c.0.clone(),
         None => Arc::new(authenticate(&state, &parts.headers).await?),
     };
     let params = RawPathParams::from_request_parts(&mut parts, &state)

@@ -50,6 +50,7 @@ pub async fn create(
             name: None,
             ..input
         },
+        state.clock.now_ms(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(detail(&state, person.id).await?)))
@@ -64,12 +65,20 @@ pub async fn read(
 
 pub async fn update(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PersonInput>,
 ) -> Result<Json<PersonDetail>, ApiError> {
-    detail(&state, id).await?;
+    let current = detail(&state, id).await?;
     validate(&state.store, &input).await?;
-    apply(&state.store, id, &input).await?;
+    if input
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case(&current.email))
+    {
+        crate::admin::people::check_address_change(&state.store, id, &caller.access).await?;
+    }
+    apply(&state.store, id, &input, state.clock.now_ms()).await?;
     Ok(Json(detail(&state, id).await?))
 }
 

@@ -96,8 +96,26 @@ pub async fn reenable(
     ))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
+/// `GET /metrics`: Prometheus text format, for an account (or the break-glass token) that is an
+/// auditor or more of the whole organisation (`Authorization: Bearer`, as Prometheus's
+/// `authorization` setting sends it). Not public: the counts move when mail is sent, and a
+/// sign-in mail goes only to known addresses.
+pub async fn metrics(
+    State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = super::authz::authenticate(&state, &headers).await?;
+    let role = caller.access.org_role();
+    if !role.is_some_and(|r| r >= crate::admin::access::Role::Auditor) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "/metrics needs the role auditor for the whole organisation; you hold {}",
+                role.map(|r| r.as_str()).unwrap_or("no role")
+            ),
+        ));
+    }
     let figures = state.store.queue_figures().await?;
     Ok((
         StatusCode::OK,

@@ -14,13 +14,15 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A whole page around `body` (already escaped).
+/// A whole page around `body` (already escaped), with the one stylesheet (no inline style: the
+/// Content-Security-Policy allows only our own files).
 pub fn page(title: &str, body: &str) -> String {
+    let (css, _) = crate::http::web::frame::asset_paths();
+    let css = css.as_str();
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
-         button{{font-size:1.1rem;padding:.6rem 1.2rem}}textarea{{width:100%}}dt{{font-weight:bold}}</style></head>\
-         <body><h1>{t}</h1>{body}</body></html>",
+         <title>{t}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><main class=\"narrow\"><h1>{t}</h1>{body}</main></body></html>",
         t = esc(title)
     )
 }

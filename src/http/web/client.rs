@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use crate::http::api::Caller;
+use crate::http::api::{Caller, authz};
 
 /// What the API refused, as it said it.
 #[derive(Debug, Clone)]
@@ -90,7 +90,7 @@ impl Api {
             .uri(format!("/api/v1{path}"))
             .header(header::CONTENT_TYPE, "application/json");
         if let Some(ext) = request.extensions_mut() {
-            ext.insert(self.caller.clone());
+            ext.insert(authz::InProcess(self.caller.clone()));
         }
         let body = match body {
             Some(b) => Body::from(b.to_string()),

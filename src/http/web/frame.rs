@@ -36,18 +36,32 @@ fn version(s: &str) -> String {
         .collect()
 }
 
-/// The addresses of the stylesheet and the script.
-pub fn asset_paths() -> (String, String) {
-    (
-        format!("/static/style.css?v={}", version(STYLE)),
-        format!("/static/app.js?v={}", version(SCRIPT)),
-    )
+/// The addresses of the stylesheet and the script (worked out once).
+pub fn asset_paths() -> &'static (String, String) {
+    static PATHS: std::sync::LazyLock<(String, String)> = std::sync::LazyLock::new(|| {
+        (
+            format!("/static/style.css?v={}", version(STYLE)),
+            format!("/static/app.js?v={}", version(SCRIPT)),
+        )
+    });
+    &PATHS
 }
 
-/// The security headers, on every answer of the HTTP listener (pages, API, static files).
-pub async fn security_headers(request: Request, next: Next) -> Response {
+/// The security headers, on every answer of the HTTP listener (pages, API, static files);
+/// with an https `public_url` (`secure`), HSTS too.
+pub async fn security_headers(
+    axum::extract::State(secure): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
+    if secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),

@@ -9,7 +9,10 @@
 //! in the `X-CSRF-Token` header (the little script). A POST whose `Origin` is another site, or
 //! whose `Sec-Fetch-Site` says cross-site, is refused before anything else.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     body::Body,
@@ -32,9 +35,9 @@ use crate::{
     store::signin::Session,
 };
 
-/// The most a URL-encoded form may be (file uploads are multipart and carry the token in the
-/// query instead).
-const MAX_FORM: usize = 2 * 1024 * 1024;
+/// The most a URL-encoded form may be (read before anyone is known; file uploads are multipart
+/// and carry the token in the query instead).
+const MAX_FORM: usize = 256 * 1024;
 
 /// The signed-in person (or nobody) and what a page needs to draw itself.
 #[derive(Debug, Clone)]
@@ -104,22 +107,61 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The client's address: the peer, or behind a trusted proxy the last `X-Forwarded-For` entry.
-pub fn client_ip(state: &WebState, peer: Option<SocketAddr>, headers: &HeaderMap) -> String {
-    let peer_ip = peer.map(|p| p.ip());
-    if let Some(ip) = peer_ip
-        && state.trusted_proxies.contains(&ip)
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-    {
-        return forwarded.to_string();
+/// The client's address: the peer, or behind trusted proxies the right-most `X-Forwarded-For`
+/// entry (over every such header line) that is not one of them. IPv4-mapped IPv6 addresses are
+/// read as IPv4.
+pub fn client_ip(
+    proxies: &[IpAddr],
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let trusted = |ip: &IpAddr| proxies.iter().any(|t| t.to_canonical() == *ip);
+    let mut ip = peer.map(|p| p.ip().to_canonical())?;
+    if !trusted(&ip) {
+        return Some(ip);
     }
-    peer_ip
-        .map(|i| i.to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|i| i.to_canonical())
+        .collect();
+    for hop in forwarded.iter().rev() {
+        ip = *hop;
+        if !trusted(hop) {
+            break;
+        }
+    }
+    Some(ip)
+}
+
+/// The key a client is counted under for rate limits: its IPv4 address, or its IPv6 /64 (one
+/// household or server has a whole /64).
+pub fn client_key(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(v4) => v4.to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// The language of a request: the switch's cookie, or the browser's `Accept-Language`.
+pub fn language(state: &WebState, headers: &HeaderMap) -> Lang {
+    cookie(headers, cookie_names(state.secure).lang)
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| {
+            Lang::negotiate(
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            )
+        })
 }
 
 /// Whether a state change may come from where its headers say it comes from.
@@ -137,8 +179,11 @@ fn same_origin(state: &WebState, headers: &HeaderMap) -> bool {
     if origin.eq_ignore_ascii_case(&state.origin) {
         return true;
     }
-    // Reached under another name than public_url (localhost, an IP): the browser names the
-    // host it sent the request to, which no other site can choose.
+    if state.secure {
+        return false; // https: only the public origin
+    }
+    // Plain http, reached under another name than public_url (localhost, an IP): the browser
+    // names the host it sent the request to, which no other site can choose.
     headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -156,20 +201,25 @@ async fn posted_token(request: Request) -> Result<(Option<String>, Request), Res
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let from_query = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "csrf")
-            .map(|(_, v)| v.into_owned())
-    });
-    if let Some(t) = from_header.or(from_query) {
+    if let Some(t) = from_header {
         return Ok((Some(t), request));
     }
-    let is_form = request
+    let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data") {
+        // A file upload: the token is in the form's action URL.
+        let from_query = request.uri().query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v.into_owned())
+        });
+        return Ok((from_query, request));
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Ok((None, request));
     }
     let (parts, body) = request.into_parts();
@@ -199,17 +249,9 @@ pub async fn gate(
 ) -> Response {
     let names = cookie_names(state.secure);
     let headers = request.headers().clone();
-    let lang = cookie(&headers, names.lang)
-        .and_then(Lang::parse)
-        .unwrap_or_else(|| {
-            Lang::negotiate(
-                headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-            )
-        });
+    let lang = language(&state, &headers);
     let path = request.uri().path().to_string();
+    let had_session_cookie = cookie(&headers, names.session).is_some();
     let session = match cookie(&headers, names.session) {
         Some(value) => match state.signin.session(value).await {
             Ok(s) => s,
@@ -314,28 +356,46 @@ pub async fn gate(
         }
     }
     let ip = client_ip(
-        &state,
+        &state.trusted_proxies,
         request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0),
         &headers,
     );
+    let dead_session = had_session_cookie && viewer.session.is_none();
     request.extensions_mut().insert(Arc::new(viewer));
-    request.extensions_mut().insert(ClientIp(ip));
+    request.extensions_mut().insert(ClientIp {
+        shown: ip
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        key: client_key(ip),
+    });
     let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    let handler_set_cookies = h.contains_key(header::SET_COOKIE);
     if let Some(p) = new_pre {
-        response.headers_mut().append(
+        h.append(
             header::SET_COOKIE,
             set_cookie(state.secure, names.pre, &p, None),
+        );
+    }
+    if dead_session && !handler_set_cookies {
+        // The session ended (signed out elsewhere, timed out): the browser forgets the cookie.
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(state.secure, names.session, "", Some(0)),
         );
     }
     response
 }
 
-/// The client's address, for handlers (rate limits, the session list).
+/// The client's address, for handlers: as shown (the session list) and as counted (rate limits).
 #[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub struct ClientIp {
+    pub shown: String,
+    pub key: String,
+}
 
 /// The administrator behind a session: `None` without an active account.
 async fn caller_of(state: &WebState, s: &Session) -> Result<Option<Arc<Caller>>, ErrorPage> {
@@ -363,3 +423,68 @@ async fn caller_of(state: &WebState, s: &Session) -> Result<Option<Arc<Caller>>,
 }
 
 use axum::extract::FromRequestParts;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer = |ip: &str| Some(SocketAddr::new(ip.parse().unwrap(), 4000));
+        let one = |ip: &str| Some(ip.parse::<IpAddr>().unwrap());
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(&[proxy], peer("192.0.2.9"), &headers(&["203.0.113.5"])),
+            one("192.0.2.9")
+        );
+        // Behind the proxy: the right-most entry not a proxy, over every header line (a client
+        // cannot choose its address by sending a header line of its own first).
+        assert_eq!(
+            client_ip(
+                &[proxy],
+                peer("10.0.0.1"),
+                &headers(&["6.6.6.6", "198.51.100.7, 10.0.0.1"])
+            ),
+            one("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(
+                &[proxy],
+                peer("10.0.0.1"),
+                &headers(&["6.6.6.6, 198.51.100.7"])
+            ),
+            one("198.51.100.7")
+        );
+        // A proxy seen through a dual-stack socket is still the proxy.
+        assert_eq!(
+            client_ip(
+                &[proxy],
+                peer("::ffff:10.0.0.1"),
+                &headers(&["198.51.100.7"])
+            ),
+            one("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(&[], peer("::ffff:192.0.2.9"), &HeaderMap::new()),
+            one("192.0.2.9")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a = client_key(Some("2001:db8:1:2:aaaa::1".parse().unwrap()));
+        let b = client_key(Some("2001:db8:1:2:bbbb::9".parse().unwrap()));
+        assert_eq!(a, b);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(client_key(Some("192.0.2.9".parse().unwrap())), "192.0.2.9");
+    }
+}

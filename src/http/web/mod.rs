@@ -24,7 +24,6 @@ use axum::{
     Router,
     extract::Request,
     handler::Handler,
-    http::header,
     middleware,
     routing::{MethodFilter, get, on},
 };
@@ -142,18 +141,13 @@ pub async fn not_found(
     axum::extract::State(state): axum::extract::State<WebState>,
     request: Request,
 ) -> axum::response::Response {
-    let lang = texts::Lang::negotiate(
-        request
-            .headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    );
+    let lang = gate::language(&state, request.headers());
     frame::error(&state, lang, frame::ErrorPage::NotFound)
 }
 
-/// Whether `path` is the address of one of our GET pages (for "sign in, then go back there"
-/// and the language switch: we only ever send people to our own pages).
+/// Whether `path` is the address of one of our GET pages for signed-in people, or the home page
+/// (for "sign in, then go back there" and the language switch: we only ever send people to our
+/// own pages, and never to a sign-in page — a chain of two sign-in links could swap a session).
 pub fn own_page(path: &str) -> bool {
     if path.len() > 300 || !path.starts_with('/') || path.starts_with("//") {
         return false;
@@ -164,7 +158,7 @@ pub fn own_page(path: &str) -> bool {
     }
     let segments: Vec<&str> = path.split('/').collect();
     pages::PAGES.iter().any(|p| {
-        p.method == "get" && {
+        p.method == "get" && (p.audience != pages::Audience::Public || p.path == "/") && {
             let pattern: Vec<&str> = p.path.split('/').collect();
             pattern.len() == segments.len()
                 && pattern.iter().zip(&segments).all(|(want, have)| {
@@ -197,5 +191,7 @@ mod tests {
         assert!(!own_page("/nowhere"));
         assert!(!own_page("/signout")); // a POST only
         assert!(!own_page("admin"));
+        assert!(!own_page("/signin"));
+        assert!(!own_page("/signin/cs_someone_elses_link"));
     }
 }

@@ -136,7 +136,7 @@ pub async fn form(
 pub async fn request(
     State(state): State<WebState>,
     Extension(viewer): Extension<Arc<Viewer>>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
+    Extension(client): Extension<ClientIp>,
     WebForm(form): WebForm<SigninForm>,
 ) -> Response {
     let c = Common::get(viewer.lang);
@@ -151,7 +151,7 @@ pub async fn request(
     let next = own_page(&form.next).then_some(form.next.as_str());
     match state
         .signin
-        .request(&address, &client, next, viewer.lang.code())
+        .request(&address, &client.key, next, viewer.lang.code())
         .await
     {
         Ok(Requested::Accepted) => {
@@ -235,14 +235,18 @@ pub async fn confirm(
 pub async fn redeem(
     State(state): State<WebState>,
     Extension(viewer): Extension<Arc<Viewer>>,
-    Extension(ClientIp(client)): Extension<ClientIp>,
+    Extension(client): Extension<ClientIp>,
     WebPath(token): WebPath<String>,
     headers: HeaderMap,
 ) -> Response {
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok());
-    let started = match state.signin.redeem(&token, Some(&client), agent).await {
+    let started = match state
+        .signin
+        .redeem(&token, Some(&client.shown), agent)
+        .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => {
             return match state.signin.peek(&token).await {
