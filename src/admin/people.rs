@@ -98,9 +98,9 @@ pub async fn check_address_change(
     changer: &super::access::Access,
 ) -> Result<(), AdminError> {
     if store.account_of_person(id).await?.is_some()
-        && !changer
+        && changer
             .org_role()
-            .is_some_and(|r| r >= super::access::Role::Owner)
+            .is_none_or(|r| r < super::access::Role::Owner)
     {
         return Err(AdminError::Forbidden(
             "this person has an administrator account, whose sign-in is this address: only an \

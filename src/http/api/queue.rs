@@ -106,7 +106,7 @@ pub async fn metrics(
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = super::authz::authenticate(&state, &headers).await?;
     let role = caller.access.org_role();
-    if !role.is_some_and(|r| r >= crate::admin::access::Role::Auditor) {
+    if role.is_none_or(|r| r < crate::admin::access::Role::Auditor) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
