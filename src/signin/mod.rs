@@ -256,6 +256,8 @@ impl Signin {
             return Ok(None);
         };
         tracing::info!(person_id = link.person_id, "signed in by mail link");
+        self.audit(&link.email, link.person_id, "sign in (web)")
+            .await;
         Ok(Some(Started {
             cookie,
             person_id: link.person_id,
@@ -298,11 +300,34 @@ impl Signin {
             .await
     }
 
-    /// Ends all of `person_id`'s sessions.
-    pub async fn sign_out_everywhere(&self, person_id: i64) -> Result<u64, StoreError> {
-        self.store
+    /// Ends all of `person_id`'s sessions (`actor`: who asked).
+    pub async fn sign_out_everywhere(
+        &self,
+        person_id: i64,
+        actor: &str,
+    ) -> Result<u64, StoreError> {
+        let ended = self
+            .store
             .revoke_sessions_of(person_id, self.clock.now_ms())
-            .await
+            .await?;
+        self.audit(actor, person_id, "sign out everywhere (web)")
+            .await;
+        Ok(ended)
+    }
+
+    /// Sign-ins are in the audit log (who could see what, and when): never fails the caller.
+    async fn audit(&self, actor: &str, person_id: i64, action: &str) {
+        let entry = crate::store::accounts::AuditEntry {
+            at: self.clock.now_ms(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            object: Some(format!("people/{person_id}")),
+            person_id: Some(person_id),
+            ..Default::default()
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, action, "cannot write the audit log");
+        }
     }
 
     /// Forgets requests older than a day, and links and sessions ended more than a day ago.

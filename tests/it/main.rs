@@ -28,3 +28,7 @@ mod signing;
 mod store;
 mod unsubscribe;
 mod web;
+mod web_admin;
+mod web_admin_ops;
+mod web_archives;
+mod web_members;

@@ -127,6 +127,16 @@ on_both_backends!(
         assert_eq!(overview.status, 200, "{}", overview.body);
         assert_eq!(overview.h1(), "Overview");
         assert!(overview.body.contains("ana@club.example"));
+        // The sign-in is in the audit log.
+        let audit = root.ok("GET", "/audit", None).await;
+        assert!(
+            audit["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "sign in (web)" && e["actor"] == "ana@club.example"),
+            "{audit}"
+        );
 
         // The link works once.
         let again = WebClient::new(app.http);
@@ -325,8 +335,7 @@ on_both_backends!(
         let (_, _, _) = account(&root, &app.store, "ana@club.example", Some("owner"), None).await;
         let web = WebClient::new(app.http);
         sign_in(&web, &sink, "ana@club.example").await;
-        let mut paths: Vec<String> = circlemail::http::web::pages::PAGES
-            .iter()
+        let mut paths: Vec<String> = circlemail::http::web::pages::all()
             .filter(|p| p.method == "get")
             .map(|p| p.path.replace("{id}", "1").replace("{token}", "cs_nothing"))
             .collect();

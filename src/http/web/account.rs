@@ -217,7 +217,11 @@ pub async fn end_all(
     let Some(me) = &viewer.session else {
         return frame::error(&state, viewer.lang, ErrorPage::SignedOut);
     };
-    match state.signin.sign_out_everywhere(me.person_id).await {
+    match state
+        .signin
+        .sign_out_everywhere(me.person_id, &me.email)
+        .await
+    {
         Ok(_) => signed_out(&state),
         Err(e) => {
             tracing::error!(error = %e, "cannot end sessions");

@@ -4,7 +4,7 @@
 //! Server-rendered HTML from askama templates (`templates/`, checked at compile time, escaping
 //! by default); usable without JavaScript (`static/app.js` only adds conveniences); one
 //! stylesheet (`static/style.css`); nothing loaded from elsewhere. Every page is a row of
-//! [`pages::PAGES`]; [`gate`] runs before each (session, language, CSRF, access); the
+//! [`pages::all`]; [`gate`] runs before each (session, language, CSRF, access); the
 //! administrators' pages are a front end over the admin API, which they call in-process as the
 //! signed-in account ([`client`]) — one route table, one set of rules, one audit log.
 
@@ -68,7 +68,7 @@ pub fn origin_of(url: &str) -> String {
     }
 }
 
-/// Registers page handlers against [`pages::PAGES`], each behind [`gate::gate`].
+/// Registers page handlers against [`pages::all`], each behind [`gate::gate`].
 struct Registry {
     router: Router<WebState>,
     state: WebState,
@@ -82,7 +82,19 @@ impl Registry {
         T: 'static,
     {
         let spec = pages::spec(method, path)
-            .unwrap_or_else(|| panic!("{method} {path} has no row in web::pages::PAGES"));
+            .unwrap_or_else(|| panic!("{method} {path} has no row in web::pages::all()"));
+        if let Some((api_method, api_path)) = spec.api {
+            assert!(
+                spec.api_spec().is_some(),
+                "{method} {path} fronts {api_method} {api_path}, which is no API route"
+            );
+            // The gate checks the API rule on the page's `{id}`: it must be the same object.
+            assert_eq!(
+                api_path.contains("{id}"),
+                path.contains("{id}"),
+                "{method} {path} and {api_method} {api_path} must both name {{id}}, or neither"
+            );
+        }
         let filter = match method {
             "get" => MethodFilter::GET,
             "post" => MethodFilter::POST,
@@ -97,10 +109,10 @@ impl Registry {
     }
 
     fn finish(self) -> Router<WebState> {
-        for spec in pages::PAGES {
+        for spec in pages::all() {
             assert!(
                 self.registered.contains(&spec),
-                "{} {} is in web::pages::PAGES but has no handler",
+                "{} {} is in web::pages::all() but has no handler",
                 spec.method,
                 spec.path
             );
@@ -128,12 +140,31 @@ pub fn router(state: WebState) -> Router {
     .add("post", "/account/tokens", account::create_token)
     .add("post", "/account/tokens/{id}/revoke", account::revoke_token)
     .add("get", "/admin", admin::overview)
-    .add("get", "/admin/groups", admin::groups)
-    .finish();
+    .add("get", "/admin/groups", admin::groups);
+    // Each area adds its pages (its rows of `pages`) here.
+    let pages = admin_ops_pages(pages);
+    let pages = archive_pages(pages);
+    let pages = member_pages(pages);
+    let pages = pages.finish();
     pages
         .route("/static/style.css", get(frame::style))
         .route("/static/app.js", get(frame::script))
         .with_state(state)
+}
+
+/// The administrators' pages for moderation, people, import, accounts, audit and the queue.
+fn admin_ops_pages(pages: Registry) -> Registry {
+    pages
+}
+
+/// The archives' pages.
+fn archive_pages(pages: Registry) -> Registry {
+    pages
+}
+
+/// The members' own pages.
+fn member_pages(pages: Registry) -> Registry {
+    pages
 }
 
 /// The answer to an address that is no page: the same page as a page outside one's scopes.
@@ -157,7 +188,7 @@ pub fn own_page(path: &str) -> bool {
         return false;
     }
     let segments: Vec<&str> = path.split('/').collect();
-    pages::PAGES.iter().any(|p| {
+    pages::all().any(|p| {
         p.method == "get" && (p.audience != pages::Audience::Public || p.path == "/") && {
             let pattern: Vec<&str> = p.path.split('/').collect();
             pattern.len() == segments.len()

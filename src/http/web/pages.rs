@@ -61,7 +61,8 @@ const fn admin(
     }
 }
 
-pub const PAGES: &[PageSpec] = &[
+/// Sign-in, sign-out, language, the account page.
+const SIGNIN: &[PageSpec] = &[
     page("get", "/", Public),
     page("get", "/signin", Public),
     page("post", "/signin", Public),
@@ -79,13 +80,32 @@ pub const PAGES: &[PageSpec] = &[
         "delete",
         "/me/tokens/{id}",
     ),
+];
+
+/// The administrators' pages: overview, groups, a group, rules, recipients, list settings.
+const ADMIN: &[PageSpec] = &[
     admin("get", "/admin", "get", "/me"),
     admin("get", "/admin/groups", "get", "/groups"),
 ];
 
+/// The administrators' pages: moderation, people, import, accounts and grants, audit, queue.
+const ADMIN_OPS: &[PageSpec] = &[];
+
+/// The archives.
+const ARCHIVES: &[PageSpec] = &[];
+
+/// The members' own pages.
+const MEMBERS: &[PageSpec] = &[];
+
+/// Every page, one table in sections (each area keeps its rows together).
+pub const SECTIONS: &[&[PageSpec]] = &[SIGNIN, ADMIN, ADMIN_OPS, ARCHIVES, MEMBERS];
+
+/// Every row of the table.
+pub fn all() -> impl Iterator<Item = &'static PageSpec> {
+    SECTIONS.iter().flat_map(|s| s.iter())
+}
+
 /// The row for a page, if any.
 pub fn spec(method: &str, path: &str) -> Option<&'static PageSpec> {
-    PAGES
-        .iter()
-        .find(|s| s.method.eq_ignore_ascii_case(method) && s.path == path)
+    all().find(|s| s.method.eq_ignore_ascii_case(method) && s.path == path)
 }

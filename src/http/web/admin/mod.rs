@@ -1,4 +1,4 @@
-//! The administrators' pages. Each is a row of `web::pages::PAGES` naming the API route whose
+//! The administrators' pages. Each is a row of `web::pages::all()` naming the API route whose
 //! access rule it shares; each reads and changes data only through [`super::client::Api`] (the
 //! admin API in-process, as the signed-in account), and shows a button only where the same
 //! rule ([`crate::http::api::authz::permits`]) would let the account use it.
