@@ -406,6 +406,14 @@ impl App {
 
 /// The sign-in by mail link (`[web]`), mailing through `queue`.
 pub fn signin(config: &Config, store: &Store, queue: &Queue, clock: &SharedClock) -> Signin {
+    if plain_http_in_the_open(&config.http.public_url) {
+        tracing::warn!(
+            public_url = %config.http.public_url,
+            "http.public_url is plain http: sign-in links and session cookies cross the network \
+             readable; serve the web pages over https (a reverse proxy with TLS) and set an \
+             https:// public_url"
+        );
+    }
     let sender = SystemSender {
         name: config.web.site_name.clone(),
         address: config.web.sender(&config.server.domains),
@@ -495,5 +503,33 @@ fn manager_settings(config: &Config, verp_key: crate::bounce::verp::Verp) -> Man
         },
         verp: d.verp,
         verp_key,
+    }
+}
+
+/// Whether `public_url` is plain http to a host other than this machine.
+fn plain_http_in_the_open(public_url: &str) -> bool {
+    match url::Url::parse(public_url) {
+        Ok(u) if u.scheme() == "http" => match u.host() {
+            Some(url::Host::Domain(d)) => d != "localhost" && !d.ends_with(".localhost"),
+            Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod plain_http_tests {
+    use super::plain_http_in_the_open;
+
+    #[test]
+    fn plain_http_is_only_fine_on_this_machine() {
+        assert!(plain_http_in_the_open("http://lists.example.org"));
+        assert!(plain_http_in_the_open("http://192.0.2.7:8080/"));
+        assert!(!plain_http_in_the_open("https://lists.example.org"));
+        assert!(!plain_http_in_the_open("http://localhost:8080"));
+        assert!(!plain_http_in_the_open("http://127.0.0.1:8080"));
+        assert!(!plain_http_in_the_open("http://[::1]:8080"));
     }
 }
