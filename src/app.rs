@@ -503,6 +503,7 @@ fn manager_settings(config: &Config, verp_key: crate::bounce::verp::Verp) -> Man
         },
         verp: d.verp,
         verp_key,
+        scoring: crate::bounce::score::Scoring::from_config(&config.bounces),
     }
 }
 

@@ -172,6 +172,74 @@ impl BounceProcessor {
     }
 }
 
+/// A recipient a remote server refused with 5xx at RCPT, relay or MX: the address does not take
+/// mail, as a hard bounce would say later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub recipient: String,
+    /// The enhanced status code of the reply (`5.1.1`), if it had one.
+    pub status: Option<String>,
+    /// The reply as the transport reported it.
+    pub diagnostic: String,
+}
+
+/// Scores refusals at RCPT like hard bounces for the list `group_id`: the same scoring, the same
+/// one-a-day cap and threshold, so an address that no longer exists is disabled whether its
+/// refusal came in the SMTP dialogue or as a report later. Returns how many people it disabled.
+pub async fn score_refusals(
+    store: &Store,
+    scoring: Scoring,
+    group_id: i64,
+    refusals: &[Refusal],
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut people = Vec::new();
+    for refusal in refusals {
+        if let Some(id) = store.person_id_by_email(&refusal.recipient).await?
+            && !people.iter().any(|(p, _)| *p == id)
+        {
+            people.push((id, refusal));
+        }
+    }
+    if people.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
+    let mut disabled = Vec::new();
+    store
+        .score_people(group_id, &ids, now, |current| {
+            current
+                .into_iter()
+                .zip(&people)
+                .map(|((id, state), (_, refusal))| {
+                    let applied = scoring.apply(
+                        state.as_ref(),
+                        Severity::Hard,
+                        refusal.status.clone(),
+                        Some(refusal.diagnostic.clone()),
+                        now,
+                    );
+                    if applied.disables {
+                        disabled.push(refusal.recipient.clone());
+                    }
+                    ScoreChange {
+                        person_id: id,
+                        state: applied.state,
+                        disable: applied.disables,
+                    }
+                })
+                .collect()
+        })
+        .await?;
+    for (_, refusal) in &people {
+        tracing::info!(group_id, recipient = %refusal.recipient, diagnostic = %refusal.diagnostic, "refusal at RCPT scored as a hard bounce");
+    }
+    for recipient in &disabled {
+        tracing::info!(group_id, %recipient, "delivery disabled: bounce score reached the threshold");
+    }
+    Ok(disabled.len())
+}
+
 /// A VERP bounce counts for its recipient unless the report says it is only delayed or is an
 /// auto-reply; an unreadable report still counts as a hard bounce (the address bounced).
 fn attribute_verp(recipient: String, report: Report) -> Result<Vec<Failure>, String> {

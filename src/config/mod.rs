@@ -261,6 +261,9 @@ pub struct DeliveryConfig {
     pub workers: usize,
     /// Most RCPT TO in one outbound transaction.
     pub max_recipients_per_transaction: usize,
+    /// Relay: transactions one connection carries, across batches, before it is closed and a
+    /// new one opened (0: a new connection for every batch).
+    pub relay_transactions_per_connection: usize,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Longest wait for any one reply from the relay (and for the whole DATA phase).
@@ -399,6 +402,7 @@ impl Default for DeliveryConfig {
             relay_password: None,
             workers: 4,
             max_recipients_per_transaction: 100,
+            relay_transactions_per_connection: 1000,
             connect_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(300),
             retry_initial: Duration::from_secs(60),

@@ -28,7 +28,7 @@ use tokio::{
 use tokio_rustls::TlsConnector;
 
 use super::{
-    Copy, mx,
+    Copy, Progress, Waiting, mx,
     outcome::{RcptOutcome, from_error, from_reply},
     relay::{Client, buffered, greet},
     session::send_copies,
@@ -72,7 +72,7 @@ impl Direct {
     }
 
     /// Sends every copy, domain by domain; one outcome per recipient of each copy, in order.
-    pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
+    pub async fn send(&self, copies: &[Copy], progress: &dyn Progress) -> Vec<Vec<RcptOutcome>> {
         let mut results: Vec<Vec<Option<RcptOutcome>>> = copies
             .iter()
             .map(|c| vec![None; c.recipients.len()])
@@ -118,7 +118,7 @@ impl Direct {
                 }
             }
             let _permit = self.domain_permit(&domain).await;
-            let outcomes = self.send_domain(&domain, &jobs).await;
+            let outcomes = self.send_domain(&domain, &jobs, progress).await;
             for ((_, places), outcomes) in jobs.iter().zip(outcomes) {
                 for ((ci, ri), o) in places.iter().zip(outcomes) {
                     results[*ci][*ri] = Some(o);
@@ -155,6 +155,7 @@ impl Direct {
         &self,
         domain: &str,
         jobs: &[(Copy, Vec<(usize, usize)>)],
+        progress: &dyn Progress,
     ) -> Vec<Vec<RcptOutcome>> {
         let hosts = match mx::hosts(&self.auth, domain).await {
             Ok(hosts) => hosts,
@@ -169,11 +170,7 @@ impl Direct {
         let mut last_error =
             RcptOutcome::Temporary(format!("no MX host of {domain} could be reached"));
         'hosts: for host in &hosts {
-            let label = |o: RcptOutcome| match o {
-                RcptOutcome::Temporary(e) => RcptOutcome::Temporary(format!("{}: {e}", host.name)),
-                RcptOutcome::Permanent(e) => RcptOutcome::Permanent(format!("{}: {e}", host.name)),
-                d => d,
-            };
+            let label = |o: RcptOutcome| label(&host.name, o);
             for addr in &host.addrs {
                 // The same address again while each connection delivers something: a host
                 // that takes a few messages per connection, then answers 421.
@@ -200,7 +197,12 @@ impl Direct {
                     };
                     let pending: Vec<&Copy> =
                         jobs[results.len()..].iter().map(|(c, _)| c).collect();
-                    let (done, usable) = send_copies(&mut client, &ehlo, &pending).await;
+                    let places = Places {
+                        inner: progress,
+                        jobs: &jobs[results.len()..],
+                        host: &host.name,
+                    };
+                    let (done, usable) = send_copies(&mut client, &ehlo, &pending, &places).await;
                     let delivered = done.iter().flatten().any(|o| *o == RcptOutcome::Delivered);
                     results.extend(done.into_iter().map(|o| o.into_iter().map(label).collect()));
                     if usable {
@@ -291,6 +293,40 @@ impl Direct {
             .await
             .map_err(|e| TlsFailed(from_error(&format!("{stage} EHLO"), &e)))?;
         Ok((client, ehlo))
+    }
+}
+
+/// The progress of one domain's transactions (`jobs`), told to `inner` under the places of
+/// their recipients in the batch's copies, labelled with the host as in the result.
+struct Places<'a> {
+    inner: &'a dyn Progress,
+    jobs: &'a [(Copy, Vec<(usize, usize)>)],
+    host: &'a str,
+}
+
+impl Progress for Places<'_> {
+    fn done(&self, outcomes: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_> {
+        let placed = outcomes
+            .into_iter()
+            .filter_map(|(job, r, o)| {
+                let (ci, ri) = *self.jobs.get(job)?.1.get(r)?;
+                Some((ci, ri, label(self.host, o)))
+            })
+            .collect();
+        self.inner.done(placed)
+    }
+}
+
+/// An outcome with the MX host that gave it.
+fn label(host: &str, o: RcptOutcome) -> RcptOutcome {
+    match o {
+        RcptOutcome::Temporary(e) => RcptOutcome::Temporary(format!("{host}: {e}")),
+        RcptOutcome::Permanent(e) => RcptOutcome::Permanent(format!("{host}: {e}")),
+        RcptOutcome::Refused { error, status } => RcptOutcome::Refused {
+            error: format!("{host}: {error}"),
+            status,
+        },
+        RcptOutcome::Delivered => RcptOutcome::Delivered,
     }
 }
 

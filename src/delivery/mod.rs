@@ -15,6 +15,8 @@ mod wire;
 
 pub use direct::Direct;
 
+use std::{future::Future, pin::Pin};
+
 use crate::model::message::CopyBytes;
 pub use outcome::RcptOutcome;
 pub use relay::{Relay, RelayTarget};
@@ -37,11 +39,13 @@ pub enum Transport {
 
 impl Transport {
     /// Sends `copies` in order, reusing one connection; the outcomes come per copy, one per
-    /// recipient, in the order given.
-    pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
+    /// recipient, in the order given. `progress` hears each copy's outcomes as soon as its
+    /// replies are in (see [`Progress`]); copies never attempted (no connection) are only in
+    /// the result.
+    pub async fn send(&self, copies: &[Copy], progress: &dyn Progress) -> Vec<Vec<RcptOutcome>> {
         match self {
-            Transport::Relay(relay) => relay.send(copies).await,
-            Transport::Direct(direct) => direct.send(copies).await,
+            Transport::Relay(relay) => relay.send(copies, progress).await,
+            Transport::Direct(direct) => direct.send(copies, progress).await,
         }
     }
 
@@ -51,5 +55,45 @@ impl Transport {
             Transport::Relay(relay) => format!("relay {}", relay.target()),
             Transport::Direct(direct) => direct.describe(),
         }
+    }
+}
+
+/// A future the transport waits for.
+pub type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Hears the outcomes of copies as soon as their replies are in, before the transport moves
+/// on. The transport waits for the returned future (the outcomes written durably) before it
+/// sends the next message content on that connection: so at any moment each open connection
+/// has at most one copy whose content went out and whose outcome is not yet recorded — what a
+/// crash can send twice.
+pub trait Progress: Sync {
+    /// `outcomes`: (copy index, recipient index within that copy, outcome).
+    fn done(&self, outcomes: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_>;
+}
+
+/// Nobody listening: the outcomes are only in what [`Transport::send`] returns.
+pub struct Unheard;
+
+impl Progress for Unheard {
+    fn done(&self, _: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_> {
+        Box::pin(async {})
+    }
+}
+
+/// The progress of `copies[offset..]`, told to `inner` under the whole slice's indexes.
+pub(crate) struct Offset<'a> {
+    pub inner: &'a dyn Progress,
+    pub offset: usize,
+}
+
+impl Progress for Offset<'_> {
+    fn done(&self, outcomes: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_> {
+        let offset = self.offset;
+        self.inner.done(
+            outcomes
+                .into_iter()
+                .map(|(c, r, o)| (c + offset, r, o))
+                .collect(),
+        )
     }
 }

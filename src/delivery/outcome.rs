@@ -10,6 +10,27 @@ pub enum RcptOutcome {
     Temporary(String),
     /// The remote server refused for good (5xx).
     Permanent(String),
+    /// The remote server refused this recipient for good at RCPT (5xx): the address is scored
+    /// like a hard bounce. `status`: the enhanced status code (`5.1.1`), when the reply had one.
+    Refused {
+        error: String,
+        status: Option<String>,
+    },
+}
+
+impl RcptOutcome {
+    /// The permanent refusal of one recipient in reply to its RCPT: [`RcptOutcome::Refused`]
+    /// for a 5xx that is about the recipient, else as [`from_reply`] says.
+    pub fn from_rcpt_reply(reply: &Response<String>) -> RcptOutcome {
+        match from_reply("RCPT TO", reply) {
+            RcptOutcome::Permanent(error) => RcptOutcome::Refused {
+                error,
+                status: (reply.esc[0] == 5)
+                    .then(|| format!("{}.{}.{}", reply.esc[0], reply.esc[1], reply.esc[2])),
+            },
+            other => other,
+        }
+    }
 }
 
 /// The outcome for a negative reply. Authentication problems (530, 534, 535, 538) are 5xx
@@ -61,6 +82,31 @@ mod tests {
 
     fn reply(code: u16) -> Response<String> {
         Response::new(code, code as u8 / 100, 1, 1, "text".into())
+    }
+
+    #[test]
+    fn a_5xx_to_rcpt_is_a_refusal_of_the_recipient_with_its_status() {
+        let r = Response::new(550, 5, 1, 1, "No such user".to_string());
+        assert_eq!(
+            RcptOutcome::from_rcpt_reply(&r),
+            RcptOutcome::Refused {
+                error: "RCPT TO: 550 5.1.1 No such user".into(),
+                status: Some("5.1.1".into())
+            }
+        );
+        let r = Response::new(550, 0, 0, 0, "No".to_string());
+        assert!(matches!(
+            RcptOutcome::from_rcpt_reply(&r),
+            RcptOutcome::Refused { status: None, .. }
+        ));
+        assert!(matches!(
+            RcptOutcome::from_rcpt_reply(&reply(450)),
+            RcptOutcome::Temporary(_)
+        ));
+        assert!(matches!(
+            RcptOutcome::from_rcpt_reply(&reply(530)),
+            RcptOutcome::Temporary(_)
+        ));
     }
 
     #[test]

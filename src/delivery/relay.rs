@@ -1,11 +1,19 @@
 //! The relay transport: every copy goes to one smarthost over SMTP (mail-send underneath).
 //!
-//! One connection per batch: greeting, EHLO, STARTTLS (per `delivery.relay_tls`), AUTH when
-//! configured, then for each copy of the batch one transaction ([`super::session`]: pipelined
-//! when the relay offers PIPELINING, one round trip per copy). Personalised copies (one per
-//! recipient) share the connection; after a connection-level failure the rest go on a new one.
+//! A connection is opened with greeting, EHLO, STARTTLS (per `delivery.relay_tls`) and AUTH when
+//! configured, then carries for each copy of a batch one transaction ([`super::session`]:
+//! pipelined when the relay offers PIPELINING, one round trip per copy). Personalised copies
+//! (one per recipient) share the connection; after a connection-level failure the rest go on a
+//! new one. Between batches the connection waits for the next batch, which checks it with RSET
+//! first (a connection that fails that, or has waited longer than [`IDLE_LIMIT`], is closed and
+//! a new one opened); after `delivery.relay_transactions_per_connection` transactions it is
+//! closed with QUIT and the next batch opens a new one.
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use mail_send::{Credentials, SmtpClient};
 use smtp_proto::{EXT_START_TLS, EhloResponse};
@@ -17,9 +25,10 @@ use tokio::{
 use tokio_rustls::TlsConnector;
 
 use super::{
-    Copy,
+    Copy, Offset, Progress,
     outcome::{RcptOutcome, from_error, from_reply},
     session::send_copies,
+    wire::exchange,
 };
 use crate::config::{DeliveryConfig, RelayTls};
 
@@ -100,7 +109,24 @@ pub struct Relay {
     verified_tls: TlsConnector,
     /// Encrypts without authenticating (RFC 7435): for `opportunistic`.
     unverified_tls: TlsConnector,
+    /// Transactions on one connection before it is closed (0: one connection per batch).
+    transactions_per_connection: usize,
+    /// Connections waiting for the next batch.
+    idle: Mutex<Vec<Idle>>,
 }
+
+/// An open connection between batches.
+struct Idle {
+    client: Client,
+    ehlo: EhloResponse<String>,
+    /// Transactions it carried so far.
+    transactions: usize,
+    since: Instant,
+}
+
+/// How long a connection may wait for the next batch; older ones are closed, not reused
+/// (Postfix's `smtpd_timeout` is 300 s: a relay ends idle connections on its own).
+pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
 
 impl Relay {
     pub fn new(config: &DeliveryConfig, helo: &str) -> Result<Relay, String> {
@@ -122,6 +148,8 @@ impl Relay {
                 config.relay_allow_invalid_certs,
             )?,
             unverified_tls: mail_send::smtp::tls::build_tls_connector(true)?,
+            transactions_per_connection: config.relay_transactions_per_connection,
+            idle: Mutex::new(Vec::new()),
         })
     }
 
@@ -131,27 +159,76 @@ impl Relay {
 
     /// Sends each copy in its own transaction over one connection (a new one after a
     /// connection-level failure); one outcome per recipient of each copy, in order.
-    pub async fn send(&self, copies: &[Copy]) -> Vec<Vec<RcptOutcome>> {
+    pub async fn send(&self, copies: &[Copy], progress: &dyn Progress) -> Vec<Vec<RcptOutcome>> {
         let copies: Vec<&Copy> = copies.iter().collect();
         let mut results = Vec::with_capacity(copies.len());
         while results.len() < copies.len() {
-            let (mut client, ehlo) = match self.open().await {
-                Ok(open) => open,
-                Err(outcome) => {
-                    // The relay cannot be reached: the rest of the batch waits for a retry.
-                    for rest in &copies[results.len()..] {
-                        results.push(vec![outcome.clone(); rest.recipients.len()]);
+            let (mut client, ehlo, transactions) = match self.reuse().await {
+                Some(open) => open,
+                None => match self.open().await {
+                    Ok((client, ehlo)) => (client, ehlo, 0),
+                    Err(outcome) => {
+                        // The relay cannot be reached: the rest of the batch waits for a retry.
+                        for rest in &copies[results.len()..] {
+                            results.push(vec![outcome.clone(); rest.recipients.len()]);
+                        }
+                        break;
                     }
-                    break;
-                }
+                },
             };
-            let (done, usable) = send_copies(&mut client, &ehlo, &copies[results.len()..]).await;
+            let offset = results.len();
+            let progress = Offset {
+                inner: progress,
+                offset,
+            };
+            let (done, usable) =
+                send_copies(&mut client, &ehlo, &copies[offset..], &progress).await;
+            let transactions = transactions + done.len();
             results.extend(done);
             if usable {
-                let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
+                self.keep(client, ehlo, transactions).await;
             }
         }
         results
+    }
+
+    /// A connection left by an earlier batch, checked with RSET; `None` when there is none
+    /// fit for use.
+    async fn reuse(&self) -> Option<(Client, EhloResponse<String>, usize)> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()?;
+            if idle.since.elapsed() > IDLE_LIMIT {
+                continue;
+            }
+            let mut client = idle.client;
+            let (replies, error) = exchange(&mut client, b"RSET\r\n", 1).await;
+            match replies.first() {
+                Some(reply) if error.is_none() && reply.code / 100 == 2 => {
+                    return Some((client, idle.ehlo, idle.transactions));
+                }
+                _ => {
+                    tracing::debug!(relay = %self.target, "a kept relay connection failed RSET; opening a new one")
+                }
+            }
+        }
+    }
+
+    /// Keeps a usable connection for the next batch, or ends it with QUIT once it carried
+    /// `transactions_per_connection` transactions.
+    async fn keep(&self, mut client: Client, ehlo: EhloResponse<String>, transactions: usize) {
+        if transactions < self.transactions_per_connection {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < 64 {
+                idle.push(Idle {
+                    client,
+                    ehlo,
+                    transactions,
+                    since: Instant::now(),
+                });
+                return;
+            }
+        }
+        let _ = timeout(Duration::from_secs(5), client.cmd(b"QUIT\r\n")).await;
     }
 
     /// Connects, reads the greeting, says EHLO, secures and authenticates as configured.

@@ -13,7 +13,7 @@
 use smtp_proto::{EXT_PIPELINING, EhloResponse, Response};
 
 use super::{
-    Copy,
+    Copy, Progress,
     outcome::{RcptOutcome, from_error, from_reply},
     relay::Client,
     wire::{content, envelope, exchange},
@@ -21,32 +21,64 @@ use super::{
 
 /// Sends `copies` in order over one connection. Returns the outcomes (one per recipient) of the
 /// first copies, at least one, and whether the connection can carry more; when the connection
-/// broke, the copies without outcomes were not sent and go on a new connection.
+/// broke, the copies without outcomes were not sent and go on a new connection. Each copy's
+/// outcomes go to `progress` as soon as they are known, and the next message content waits
+/// until `progress` has them recorded.
 pub(super) async fn send_copies(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     copies: &[&Copy],
+    progress: &dyn Progress,
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
-    if ehlo.has_capability(EXT_PIPELINING) {
-        return pipelined(client, ehlo, copies).await;
-    }
-    let mut results = Vec::with_capacity(copies.len());
-    for copy in copies {
-        match one_at_a_time(client, ehlo, copy).await {
-            Attempt::Done(outcomes, true) => results.push(outcomes),
-            Attempt::Done(outcomes, false) => {
-                results.push(outcomes);
-                return (results, false);
-            }
-            Attempt::Closing(outcome) => {
-                if results.is_empty() {
-                    results.push(vec![outcome; copy.recipients.len()]);
+    let mut reported = 0;
+    let (results, usable) = if ehlo.has_capability(EXT_PIPELINING) {
+        pipelined(client, ehlo, copies, progress, &mut reported).await
+    } else {
+        let mut results = Vec::with_capacity(copies.len());
+        let mut usable = true;
+        for copy in copies {
+            match one_at_a_time(client, ehlo, copy).await {
+                Attempt::Done(outcomes, in_step) => {
+                    results.push(outcomes);
+                    if !in_step {
+                        usable = false;
+                        break;
+                    }
                 }
-                return (results, false);
+                Attempt::Closing(outcome) => {
+                    if results.is_empty() {
+                        results.push(vec![outcome; copy.recipients.len()]);
+                    }
+                    usable = false;
+                    break;
+                }
             }
+            report(progress, &results, &mut reported).await;
         }
+        (results, usable)
+    };
+    report(progress, &results, &mut reported).await;
+    (results, usable)
+}
+
+/// Tells `progress` the outcomes from `results[*reported..]` and waits until it has them.
+async fn report(progress: &dyn Progress, results: &[Vec<RcptOutcome>], reported: &mut usize) {
+    if *reported >= results.len() {
+        return;
     }
-    (results, true)
+    let outcomes = results[*reported..]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, outcomes)| {
+            let copy = *reported + i;
+            outcomes
+                .iter()
+                .enumerate()
+                .map(move |(r, o)| (copy, r, o.clone()))
+        })
+        .collect();
+    *reported = results.len();
+    progress.done(outcomes).await;
 }
 
 /// One transaction's result without pipelining.
@@ -94,7 +126,7 @@ fn envelope_replies(recipients: usize, replies: &[Response<String>]) -> Envelope
         .iter()
         .map(|r| match r.code / 100 {
             2 => None,
-            4 | 5 => Some(from_reply("RCPT TO", r)),
+            4 | 5 => Some(RcptOutcome::from_rcpt_reply(r)),
             _ => {
                 in_step = false;
                 Some(unexpected("RCPT TO", r))
@@ -144,6 +176,8 @@ async fn pipelined(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     copies: &[&Copy],
+    progress: &dyn Progress,
+    reported: &mut usize,
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
     let mut results: Vec<Vec<RcptOutcome>> = Vec::with_capacity(copies.len());
     let mut out = Vec::new();
@@ -152,6 +186,8 @@ async fn pipelined(
     // The last transaction is still open (MAIL taken, DATA refused): RSET goes next.
     let mut reset = false;
     for (i, copy) in copies.iter().map(Some).chain([None]).enumerate() {
+        // The outcomes known so far are recorded before more content goes out.
+        report(progress, &results, reported).await;
         out.clear();
         let mut expected = 0;
         if let Some(outcomes) = &sending {
@@ -275,7 +311,7 @@ async fn one_at_a_time(client: &mut Client, ehlo: &EhloResponse<String>, copy: &
         let outcomes = replies[1..]
             .iter()
             .map(|r| match r.code / 100 {
-                4 | 5 => from_reply("RCPT TO", r),
+                4 | 5 => RcptOutcome::from_rcpt_reply(r),
                 _ => {
                     in_step = false;
                     unexpected("RCPT TO", r)
@@ -335,7 +371,7 @@ mod tests {
     fn each_recipient_gets_its_own_reply_and_a_refused_data_leaves_a_transaction_to_reset() {
         match envelope_replies(2, &replies(&[250, 550, 250, 451])) {
             Envelope::Done(o, true) => {
-                assert!(matches!(o[0], RcptOutcome::Permanent(_)));
+                assert!(matches!(o[0], RcptOutcome::Refused { .. }));
                 assert!(temporary(&o[1]));
             }
             _ => panic!("DATA refused: final outcomes, RSET needed"),

@@ -1,6 +1,9 @@
 //! The delivery loop: claim a due batch, send it on a worker, record what happened; repeat.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -8,13 +11,14 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use super::{
     Queue,
     prepared::{Content, Prepared, PreparedPosts},
+    recorder::Recorder,
     schedule::RetrySchedule,
 };
 use crate::{
-    bounce::verp::Verp,
+    bounce::{Refusal, score::Scoring, verp::Verp},
     clock::SharedClock,
     config::VerpMode,
-    delivery::{Copy, Transport},
+    delivery::{Copy, Progress, RcptOutcome, Transport, Waiting},
     signing::Signers,
     store::{
         Backend, Store,
@@ -34,6 +38,8 @@ pub struct ManagerSettings {
     /// When copies get a VERP envelope sender, and the key that tags it.
     pub verp: VerpMode,
     pub verp_key: Verp,
+    /// Bounce scoring, for recipients refused with 5xx at RCPT.
+    pub scoring: Scoring,
 }
 
 pub struct QueueManager {
@@ -49,6 +55,8 @@ pub struct QueueManager {
     links: Option<Links>,
     /// The posts being sent, made ready once for all their batches.
     prepared: PreparedPosts,
+    /// Writes outcomes as they arrive (started by [`QueueManager::run`]).
+    recorder: Option<Recorder>,
 }
 
 impl QueueManager {
@@ -77,6 +85,7 @@ impl QueueManager {
             owner,
             links: None,
             prepared,
+            recorder: None,
         }
     }
 
@@ -87,10 +96,11 @@ impl QueueManager {
     }
 
     /// Runs until `shutdown`; then lets batches in flight finish (the caller bounds the wait).
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        self.recorder = Some(Recorder::start(self.store.clone(), self.clock.clone()));
         if self.store.backend() == Backend::Sqlite {
             // SQLite is single-instance: a lease left in the table is from a process that died.
-            match self.store.release_all_leases().await {
+            match self.store.release_all_leases(self.clock.now_ms()).await {
                 Ok(0) => {}
                 Ok(n) => tracing::warn!(recipients = n, "resuming batches interrupted by a crash"),
                 Err(e) => tracing::error!(error = %e, "cannot release old leases"),
@@ -140,7 +150,11 @@ impl QueueManager {
         }
         tracker.close();
         tracker.wait().await;
-        if let Err(e) = this.store.release_leases_of(&this.owner).await {
+        if let Err(e) = this
+            .store
+            .release_leases_of(&this.owner, this.clock.now_ms())
+            .await
+        {
             tracing::warn!(error = %e, "cannot release leases at shutdown; they expire on their own");
         }
         tracing::info!("delivery stopped");
@@ -203,8 +217,45 @@ impl QueueManager {
                 message: message.clone(),
             }],
         };
-        let outcomes = self.transport.send(&copies).await.into_iter().flatten();
+        // Each copy's outcome is written as soon as its reply is in (see `Reporter`); what the
+        // transport never attempted is written here.
+        let mut offsets = Vec::with_capacity(copies.len());
+        let mut at = 0;
+        for copy in &copies {
+            offsets.push(at);
+            at += copy.recipients.len();
+        }
+        let reporter = Reporter {
+            manager: self,
+            batch: &batch,
+            offsets,
+            received_at: post.received_at,
+            reported: Mutex::new(vec![false; batch.len()]),
+        };
+        let outcomes: Vec<RcptOutcome> = tokio::select! {
+            outcomes = self.transport.send(&copies, &reporter) => outcomes,
+            never = self.renew_leases(&batch) => match never {},
+        }
+        .into_iter()
+        .flatten()
+        .collect();
+        let reported = reporter
+            .reported
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
         let now = self.clock.now_ms();
+        let refusals: Vec<Refusal> = batch
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(c, o)| match o {
+                RcptOutcome::Refused { error, status } => Some(Refusal {
+                    recipient: c.recipient.clone(),
+                    status: status.clone(),
+                    diagnostic: error.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
         let recorded: Vec<(i64, Recorded)> = batch
             .iter()
             .zip(outcomes)
@@ -217,6 +268,13 @@ impl QueueManager {
                 )
             })
             .collect();
+        let unreported: Vec<(i64, Recorded)> = recorded
+            .iter()
+            .zip(&reported)
+            .filter(|(_, done)| !**done)
+            .map(|(r, _)| r.clone())
+            .collect();
+        self.write(unreported).await;
         let count = |f: fn(&Recorded) -> bool| recorded.iter().filter(|(_, r)| f(r)).count();
         let delivered = count(|r| matches!(r, Recorded::Delivered));
         let deferred = count(|r| matches!(r, Recorded::Deferred { .. }));
@@ -235,7 +293,43 @@ impl QueueManager {
             "delivery batch"
         );
         crate::metrics::record_batch(delivered, deferred, failed, copies.len());
-        self.record(&post.queue_id, &recorded, now).await;
+        if !refusals.is_empty() && post.group_id != 0 {
+            let scoring = self.settings.scoring;
+            if let Err(e) =
+                crate::bounce::score_refusals(&self.store, scoring, post.group_id, &refusals, now)
+                    .await
+            {
+                tracing::error!(queue_id = %post.queue_id, error = %e, "cannot score the refusals at RCPT");
+            }
+        }
+    }
+
+    /// Keeps the batch's lease while it is being sent (a slow relay, or a fan-out of many
+    /// personal copies): a third of `delivery.lease` before it would run out, it is extended by
+    /// another lease. Runs until dropped.
+    async fn renew_leases(&self, batch: &[Claimed]) -> std::convert::Infallible {
+        let lease = self.settings.lease;
+        let ids: Vec<i64> = batch.iter().map(|c| c.id).collect();
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = self.clock.now_ms() + lease.as_millis() as i64;
+            if let Err(e) = self.store.renew_leases(&self.owner, &ids, until).await {
+                tracing::warn!(error = %e, "cannot extend the lease of a batch being sent");
+            }
+        }
+    }
+
+    /// Writes outcomes through the recorder (or at once, before [`QueueManager::run`]).
+    async fn write(&self, rows: Vec<(i64, Recorded)>) {
+        match &self.recorder {
+            Some(recorder) => recorder.write(rows).await,
+            None if rows.is_empty() => {}
+            None => {
+                if let Err(e) = self.store.record_outcomes(&rows, self.clock.now_ms()).await {
+                    tracing::error!(error = %e, "cannot record delivery outcomes; they are sent again after their lease");
+                }
+            }
+        }
     }
 
     /// The post of a batch, loaded and made ready once for all its batches.
@@ -252,25 +346,44 @@ impl QueueManager {
         self.prepared.keep(post_id, prepared.clone());
         Ok(prepared)
     }
+}
 
-    /// Writes outcomes, retrying a failing database for a while: an unrecorded batch is sent
-    /// again after its lease expires, which is a duplicate for every one of its recipients.
-    async fn record(&self, queue_id: &str, recorded: &[(i64, Recorded)], now: i64) {
-        let mut wait = Duration::from_millis(100);
-        for attempt in 1..=8 {
-            match self.store.record_outcomes(recorded, now).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(queue_id, attempt, error = %e, "cannot record delivery outcomes; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(10));
-                }
+/// Hears a batch's outcomes copy by copy from the transport and writes each at once.
+struct Reporter<'a> {
+    manager: &'a QueueManager,
+    batch: &'a [Claimed],
+    /// Per copy, the place of its first recipient in `batch`.
+    offsets: Vec<usize>,
+    received_at: i64,
+    /// Per recipient of `batch`: written already.
+    reported: Mutex<Vec<bool>>,
+}
+
+impl Progress for Reporter<'_> {
+    fn done(&self, outcomes: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_> {
+        let now = self.manager.clock.now_ms();
+        let mut rows = Vec::with_capacity(outcomes.len());
+        {
+            let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+            for (copy, r, outcome) in outcomes {
+                let Some(place) = self.offsets.get(copy).map(|o| o + r) else {
+                    continue;
+                };
+                let (Some(claimed), Some(done)) = (self.batch.get(place), reported.get_mut(place))
+                else {
+                    continue;
+                };
+                *done = true;
+                let recorded = self.manager.settings.schedule.record(
+                    outcome,
+                    claimed.attempts,
+                    self.received_at,
+                    now,
+                );
+                rows.push((claimed.id, recorded));
             }
         }
-        tracing::error!(
-            queue_id,
-            "gave up recording delivery outcomes; the batch will be sent again after its lease"
-        );
+        Box::pin(self.manager.write(rows))
     }
 }
 

@@ -11,12 +11,16 @@
 //!     └────────────┘ (lease expired: the process died mid-batch; the batch is sent again)
 //! ```
 //!
-//! A crash loses nothing: an unrecorded batch is sent again once its lease is free, so the only
-//! duplicates are the recipients of batches in flight at the moment of the crash — at most
-//! `delivery.workers × delivery.max_recipients_per_transaction` copies.
+//! A crash loses nothing: an unrecorded recipient is sent again once its lease is free. Outcomes
+//! are written copy by copy as the replies arrive ([`recorder`]), and a connection sends the next
+//! content only once the previous copy's outcome is written, so the only duplicates are the
+//! copies in flight at the moment of the crash: one personal copy per open connection (at most
+//! `delivery.workers`), or one batched transaction per connection (at most
+//! `delivery.workers × delivery.max_recipients_per_transaction` recipients).
 
 pub mod manager;
 mod prepared;
+mod recorder;
 pub mod schedule;
 
 use std::sync::Arc;

@@ -31,7 +31,9 @@ impl RetrySchedule {
     ) -> Recorded {
         match outcome {
             RcptOutcome::Delivered => Recorded::Delivered,
-            RcptOutcome::Permanent(error) => Recorded::Failed { error },
+            RcptOutcome::Permanent(error) | RcptOutcome::Refused { error, .. } => {
+                Recorded::Failed { error }
+            }
             RcptOutcome::Temporary(error) => {
                 let next = now + self.backoff(attempts_before + 1).as_millis() as i64;
                 let deadline = received_at + self.max_age.as_millis() as i64;

@@ -106,21 +106,7 @@ impl Store {
         if claimed.rows_affected() == 0 {
             return Ok(None);
         }
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE",
-            Backend::Sqlite => "",
-        };
-        let mut current = Vec::with_capacity(person_ids.len());
-        for person in person_ids {
-            let row = sqlx::query(&format!(
-                "SELECT {STATE_COLUMNS} FROM bounce_scores WHERE group_id = $1 AND person_id = $2 {lock}"
-            ))
-            .bind(group_id)
-            .bind(*person)
-            .fetch_optional(&mut *tx)
-            .await?;
-            current.push((*person, row.as_ref().map(state_of).transpose()?));
-        }
+        let current = current_states(&mut tx, self.backend(), group_id, person_ids).await?;
         let (outcome, changes) = decide(current);
         for change in &changes {
             write_score(&mut tx, group_id, change, now).await?;
@@ -132,6 +118,33 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(Some(outcome))
+    }
+
+    /// Applies the score changes `decide` returns given each person's current state, in one
+    /// transaction: for refusals in the SMTP dialogue, which have no stored bounce to claim.
+    /// `decide` gets `(person_id, current state)` pairs.
+    pub async fn score_people(
+        &self,
+        group_id: i64,
+        person_ids: &[i64],
+        now: i64,
+        decide: impl FnOnce(Vec<(i64, Option<ScoreState>)>) -> Vec<ScoreChange>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == Backend::Sqlite {
+            // Take the write lock first: a read transaction that later writes fails at once
+            // (SQLITE_BUSY) if another writer committed in between.
+            sqlx::query("UPDATE bounce_scores SET bounces = bounces WHERE group_id = $1 AND 0 = 1")
+                .bind(group_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let current = current_states(&mut tx, self.backend(), group_id, person_ids).await?;
+        for change in &decide(current) {
+            write_score(&mut tx, group_id, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Bounce scores of a group (`group_id`) or of a person, highest first.
@@ -222,6 +235,31 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
+}
+
+/// The score states of `person_ids` for a group, locked for the transaction on PostgreSQL.
+async fn current_states(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    group_id: i64,
+    person_ids: &[i64],
+) -> Result<Vec<(i64, Option<ScoreState>)>, StoreError> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let mut current = Vec::with_capacity(person_ids.len());
+    for person in person_ids {
+        let row = sqlx::query(&format!(
+            "SELECT {STATE_COLUMNS} FROM bounce_scores WHERE group_id = $1 AND person_id = $2 {lock}"
+        ))
+        .bind(group_id)
+        .bind(*person)
+        .fetch_optional(&mut **tx)
+        .await?;
+        current.push((*person, row.as_ref().map(state_of).transpose()?));
+    }
+    Ok(current)
 }
 
 async fn write_score(

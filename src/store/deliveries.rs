@@ -45,12 +45,18 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
 }
 
+/// Due and not leased. A claim moves `next_attempt_at` to the end of its lease, so leased rows
+/// are outside the due range of the indexes; the lease test stays for leases taken otherwise.
 const DUE: &str = "status IN ('queued', 'deferred') AND next_attempt_at <= $2
                    AND (lease_until IS NULL OR lease_until < $2)";
 
 impl Store {
     /// Leases up to `limit` due recipients of one post (the post due longest) to `owner` until
     /// `lease_until`. Returns nothing when no recipient is due.
+    ///
+    /// Costs O(batch), not O(post): the post is the first entry of `deliveries_due`, and its
+    /// batch the first `limit` entries of `deliveries_post_due` (post, due time, id) — leased,
+    /// delivered and failed recipients are not in that range (migration 0012).
     pub async fn claim_batch(
         &self,
         owner: &str,
@@ -68,8 +74,8 @@ impl Store {
                  WHERE {DUE} AND post_id = (
                      SELECT post_id FROM deliveries WHERE {DUE}
                      ORDER BY next_attempt_at, post_id LIMIT 1 {lock})
-                 ORDER BY id LIMIT $4 {lock})
-             UPDATE deliveries SET lease_owner = $1, lease_until = $3
+                 ORDER BY post_id, next_attempt_at, id LIMIT $4 {lock})
+             UPDATE deliveries SET lease_owner = $1, lease_until = $3, next_attempt_at = $3
              WHERE {claimed}
              RETURNING id, post_id, recipient, attempts"
         );
@@ -95,23 +101,55 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Extends the leases `owner` still holds on `ids` (a batch still being sent) to
+    /// `lease_until`. Recipients already recorded hold no lease and are left alone.
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease_until: i64,
+    ) -> Result<u64, StoreError> {
+        let mut renewed = 0;
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET lease_until = $1, next_attempt_at = $1
+                 WHERE lease_owner = $2 AND status IN ('queued', 'deferred') AND id IN ({})",
+                list_of(3, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(lease_until).bind(owner);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            renewed += q.execute(self.pool()).await?.rows_affected();
+        }
+        Ok(renewed)
+    }
+
     /// Frees every lease. Only for a single instance at start-up (SQLite): any lease in the table
     /// then belongs to a process that is gone.
-    pub async fn release_all_leases(&self) -> Result<u64, StoreError> {
+    pub async fn release_all_leases(&self, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL,
+                    next_attempt_at = CASE WHEN status IN ('queued', 'deferred')
+                        AND next_attempt_at > $1 THEN $1 ELSE next_attempt_at END
+             WHERE lease_owner IS NOT NULL",
         )
+        .bind(now)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
     }
 
     /// Frees the leases `owner` still holds (its graceful shutdown).
-    pub async fn release_leases_of(&self, owner: &str) -> Result<u64, StoreError> {
+    pub async fn release_leases_of(&self, owner: &str, now: i64) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+            "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL,
+                    next_attempt_at = CASE WHEN status IN ('queued', 'deferred')
+                        AND next_attempt_at > $2 THEN $2 ELSE next_attempt_at END
+             WHERE lease_owner = $1",
         )
         .bind(owner)
+        .bind(now)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())
@@ -169,16 +207,16 @@ impl Store {
         Ok(())
     }
 
-    /// When the next recipient falls due, if any is waiting (leased ones included).
+    /// When the next recipient falls due, if any is waiting (a leased one at the end of its
+    /// lease). The first entry of `deliveries_due`.
     pub async fn next_due_at(&self) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
-            "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > next_attempt_at
-                             THEN lease_until ELSE next_attempt_at END) AS due
-             FROM deliveries WHERE status IN ('queued', 'deferred')",
+            "SELECT next_attempt_at AS due FROM deliveries WHERE status IN ('queued', 'deferred')
+             ORDER BY next_attempt_at LIMIT 1",
         )
-        .fetch_one(self.pool())
+        .fetch_optional(self.pool())
         .await?;
-        Ok(row.try_get::<Option<i64>, _>("due")?)
+        Ok(row.map(|r| r.try_get::<i64, _>("due")).transpose()?)
     }
 
     pub async fn delivery_counts(

@@ -118,7 +118,8 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(&format!(
             "UPDATE deliveries SET next_attempt_at = $1
-             WHERE {WAITING} AND post_id IN (SELECT id FROM posts WHERE queue_id = $2)
+             WHERE {WAITING} AND (lease_until IS NULL OR lease_until < $1)
+               AND post_id IN (SELECT id FROM posts WHERE queue_id = $2)
                AND ($3 IS NULL OR LOWER(recipient) = LOWER($3))"
         ))
         .bind(now)

@@ -282,3 +282,96 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+/// The bounce score of `email` in `group_id` once it is `score` (or panics after `WAIT`).
+async fn score_reaches(app: &TestApp, group_id: i64, email: &str, score: f64) -> Value {
+    let start = tokio::time::Instant::now();
+    loop {
+        let b = bounces(app, group_id).await;
+        let entry = b
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["email"] == email).cloned());
+        if let Some(e) = entry.filter(|e| e["score"].as_f64() == Some(score)) {
+            return e;
+        }
+        assert!(start.elapsed() < WAIT, "{email} never reached {score}: {b}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_both_backends!(
+    a_recipient_the_relay_refuses_at_rcpt_is_scored_like_a_hard_bounce_and_disabled,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        // The relay knows anna's mailbox is gone: it refuses her in the dialogue, no DSN follows.
+        sink.refuse_recipient(
+            "anna@example.org",
+            "550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown",
+        );
+        let mut config = test_config(&db.url, sink.addr);
+        config.bounces.score_threshold = 2.0;
+        config.http.api_token = Some(Secret::new(TOKEN));
+        let clock = ManualClock::new(chrono_now());
+        let app = TestApp::spawn_with_clock(config, Arc::new(clock.clone())).await;
+        let list = app
+            .group("Board", "board", &["anna@example.org", "bo@example.net"])
+            .await;
+        let group = app.store.group_by_address(&list).await.unwrap().unwrap();
+
+        // Personal copies (one transaction each): anna refused, bo delivered, anna scored.
+        post(&app, &list, "first").await;
+        sink.wait_for_recipients(1, WAIT).await;
+        let e = score_reaches(&app, group.id, "anna@example.org", 1.0).await;
+        assert_eq!(e["last_status"], "5.1.1", "{e}");
+        assert!(
+            e["last_diagnostic"]
+                .as_str()
+                .unwrap()
+                .contains("RCPT TO: 550 5.1.1"),
+            "{e}"
+        );
+        assert!(e["disabled_at"].is_null(), "{e}");
+
+        // The same day, a batched copy (anna and bo in one transaction): counted once a day,
+        // as a DSN would be.
+        app.settings("Board", r#"{"unsubscribe_links": false}"#)
+            .await;
+        post(&app, &list, "second").await;
+        sink.wait_for_recipients(2, WAIT).await;
+        let counts = wait_counts(&app, 2, 2).await;
+        assert_eq!((counts.delivered, counts.failed), (2, 2), "{counts:?}");
+        let e = score_reaches(&app, group.id, "anna@example.org", 1.0).await;
+        assert_eq!(e["bounces"], 2, "{e}");
+
+        // The next day: the threshold (2) is reached and anna is disabled.
+        clock.advance(DAY);
+        post(&app, &list, "third").await;
+        sink.wait_for_recipients(3, WAIT).await;
+        let e = score_reaches(&app, group.id, "anna@example.org", 2.0).await;
+        assert!(e["disabled_at"].is_i64(), "{e}");
+
+        // Disabled: the next post is not even tried for anna.
+        post(&app, &list, "fourth").await;
+        sink.wait_for_recipients(4, WAIT).await;
+        let counts = wait_counts(&app, 4, 3).await;
+        assert_eq!((counts.delivered, counts.failed), (4, 3), "{counts:?}");
+        assert!(!sink.by_recipient().contains_key("anna@example.org"));
+        app.stop().await;
+    }
+);
+
+/// The delivery counts once `delivered` and `failed` are reached (or as they are after `WAIT`).
+async fn wait_counts(
+    app: &TestApp,
+    delivered: i64,
+    failed: i64,
+) -> circlemail::store::deliveries::DeliveryCounts {
+    let start = tokio::time::Instant::now();
+    loop {
+        let counts = app.store.delivery_counts(None).await.unwrap();
+        if (counts.delivered >= delivered && counts.failed >= failed) || start.elapsed() > WAIT {
+            return counts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
-use circlemail::store::Store;
+use circlemail::{
+    model::address::EmailAddress,
+    store::{
+        Store,
+        import::{ImportIds, PersonRecord},
+    },
+};
 
 use crate::on_both_backends;
 use crate::support::{
@@ -54,6 +60,92 @@ on_both_backends!(
             );
         }
         assert_eq!(got.len(), 3);
+        server.kill();
+        store.close().await;
+    }
+);
+
+/// delivery.workers (the default): one connection each, and on each at most one personal copy
+/// whose content went out while its outcome was not yet written.
+const PERSONAL_DUPLICATE_BOUND: usize = 4;
+
+on_both_backends!(
+    a_personal_fan_out_killed_midway_repeats_at_most_one_copy_per_open_connection,
+    async |db: &TestDb| {
+        const MEMBERS: usize = 2_000;
+        let sink = Sink::start().await;
+        let config = write_config(db.dir.path(), &db.url, sink.addr);
+        let store = Store::connect(&db.url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let now = crate::support::app::chrono_now();
+        let address = EmailAddress::parse("many@lists.test").unwrap();
+        let group = store
+            .create_group("Many", Some(&address), now)
+            .await
+            .unwrap();
+        // Personal List-Unsubscribe links (the default): one copy, one transaction, per member.
+        store
+            .set_settings(
+                group.id,
+                r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#,
+            )
+            .await
+            .unwrap();
+        let records: Vec<PersonRecord> = (0..MEMBERS)
+            .map(|i| PersonRecord {
+                email: Some(EmailAddress::parse(&format!("p{i}@example{}.org", i % 7)).unwrap()),
+                groups: vec!["Many".into()],
+                ..PersonRecord::default()
+            })
+            .collect();
+        let mut ids = ImportIds::default();
+        store.import_chunk(&records, &mut ids, now).await.unwrap();
+
+        let server = Server::start(&config);
+        let (mut c, _) = Client::connect(server.smtp).await;
+        c.cmd("EHLO client").await;
+        let reply = c
+            .post(
+                "chair@example.org",
+                &["many@lists.test"],
+                &message("chair@example.org", "many@lists.test", "Personal", "hi"),
+            )
+            .await;
+        assert!(reply.starts_with("250"), "{reply}");
+        // Killed in the middle of batches: most workers are between two copies of a batch.
+        sink.wait_for_recipients(MEMBERS / 3, Duration::from_secs(120))
+            .await;
+        server.kill();
+        let before_restart = sink.recipient_count();
+        assert!(
+            before_restart < MEMBERS,
+            "{before_restart} copies before the kill"
+        );
+
+        let server = Server::start(&config);
+        sink.wait_for_recipients(MEMBERS, Duration::from_secs(120))
+            .await;
+        // Leases of the killed process are 3 s (PostgreSQL): anything still to come comes by then.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let got = sink.by_recipient();
+        let duplicates: usize = got.values().map(|copies| copies.len() - 1).sum();
+        eprintln!(
+            "personal crash test ({}): {before_restart} copies before SIGKILL, {} in all, {duplicates} duplicates (bound {PERSONAL_DUPLICATE_BOUND})",
+            db.url.split(':').next().unwrap_or(""),
+            sink.recipient_count()
+        );
+        assert_eq!(got.len(), MEMBERS, "every member got the post");
+        assert!(
+            got.values()
+                .all(|copies| copies.len() == 1 || copies.len() == 2),
+            "no one gets a third copy"
+        );
+        assert!(
+            duplicates <= PERSONAL_DUPLICATE_BOUND,
+            "{duplicates} duplicates, more than one per connection"
+        );
+        let counts = store.delivery_counts(None).await.unwrap();
+        assert_eq!(counts.delivered, MEMBERS as i64, "{counts:?}");
         server.kill();
         store.close().await;
     }

@@ -79,6 +79,8 @@ struct Behaviour {
     /// Commands that arrived before the reply to the previous one was sent, although
     /// PIPELINING was not offered.
     pipelined_anyway: AtomicUsize,
+    /// Keep only the last message (benchmarks of a million copies): counts stay exact.
+    count_only: AtomicBool,
 }
 
 #[derive(Clone)]
@@ -191,6 +193,12 @@ impl Sink {
         self.behaviour.pipelined_anyway.load(Ordering::SeqCst)
     }
 
+    /// Keeps only the last message received; [`Sink::recipient_count`] still counts them all.
+    #[allow(dead_code)] // for the benchmarks
+    pub fn count_only(&self) {
+        self.behaviour.count_only.store(true, Ordering::SeqCst);
+    }
+
     pub fn stall(&self, on: bool) {
         self.behaviour.stall.store(on, Ordering::SeqCst);
     }
@@ -268,11 +276,18 @@ impl Sink {
                         let count = rcpts.len();
                         in_tx = false;
                         taken += 1;
-                        self.messages.lock().unwrap().push(Delivered {
+                        let delivered = Delivered {
                             mail_from: from.clone(),
                             rcpts: std::mem::take(&mut rcpts),
                             data: std::mem::take(&mut body),
-                        });
+                        };
+                        {
+                            let mut messages = self.messages.lock().unwrap();
+                            if self.behaviour.count_only.load(Ordering::Relaxed) {
+                                messages.clear();
+                            }
+                            messages.push(delivered);
+                        }
                         // After the push: whoever sees the count also sees the message.
                         self.recipients.fetch_add(count, Ordering::SeqCst);
                         out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");

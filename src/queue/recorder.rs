@@ -1,0 +1,92 @@
+//! Writes delivery outcomes as they arrive, many workers' in one transaction (group commit).
+//!
+//! A worker hands over the outcomes of a copy the moment its reply is in and waits until they are
+//! written before it sends the next message content on its connection. While one write runs,
+//! the outcomes that arrive meanwhile gather and go in the next: one write per round of
+//! replies, not one per copy.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    clock::SharedClock,
+    store::{Store, deliveries::Recorded},
+};
+
+/// Most outcomes in one write.
+const MOST_PER_WRITE: usize = 2_000;
+
+struct Job {
+    rows: Vec<(i64, Recorded)>,
+    written: oneshot::Sender<()>,
+}
+
+/// The handle workers write through; the writing task runs while it is alive.
+#[derive(Clone)]
+pub(super) struct Recorder {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Recorder {
+    /// Starts the writing task.
+    pub(super) fn start(store: Store, clock: SharedClock) -> Recorder {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(store, clock, queue));
+        Recorder { jobs }
+    }
+
+    /// Writes `rows` (delivery id, outcome) and frees their leases; returns once they are
+    /// written, or once writing them was given up (their lease then expires and they are sent
+    /// again).
+    pub(super) async fn write(&self, rows: Vec<(i64, Recorded)>) {
+        if rows.is_empty() {
+            return;
+        }
+        let (written, done) = oneshot::channel();
+        if self.jobs.send(Job { rows, written }).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn write_loop(store: Store, clock: SharedClock, mut queue: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        let mut n = jobs[0].rows.len();
+        while n < MOST_PER_WRITE {
+            match queue.try_recv() {
+                Ok(job) => {
+                    n += job.rows.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let rows: Vec<(i64, Recorded)> = jobs.iter_mut().flat_map(|j| j.rows.drain(..)).collect();
+        write(&store, &clock, &rows).await;
+        for job in jobs {
+            let _ = job.written.send(());
+        }
+    }
+}
+
+/// Writes outcomes, retrying a failing database for a while: an unrecorded copy is sent again
+/// after its lease expires.
+async fn write(store: &Store, clock: &SharedClock, rows: &[(i64, Recorded)]) {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=8 {
+        match store.record_outcomes(rows, clock.now_ms()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(attempt, recipients = rows.len(), error = %e, "cannot record delivery outcomes; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+    tracing::error!(
+        recipients = rows.len(),
+        "gave up recording delivery outcomes; these recipients will be sent again after their lease"
+    );
+}
