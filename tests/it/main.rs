@@ -13,6 +13,7 @@ mod cli;
 mod contract;
 mod crash;
 mod direct;
+mod directory;
 mod display;
 mod fanout;
 mod gdpr;
