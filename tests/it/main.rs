@@ -22,6 +22,7 @@ mod hostile;
 mod import;
 mod ingress;
 mod interop;
+mod lossy_dns;
 mod moderation;
 mod postfix;
 mod scale;
