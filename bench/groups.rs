@@ -1,6 +1,9 @@
 //! Group resolution at association scale: 100,000 people, 2,000 groups nested up to 10 deep
 //! (with diamonds), 50 rule-based groups. Prints the import rate, the time to load the directory,
-//! to resolve the top group (100,000 recipients) and to explain one person, and peak memory.
+//! to resolve the top group (100,000 recipients) and to explain one person; then, against the
+//! real server over HTTP: an admin write followed by a read, and the top group's recipients;
+//! and the peak memory of a fresh process that loads the directory and resolves the top group.
+//! Each figure is printed next to its target.
 //!
 //!     cargo bench --bench groups                 # SQLite
 //!     cargo bench --bench groups -- 20000        # fewer people
@@ -22,8 +25,17 @@ use serde_json::json;
 const GROUPS: usize = 2000;
 const RULE_GROUPS: usize = 50;
 
+#[path = "../tests/it/support/http.rs"]
+#[allow(dead_code)]
+mod http;
+
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--rss-child") {
+        return rss_child(&args[1], args[2].parse().expect("group id"));
+    }
     let people: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let postgres = args.iter().any(|a| a == "--postgres");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -182,6 +194,109 @@ async fn run(url: &str, people: usize) {
         ms(median(&mut times)),
         times.len()
     );
+    drop(directory);
+    drop(resolver);
+
+    // 7. The real server on this database, over HTTP.
+    server_figures(url, &store, &ids, people).await;
+
+    // 8. Peak memory of a fresh process: load the directory, resolve the top group.
+    let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(["--rss-child", url, &ids[0].to_string()])
+        .output()
+        .expect("child runs");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// A fresh process: the directory loaded and the top group resolved, as at a post's acceptance.
+fn rss_child(url: &str, group: i64) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = Store::connect(url, 4).await.expect("connect");
+        let resolver = Resolver::new(store, Arc::new(SystemClock));
+        let start = Instant::now();
+        let n = resolver.recipients(group).await.expect("recipients").len();
+        println!(
+            "fresh process: load directory and resolve the top group ({n} recipients) {:.0} ms; peak memory (VmHWM) {} (target < 120 MB with the fan-out)",
+            ms(start.elapsed()),
+            peak_memory()
+        );
+    });
+}
+
+async fn server_figures(url: &str, store: &Store, ids: &[i64], people: usize) {
+    let mut config = circlemail::config::Config::default();
+    config.server.hostname = "bench.test".into();
+    config.server.domains = vec!["lists.test".into()];
+    config.smtp.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.api_token = Some(circlemail::config::Secret::new(TOKEN));
+    config.database.url = circlemail::config::Secret::new(url);
+    config.delivery.relay = "smtp://127.0.0.1:9".into();
+    let app = circlemail::app::App::build(config).await.expect("server");
+    let addr = app.http_addr().expect("http");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let get = |path: String| async move {
+        let start = Instant::now();
+        let r = http::request(addr, "GET", &format!("/api/v1{path}"), Some(TOKEN), None).await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        (start.elapsed(), r)
+    };
+    let (first, _) = get(format!("/groups/{}", ids[1])).await;
+    println!(
+        "server: first request (loads the directory): {:.0} ms",
+        ms(first)
+    );
+    // An admin write, then a read: the read pays for bringing the directory up to date.
+    let (mut writes, mut reads) = (Vec::new(), Vec::new());
+    for i in 0..21 {
+        let group = ids[1 + (i * 37) % (GROUPS - 1)];
+        let body = serde_json::json!({ "email": format!("member{}@example{}.org", i * 13, (i * 13) % 100) })
+            .to_string();
+        let start = Instant::now();
+        let r = http::request(
+            addr,
+            "POST",
+            &format!("/api/v1/groups/{group}/members"),
+            Some(TOKEN),
+            Some(&body),
+        )
+        .await;
+        assert!(r.status < 300, "add member: {} {}", r.status, r.body);
+        writes.push(start.elapsed());
+        let (took, _) = get(format!("/groups/{group}")).await;
+        reads.push(took);
+    }
+    println!(
+        "server: admin write (add a member) median {:.1} ms; the read after it median {:.1} ms, slowest {:.1} ms (target < 20 ms)",
+        ms(median(&mut writes)),
+        ms(median(&mut reads)),
+        ms(*reads.iter().max().unwrap()),
+    );
+    // A change made by another instance (straight in the store) is in the next answer.
+    let probe = store.create_group("Probe", None, 0).await.expect("probe");
+    let (took, r) = get(format!("/groups/{}", probe.id)).await;
+    assert!(r.body.contains("Probe"));
+    println!(
+        "server: read after another instance's write: {:.1} ms (seen at once)",
+        ms(took)
+    );
+    let mut times = Vec::new();
+    let mut count = 0;
+    for _ in 0..11 {
+        let (took, r) = get(format!("/groups/{}/recipients", ids[0])).await;
+        count = r.json()["count"].as_u64().unwrap_or(0);
+        times.push(took);
+    }
+    println!(
+        "server: top group's recipients over HTTP ({count} of {people}): median {:.1} ms (target < 50 ms)",
+        ms(median(&mut times))
+    );
+    let _ = stop.send(());
+    let _ = task.await;
 }
 
 fn association_csv(people: usize) -> String {

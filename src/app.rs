@@ -103,8 +103,12 @@ pub fn authentication(
 /// The DNS resolver (mail-auth over hickory, with the `[dns]` name servers) that every lookup
 /// uses: authentication checks, DMARC policies, MX hosts.
 pub fn resolver(config: &Config) -> Result<Arc<MessageAuthenticator>, String> {
-    crate::dmarc::authenticator(&config.dns.nameservers)
-        .map(Arc::new)
+    crate::dmarc::authenticator_with(
+        &config.dns.nameservers,
+        config.dns.timeout,
+        config.dns.attempts,
+    )
+    .map(Arc::new)
         .map_err(|e| format!("dns.nameservers: {e}"))
 }
 

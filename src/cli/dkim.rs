@@ -57,7 +57,12 @@ pub(super) async fn run(config: &Config, command: DkimCommand) -> anyhow::Result
         }
         DkimCommand::Check { domain } => {
             let auth =
-                crate::dmarc::authenticator(&config.dns.nameservers).map_err(|e| anyhow!(e))?;
+                crate::dmarc::authenticator_with(
+                    &config.dns.nameservers,
+                    config.dns.timeout,
+                    config.dns.attempts,
+                )
+                .map_err(|e| anyhow!(e))?;
             let mine: Vec<_> = config
                 .dkim
                 .keys

@@ -136,11 +136,27 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
     /// Name servers (`ip:port`) for DMARC and MX lookups; empty: the system's (/etc/resolv.conf).
     pub nameservers: Vec<SocketAddr>,
+    /// How long one attempt of a query may take (a UDP query is sent again every third of a
+    /// second within it); also with the system's name servers.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per query before it fails (`temperror` for the checks).
+    pub attempts: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            nameservers: Vec::new(),
+            timeout: Duration::from_secs(1),
+            attempts: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,12 +8,8 @@ use chrono::NaiveDate;
 use super::{directory::Directory, resolve::Resolution};
 
 /// Group ids by index.
-fn ids(dir: &Directory) -> Vec<i64> {
-    let mut ids = vec![0; dir.groups.len()];
-    for (&id, &i) in &dir.group_index {
-        ids[i] = id;
-    }
-    ids
+fn ids(dir: &Directory) -> &[i64] {
+    &dir.group_ids
 }
 
 /// `group_id` and every group nested in it, transitively (empty if there is no such group).

@@ -8,8 +8,12 @@
 //! A group's members come from direct members (with role and term), subgroups (transitively),
 //! a rule over people's data ([`criteria`]), and for standard groups the system's own rule
 //! ([`standard`]). Resolution runs on an in-memory [`directory::Directory`] built from one read of
-//! the store and rebuilt when the store's directory version moves, so resolving a large group
-//! costs bitset unions, not queries.
+//! the store and then patched in place from the store's change log (`directory_changes`, written
+//! in the same transaction as every directory write): each use first asks whether the log moved
+//! (one indexed query), and if so re-reads only the people, groups and links it names. So
+//! resolving a large group costs bitset unions, not queries, and a read after a write costs the
+//! write's rows, not the whole directory; other instances on the same PostgreSQL database see a
+//! change at their next use.
 
 pub mod access;
 pub mod criteria;
@@ -125,13 +129,23 @@ fn suffixed(list_address: &str, suffix: &str) -> String {
     }
 }
 
+/// At most this many change-log rows are applied as a patch; more (a bulk import) rebuild.
+const MAX_PATCH: usize = 20_000;
+/// Change-log rows older than this are deleted (an instance idle for longer rebuilds).
+const CHANGE_LOG_KEEP_SECS: i64 = 3600;
+/// How often an instance prunes the change log.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Resolves groups against an in-memory copy of the directory, kept current with the store.
 pub struct Resolver {
     store: Store,
     clock: SharedClock,
     current: RwLock<Option<Arc<Directory>>>,
-    /// One rebuild at a time: callers arriving during a rebuild wait for it and share it.
-    rebuild: tokio::sync::Mutex<()>,
+    /// One update at a time: callers arriving during one wait for it and share it.
+    update: tokio::sync::Mutex<()>,
+    last_prune: std::sync::Mutex<Option<std::time::Instant>>,
+    patches: std::sync::atomic::AtomicU64,
+    rebuilds: std::sync::atomic::AtomicU64,
 }
 
 impl Resolver {
@@ -140,7 +154,10 @@ impl Resolver {
             store,
             clock,
             current: RwLock::new(None),
-            rebuild: tokio::sync::Mutex::new(()),
+            update: tokio::sync::Mutex::new(()),
+            last_prune: std::sync::Mutex::new(None),
+            patches: Default::default(),
+            rebuilds: Default::default(),
         }
     }
 
@@ -150,41 +167,117 @@ impl Resolver {
             .unwrap_or_default()
     }
 
-    /// The current directory: the cached one if the store has not changed since, else a new one.
+    /// The current directory: the cached one if the store's change log has not moved since,
+    /// else the cached one patched with the changes (or, after a bulk change, a new one).
     /// Standard groups missing from the store (a new team, a renamed type) are created first.
     pub async fn directory(&self) -> Result<Arc<Directory>, StoreError> {
-        let version = self.store.directory_version().await?;
-        if let Some(dir) = self.cached(version) {
+        if let Some(dir) = self.cached()
+            && !self.store.directory_changed_since(dir.version).await?
+        {
             return Ok(dir);
         }
-        let _rebuilding = self.rebuild.lock().await;
-        // Someone may have rebuilt while we waited.
-        let version = self.store.directory_version().await?;
-        if let Some(dir) = self.cached(version) {
-            return Ok(dir);
+        let _updating = self.update.lock().await;
+        // Someone may have brought it up to date while we waited.
+        let current = self.cached();
+        if let Some(dir) = &current
+            && !self.store.directory_changed_since(dir.version).await?
+        {
+            return Ok(dir.clone());
         }
+        let dir = match current {
+            Some(dir) if !dir.wants_compaction() => self.patched(dir).await?,
+            _ => None,
+        };
+        let dir = match dir {
+            Some(dir) => {
+                self.patches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                dir
+            }
+            None => {
+                self.rebuilds
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.rebuilt().await?
+            }
+        };
+        if let Ok(mut current) = self.current.write() {
+            *current = Some(dir.clone());
+        }
+        self.prune_now_and_then().await;
+        Ok(dir)
+    }
+
+    /// How often the directory was patched and how often it was built whole.
+    pub fn update_counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.patches.load(Relaxed), self.rebuilds.load(Relaxed))
+    }
+
+    fn cached(&self) -> Option<Arc<Directory>> {
+        self.current.read().ok().and_then(|c| c.clone())
+    }
+
+    /// `dir` with the changes since its version put in place; `None` when a rebuild is due.
+    async fn patched(&self, dir: Arc<Directory>) -> Result<Option<Arc<Directory>>, StoreError> {
+        let Some(patch) = self.store.directory_patch(dir.version, MAX_PATCH).await? else {
+            return Ok(None);
+        };
+        if !patch.rows.groups.iter().all(|g| g.standard_key.is_none()) {
+            // A standard group changed (renamed, deactivated): keep the standard set whole.
+            self.sync_standard_groups().await?;
+        }
+        // Patched in place unless a reader still holds this copy (then on a copy of it).
+        drop(self.current.write().ok().and_then(|mut c| c.take()));
+        let mut dir = dir;
+        let dir = tokio::task::spawn_blocking(move || {
+            Arc::make_mut(&mut dir).apply(patch);
+            dir
+        })
+        .await
+        .map_err(|e| StoreError::Conflict(format!("patching the directory failed: {e}")))?;
+        Ok(Some(dir))
+    }
+
+    async fn sync_standard_groups(&self) -> Result<(), StoreError> {
         let groups = self.store.standard_groups_and_vocabulary().await?;
         if standard::out_of_date(&groups) {
             standard::sync(&self.store, &groups, self.clock.now_ms()).await?;
         }
+        Ok(())
+    }
+
+    async fn rebuilt(&self) -> Result<Arc<Directory>, StoreError> {
+        self.sync_standard_groups().await?;
+        // The old copy goes first: two copies of a large directory at once are the peak.
+        drop(self.current.write().ok().and_then(|mut c| c.take()));
         let rows = self.store.load_directory().await?;
-        let dir = Arc::new(
+        Ok(Arc::new(
             tokio::task::spawn_blocking(move || Directory::build(rows))
                 .await
                 .map_err(|e| StoreError::Conflict(format!("building the directory failed: {e}")))?,
-        );
-        if let Ok(mut current) = self.current.write() {
-            *current = Some(dir.clone());
-        }
-        Ok(dir)
+        ))
     }
 
-    fn cached(&self, version: i64) -> Option<Arc<Directory>> {
-        self.current
-            .read()
-            .ok()
-            .and_then(|c| c.clone())
-            .filter(|d| d.version == version)
+    /// Deletes old change-log rows every few minutes (any instance may; they agree).
+    async fn prune_now_and_then(&self) {
+        let due = match self.last_prune.lock() {
+            Ok(mut last) => {
+                let due = last.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+                if due {
+                    *last = Some(std::time::Instant::now());
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due
+            && let Err(e) = self
+                .store
+                .prune_directory_changes(CHANGE_LOG_KEEP_SECS)
+                .await
+        {
+            tracing::warn!(error = %e, "pruning the directory change log failed; trying again later");
+        }
     }
 
     /// The recipient set of a group now, with the directory it indexes into.
@@ -281,7 +374,9 @@ impl Resolver {
     /// How many people a rule would select now (a dry run before saving it).
     pub async fn count_matching(&self, rule: &criteria::Criteria) -> Result<usize, StoreError> {
         let dir = self.directory().await?;
-        Ok(dir.compile(rule).eval(&dir, self.today()).count_ones(..))
+        let mut set = dir.compile(rule).eval(&dir, self.today());
+        set.intersect_with(&dir.live);
+        Ok(set.count_ones(..))
     }
 
     /// The addresses of a group's managers.

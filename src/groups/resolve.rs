@@ -94,6 +94,9 @@ impl<'d> Resolution<'d> {
             }
             None => {}
         }
+        if dir.dead_people > 0 {
+            set.intersect_with(&dir.live);
+        }
         set
     }
 

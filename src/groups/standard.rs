@@ -38,7 +38,7 @@ impl Standard {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Names {
     pub types: HashMap<i64, String>,
     pub teams: HashMap<i64, String>,
