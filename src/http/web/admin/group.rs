@@ -87,6 +87,9 @@ pub struct ShowQuery {
     find: String,
     #[serde(default)]
     done: Option<String>,
+    /// `subgroup`: list the groups that may be added as subgroups (reads every group).
+    #[serde(default)]
+    add: String,
 }
 
 /// The group as every sub-page needs it; `Err` is the page to show instead.
@@ -143,6 +146,7 @@ struct GroupPage {
     found: Vec<PersonHit>,
     /// Groups that may be added as subgroups: (id, name).
     candidates: Vec<(i64, String)>,
+    may_nest: bool,
     manage: bool,
     edit: bool,
     next_from: String,
@@ -194,7 +198,8 @@ pub async fn show(
     } else {
         Vec::new()
     };
-    let candidates = if super::may(&viewer, "post", "/groups/{id}/subgroups", Some(id)) {
+    let may_nest = super::may(&viewer, "post", "/groups/{id}/subgroups", Some(id));
+    let candidates = if may_nest && q.add == "subgroup" {
         match api.get::<Groups>("/groups").await {
             Ok(all) => subgroup_candidates(&viewer, &g, all.groups),
             Err(f) => return refused(&state, &viewer, f),
@@ -228,6 +233,7 @@ pub async fn show(
             find: q.find.trim().to_string(),
             found,
             candidates,
+            may_nest,
             manage,
             edit,
             next_from: format!("{}-01-01", year + 1),
