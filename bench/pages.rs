@@ -276,6 +276,17 @@ async fn run(url: &str, people: usize) {
         let (median, max) = time(addr, path, &cookie, 15).await;
         report(name, median, max);
     }
+    // The API calls behind the slowest pages, for comparison.
+    let bearer = format!("Bearer {TOKEN}");
+    for path in [
+        "/api/v1/groups".to_string(),
+        "/api/v1/overview".into(),
+        format!("/api/v1/groups/{all}/members?limit=50"),
+        format!("/api/v1/groups/{all}/recipients?explain=true&limit=50"),
+    ] {
+        let (median, max) = time_as(addr, &path, ("Authorization", &bearer), 15).await;
+        report(&format!("API {}", path.trim_start_matches("/api/v1")), median, max);
+    }
     // The rule count (a POST).
     let csrf = http(
         addr,
@@ -365,7 +376,16 @@ fn url_encode(s: &str) -> String {
 }
 
 async fn time(addr: SocketAddr, path: &str, cookie: &str, runs: usize) -> (Duration, Duration) {
-    let warm = http(addr, "GET", path, &[("Cookie", cookie)], None).await;
+    time_as(addr, path, ("Cookie", cookie), runs).await
+}
+
+async fn time_as(
+    addr: SocketAddr,
+    path: &str,
+    who: (&str, &str),
+    runs: usize,
+) -> (Duration, Duration) {
+    let warm = http(addr, "GET", path, &[who], None).await;
     assert_eq!(
         warm.status,
         200,
@@ -376,7 +396,7 @@ async fn time(addr: SocketAddr, path: &str, cookie: &str, runs: usize) -> (Durat
     let mut times = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let a = http(addr, "GET", path, &[("Cookie", cookie)], None).await;
+        let a = http(addr, "GET", path, &[who], None).await;
         times.push(t.elapsed());
         assert_eq!(a.status, 200, "{path}");
     }
