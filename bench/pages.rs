@@ -285,7 +285,11 @@ async fn run(url: &str, people: usize) {
         format!("/api/v1/groups/{all}/recipients?explain=true&limit=50"),
     ] {
         let (median, max) = time_as(addr, &path, ("Authorization", &bearer), 15).await;
-        report(&format!("API {}", path.trim_start_matches("/api/v1")), median, max);
+        report(
+            &format!("API {}", path.trim_start_matches("/api/v1")),
+            median,
+            max,
+        );
     }
     // The rule count (a POST).
     let csrf = http(

@@ -590,3 +590,266 @@ on_both_backends!(
         assert_eq!(m["total"], 1);
     }
 );
+
+/// Signs the browser in by the link the sink catches; lands on the overview.
+async fn browser_sign_in(
+    b: &crate::support::browser::Browser,
+    app: &TestApp,
+    sink: &Sink,
+    email: &str,
+) {
+    b.open(&format!("http://{}/admin", app.http)).await;
+    b.wait_for_text("h1", "Sign in").await;
+    b.fill("#address", email).await;
+    b.click("#send").await;
+    b.wait_for_text("h1", "Check your mail").await;
+    let link = crate::support::web::mailed_link(sink, email, 0).await;
+    b.open(&link).await;
+    b.click("#signin").await;
+    b.wait_for_text("h1", "Overview").await;
+}
+
+/// Where the README's screenshots are kept.
+fn shots() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots").to_string();
+    std::fs::create_dir_all(&dir).expect("docs/screenshots");
+    dir
+}
+
+/// Sets a form field's value by script (date fields take typing in the browser's locale).
+async fn set_value(b: &crate::support::browser::Browser, css: &str, value: &str) {
+    b.run(&format!(
+        "document.querySelector({}).value = {}; return true;",
+        serde_json::to_string(css).unwrap(),
+        serde_json::to_string(value).unwrap()
+    ))
+    .await;
+}
+
+/// In Chromium at phone width: sign in by the mailed link, create a list inside a department,
+/// add members with terms, edit a rule and watch the count change, change a setting and find
+/// it in the next delivered copy. Screenshots of the main pages at phone (390 px) and desktop
+/// (1280 px) width go to docs/screenshots/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_builds_a_list_in_chromium() {
+    // On the heap: the whole flow is one large future.
+    Box::pin(owner_flow_in_chromium()).await;
+}
+
+async fn owner_flow_in_chromium() {
+    use crate::support::{browser::Browser, db::Backend};
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let (app, sink, root) = start(&db).await;
+    account(&root, &app.store, "ana@club.example", Some("owner"), None).await;
+    let b = Browser::start(390, 844).await;
+    Box::pin(browser_sign_in(&b, &app, &sink, "ana@club.example")).await;
+    let base = format!("http://{}", app.http);
+    let board = Box::pin(chromium_list_with_members(&b, &base)).await;
+    let gp = format!("{base}/admin/groups/{board}");
+    Box::pin(chromium_rule(&b, &gp)).await;
+    Box::pin(chromium_setting_in_next_copy(&b, &app, &sink, &gp)).await;
+    Box::pin(chromium_screenshots(&b, &base, board)).await;
+    b.quit().await;
+    app.stop().await;
+}
+
+/// A department, a list inside it, members with terms; the list's id.
+async fn chromium_list_with_members(b: &crate::support::browser::Browser, base: &str) -> i64 {
+    b.open(&format!("{base}/admin/groups")).await;
+    b.fill("#new-group input[name=name]", "Youth").await;
+    b.click("#new-group button").await;
+    b.wait_for_text("h1", "Youth").await;
+    let youth = group_id_of(&path_only(&b.url().await));
+    b.open(&format!("{base}/admin/groups")).await;
+    b.fill("#new-group input[name=name]", "Youth board").await;
+    b.fill(
+        "#new-group input[name=address]",
+        &format!("youth-board@{DOMAIN}"),
+    )
+    .await;
+    b.select("#new-group select[name=parent_id]", &youth.to_string())
+        .await;
+    b.click("#new-group button").await;
+    b.wait_for_text("h1", "Youth board").await;
+    let board = group_id_of(&path_only(&b.url().await));
+    let gp = format!("{base}/admin/groups/{board}");
+    for (email, role, from, until) in [
+        ("cleo@x.org", "manager", "2020-01-01", "2099-12-31"),
+        ("dan@x.org", "member", "", ""),
+        ("eva@x.org", "member", "2020-01-01", "2099-12-31"),
+    ] {
+        b.open(&gp).await;
+        b.fill("#add-member input[name=email]", email).await;
+        b.select("#add-member select[name=role]", role).await;
+        set_value(b, "#add-member input[name=valid_from]", from).await;
+        set_value(b, "#add-member input[name=valid_until]", until).await;
+        b.click("#add-member button").await;
+        b.wait_for_text(".notice", "Added").await;
+    }
+    assert!(b.text("main").await.contains("eva@x.org"));
+    assert!(b.fits_width().await, "the group page fits a phone");
+    b.screenshot_to(&shots(), "group-phone").await;
+    board
+}
+
+/// The rule's count follows the rule as it changes (the page's script), and the Count button
+/// works without it.
+async fn chromium_rule(b: &crate::support::browser::Browser, gp: &str) {
+    b.open(&format!("{gp}/rule")).await;
+    b.select("select[name=field0]", "status").await;
+    b.select("select[name=op0]", "equals").await;
+    b.fill("input[name=value0]", "active").await;
+    let active = b.wait_for_text("#rule-count", "people match").await;
+    b.fill("input[name=value0]", "resigned").await;
+    b.wait_for_text("#rule-count", "0 people match").await;
+    assert_ne!(active, "0 people match", "the count changed with the rule");
+    b.click("#count").await;
+    b.wait_for_text("#rule-count", "0 people match").await;
+    b.screenshot_to(&shots(), "rule-phone").await;
+}
+
+/// A setting changed on the page shows in the next delivered copy.
+async fn chromium_setting_in_next_copy(
+    b: &crate::support::browser::Browser,
+    app: &TestApp,
+    sink: &Sink,
+    gp: &str,
+) {
+    b.open(&format!("{gp}/settings")).await;
+    b.fill("#s-subject_prefix", "[Youth]").await;
+    b.click("#save-settings").await;
+    b.wait_for_text(".notice", "Saved").await;
+    assert!(
+        b.text("#preview")
+            .await
+            .contains("[Youth] Re: Meeting on Tuesday")
+    );
+    assert!(b.fits_width().await, "the settings fit a phone");
+    b.screenshot_to(&shots(), "settings-phone").await;
+    let (mut c, _) = crate::support::smtp::Client::connect(app.smtp).await;
+    c.cmd("EHLO client").await;
+    let to = format!("youth-board@{DOMAIN}");
+    let r = c
+        .post(
+            "cleo@x.org",
+            &[&to],
+            &crate::support::app::message("cleo@x.org", &to, "Camp", "See you."),
+        )
+        .await;
+    assert!(r.starts_with("250"), "{r}");
+    sink.wait_for_recipients(3, std::time::Duration::from_secs(15))
+        .await;
+    let copy = sink
+        .messages()
+        .into_iter()
+        .find(|m| m.rcpts == ["dan@x.org"])
+        .expect("dan's copy");
+    assert_eq!(copy.header("Subject").as_deref(), Some("[Youth] Camp"));
+}
+
+/// The main pages at phone and desktop width, for the README.
+async fn chromium_screenshots(b: &crate::support::browser::Browser, base: &str, board: i64) {
+    for (name, path) in [
+        ("overview", "/admin".to_string()),
+        ("groups", "/admin/groups".into()),
+        ("recipients", format!("/admin/groups/{board}/recipients")),
+    ] {
+        b.open(&format!("{base}{path}")).await;
+        b.wait_for("main h1").await;
+        assert!(b.fits_width().await, "{path} fits a phone");
+        b.screenshot_to(&shots(), &format!("{name}-phone")).await;
+    }
+    b.resize(1280, 900).await;
+    for (name, path) in [
+        ("overview", "/admin".to_string()),
+        ("groups", "/admin/groups".into()),
+        ("group", format!("/admin/groups/{board}")),
+        ("rule", format!("/admin/groups/{board}/rule")),
+        ("settings", format!("/admin/groups/{board}/settings")),
+        ("recipients", format!("/admin/groups/{board}/recipients")),
+    ] {
+        b.open(&format!("{base}{path}")).await;
+        b.wait_for("main h1").await;
+        assert!(b.fits_width().await, "{path} fits a desktop");
+        b.screenshot_to(&shots(), &format!("{name}-desktop")).await;
+    }
+}
+
+/// In Chromium: a department's manager sees only the department (another department's group
+/// is the 404 page); an auditor sees no button that changes anything, and a POST made by hand
+/// in the page is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_and_an_auditor_in_chromium() {
+    use crate::support::{browser::Browser, db::Backend};
+    let db = TestDb::new(Backend::Sqlite, None).await;
+    let (app, sink, root) = start(&db).await;
+    let north = group(&root, "North", None, &[]).await;
+    let north_list = group(&root, "North list", Some(north), &["nina@x.org"]).await;
+    let south = group(&root, "South", None, &[]).await;
+    let south_list = group(&root, "South list", Some(south), &["sara@x.org"]).await;
+    account(
+        &root,
+        &app.store,
+        "nm@club.example",
+        Some("group_manager"),
+        Some(north),
+    )
+    .await;
+    account(&root, &app.store, "au@club.example", Some("auditor"), None).await;
+    let base = format!("http://{}", app.http);
+
+    let b = Browser::start(390, 844).await;
+    browser_sign_in(&b, &app, &sink, "nm@club.example").await;
+    b.open(&format!("{base}/admin/groups")).await;
+    let tree = b.text("main").await;
+    assert!(
+        tree.contains("North list") && !tree.contains("South"),
+        "{tree}"
+    );
+    b.open(&format!("{base}/admin/groups/{south_list}")).await;
+    b.wait_for_text("h1", "Not found").await;
+    b.open(&format!("{base}/admin/groups/{north_list}")).await;
+    b.wait_for_text("h1", "North list").await;
+    assert!(
+        b.find("#add-member").await.is_some(),
+        "a manager may add members"
+    );
+    b.quit().await;
+
+    let b = Browser::start(390, 844).await;
+    browser_sign_in(&b, &app, &sink, "au@club.example").await;
+    for path in [
+        format!("/admin/groups/{north_list}"),
+        format!("/admin/groups/{north_list}/settings"),
+        format!("/admin/groups/{north_list}/rule"),
+        "/admin/groups".to_string(),
+    ] {
+        b.open(&format!("{base}{path}")).await;
+        b.wait_for("main h1").await;
+        let changing = b
+            .find_all("main form[method=post], main button.primary, main button.danger")
+            .await;
+        assert!(changing.is_empty(), "{path} offers an auditor a change");
+    }
+    b.open(&format!("{base}/admin/groups/{north_list}")).await;
+    b.run(&format!(
+        "var f = document.createElement('form'); f.method = 'post'; \
+         f.action = '/admin/groups/{north_list}/members'; \
+         var t = document.createElement('input'); t.name = 'csrf'; \
+         t.value = document.querySelector('meta[name=csrf-token]').content; f.appendChild(t); \
+         var e = document.createElement('input'); e.name = 'email'; e.value = 'intruder@x.org'; \
+         f.appendChild(e); document.body.appendChild(f); f.submit(); return true;"
+    ))
+    .await;
+    b.wait_for_text("h1", "Not allowed").await;
+    b.quit().await;
+    let m = root
+        .ok("GET", &format!("/groups/{north_list}/members"), None)
+        .await;
+    assert_eq!(m["total"], 1, "nothing was added");
+    app.stop().await;
+}
+
+fn path_only(url: &str) -> String {
+    crate::support::web::path_of(url)
+}
