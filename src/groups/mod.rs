@@ -329,6 +329,20 @@ impl Resolver {
             .collect())
     }
 
+    /// How many people a post to each of `group_ids` goes to right now (one directory, one
+    /// resolution for all).
+    pub async fn recipient_counts(&self, group_ids: &[i64]) -> Result<Vec<usize>, StoreError> {
+        let dir = self.directory().await?;
+        let mut resolution = resolve::Resolution::new(&dir, self.today());
+        Ok(group_ids
+            .iter()
+            .map(|id| match dir.group_index.get(id) {
+                Some(&g) => resolution.recipients(g).count_ones(..),
+                None => 0,
+            })
+            .collect())
+    }
+
     /// Every path by which `person_id` is in `group_id`, and what keeps them from its mail.
     pub async fn explain(&self, group_id: i64, person_id: i64) -> Result<Explanation, StoreError> {
         let dir = self.directory().await?;

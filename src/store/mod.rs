@@ -19,6 +19,7 @@ pub mod people;
 pub mod posts;
 pub mod queue;
 pub mod signin;
+pub mod web_admin;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

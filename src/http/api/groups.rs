@@ -72,15 +72,26 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     state.resolver.directory().await?; // creates standard groups the data calls for
     let visible = caller.access.visible_groups();
+    let seen = |id: &i64| visible.as_ref().is_none_or(|v| v.contains(id));
+    let mut children: std::collections::HashMap<i64, Vec<Value>> = Default::default();
+    for (parent, child, as_manager) in state.store.subgroup_edges().await? {
+        if seen(&parent) && seen(&child) {
+            children
+                .entry(parent)
+                .or_default()
+                .push(json!({ "id": child, "as_manager": as_manager }));
+        }
+    }
     let groups: Vec<Value> = state
         .store
         .list_groups()
         .await?
         .iter()
-        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
+        .filter(|s| seen(&s.group.id))
         .map(|s| {
             let mut v = group_json(&s.group);
             v["direct_members"] = json!(s.members);
+            v["subgroups"] = json!(children.remove(&s.group.id).unwrap_or_default());
             v
         })
         .collect();
@@ -271,12 +282,116 @@ pub async fn deactivate(
     Ok(Json(group_json(&find(&state, id).await?)))
 }
 
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberParams {
+    /// Only memberships whose address or name contains this (case-insensitive).
+    q: Option<String>,
+    /// A page of at most this many (1–1000); without it and `q`: every membership.
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
 pub async fn members(
     State(state): State<ApiState>,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(p): ApiQuery<MemberParams>,
 ) -> Result<Json<Value>, ApiError> {
     find(&state, id).await?;
-    Ok(Json(json!({ "members": state.store.members(id).await? })))
+    if p.limit.is_none() && p.q.is_none() && p.offset.is_none() {
+        let members = state.store.members(id).await?;
+        let total = members.len();
+        return Ok(Json(json!({ "members": members, "total": total })));
+    }
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit: from 1 to 1000"));
+    }
+    let offset = p.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid("offset: 0 or more"));
+    }
+    let (members, total) = state
+        .store
+        .members_page(id, p.q.as_deref(), limit, offset)
+        .await?;
+    Ok(Json(
+        json!({ "members": members, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberChange {
+    /// Which term: the one starting on this day (null or left out: the term without a start).
+    term_from: Option<String>,
+    role: Option<String>,
+    /// The term's new start and end (null: open).
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+}
+
+/// Changes the role or the term of one membership.
+pub async fn update_member(
+    State(state): State<ApiState>,
+    ApiPath((id, person)): ApiPath<(i64, i64)>,
+    ApiJson(c): ApiJson<MemberChange>,
+) -> Result<Json<Value>, ApiError> {
+    find(&state, id).await?;
+    let term = c.term_from.as_deref().filter(|t| !t.is_empty());
+    let current = state
+        .store
+        .members(id)
+        .await?
+        .into_iter()
+        .find(|m| m.person_id == person && m.valid_from.as_deref() == term)
+        .ok_or_else(|| {
+            ApiError::not_found(format!("person {person} has no such term in group {id}"))
+        })?;
+    let role = c.role.as_deref().unwrap_or(&current.role).to_string();
+    admin::check_role(&role)?;
+    let from = c.valid_from.as_deref().filter(|t| !t.is_empty());
+    let until = c.valid_until.as_deref().filter(|t| !t.is_empty());
+    admin::check_term(from, until)?;
+    let (r, f, u) = (
+        role.clone(),
+        from.map(str::to_string),
+        until.map(str::to_string),
+    );
+    let old_from = term.map(str::to_string);
+    keep_an_owner(&state, move |rows| {
+        for m in rows
+            .memberships
+            .iter_mut()
+            .filter(|m| m.group_id == id && m.person_id == person && m.valid_from == old_from)
+        {
+            m.role = r.clone();
+            m.valid_from = f.clone();
+            m.valid_until = u.clone();
+        }
+    })
+    .await?;
+    admin::accounts::check_cap_for_joining(
+        &state.store,
+        &state.resolver,
+        state.max_member_data_admins,
+        id,
+        &std::collections::HashSet::from([person]),
+    )
+    .await?;
+    if !state
+        .store
+        .update_membership(id, person, term, &role, from, until)
+        .await?
+    {
+        return Err(ApiError::not_found(format!(
+            "person {person} has no such term in group {id}"
+        )));
+    }
+    Ok(Json(json!({
+        "group_id": id, "person_id": person, "email": current.email, "name": current.name,
+        "role": role, "valid_from": from, "valid_until": until,
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -575,6 +690,11 @@ pub struct RecipientParams {
     explain: bool,
     /// Explain this one person (member or not) instead of listing everyone.
     person_id: Option<i64>,
+    /// Only addresses containing this (case-insensitive).
+    q: Option<String>,
+    /// A page of the list (`count` stays the number of all recipients).
+    limit: Option<usize>,
+    offset: Option<usize>,
 }
 
 pub async fn recipients(
@@ -616,7 +736,25 @@ pub async fn recipients(
             json!({ "group_id": id, "person_id": person, "explanation": why }),
         ));
     }
-    let people = state.resolver.recipient_people(id).await?;
+    let mut people = state.resolver.recipient_people(id).await?;
+    let count = people.len();
+    let paged = p.limit.is_some() || p.offset.is_some() || p.q.is_some();
+    if paged {
+        people.sort_by_cached_key(|(_, e)| e.to_lowercase());
+    }
+    if let Some(q) = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        people.retain(|(_, e)| e.to_lowercase().contains(&q));
+    }
+    let matching = people.len();
+    if paged {
+        let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+        people = people
+            .into_iter()
+            .skip(p.offset.unwrap_or(0))
+            .take(limit)
+            .collect();
+    }
     let list: Vec<Value> = if p.explain {
         let mut out = Vec::with_capacity(people.len());
         for (pid, email) in &people {
@@ -628,7 +766,7 @@ pub async fn recipients(
         people.iter().map(|(_, e)| json!(e)).collect()
     };
     Ok(Json(
-        json!({ "group_id": id, "count": people.len(), "recipients": list }),
+        json!({ "group_id": id, "count": count, "matching": matching, "recipients": list }),
     ))
 }
 

@@ -11,6 +11,7 @@ mod gdpr;
 mod groups;
 mod moderation;
 pub mod openapi;
+mod overview;
 mod people;
 pub(crate) mod queue;
 pub mod routes;
@@ -154,6 +155,11 @@ pub fn router(state: ApiState) -> Router {
         "/groups/{id}/members/{person}",
         groups::remove_member,
     )
+    .add(
+        "patch",
+        "/groups/{id}/members/{person}",
+        groups::update_member,
+    )
     .add("post", "/groups/{id}/subgroups", groups::add_subgroup)
     .add(
         "delete",
@@ -178,6 +184,7 @@ pub fn router(state: ApiState) -> Router {
     .add("post", "/queue/{queue_id}/{action}", queue::act)
     .add("get", "/moderation", moderation::list)
     .add("post", "/moderation/{id}/{action}", moderation::decide)
+    .add("get", "/overview", overview::overview)
     .add("get", "/me", accounts::me)
     .add("get", "/me/tokens", accounts::tokens)
     .add("post", "/me/tokens", accounts::create_token)

@@ -20,6 +20,7 @@ fn schemas() -> Value {
         "OptOutInput": {"type": "object", "properties": {"group_id": {"type": ["integer", "null"]}, "channel": {"enum": ["admin", "link", "mailto"]}}},
         "FieldInput": {"type": "object", "required": ["name", "kind"], "properties": {"name": {"type": "string"}, "kind": {"enum": ["single", "multiple", "checkbox"]}, "options": {"type": "array", "items": {"type": "string"}}}},
         "GroupInput": {"type": "object", "properties": {"name": {"type": "string"}, "address": {"type": ["string", "null"], "format": "email"}, "parent_id": {"type": "integer", "description": "create only: nest the new group in this one"}}},
+        "MemberChange": {"type": "object", "properties": {"term_from": date, "role": {"enum": ["member", "manager"]}, "valid_from": date, "valid_until": date}},
         "MemberInput": {"type": "object", "properties": {"person_id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["member", "manager"]}, "valid_from": date, "valid_until": date}},
         "CopyInput": {"type": "object", "required": ["from_group"], "properties": {"from_group": {"type": "integer"}, "valid_from": date, "valid_until": date}},
         "SubgroupInput": {"type": "object", "required": ["group_id"], "properties": {"group_id": {"type": "integer"}, "as_manager": {"type": "boolean"}}},

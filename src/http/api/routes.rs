@@ -268,6 +268,14 @@ pub const ROUTES: &[RouteSpec] = &[
         "MemberInput",
     ),
     r(
+        "patch",
+        "/groups/{id}/members/{person}",
+        GroupManager,
+        Group,
+        "Change one membership's role or term (term_from picks the term)",
+        "MemberChange",
+    ),
+    r(
         "post",
         "/groups/{id}/members/copy",
         GroupManager,
@@ -410,6 +418,14 @@ pub const ROUTES: &[RouteSpec] = &[
         Held,
         "Decide on a held post: action is approve, reject or discard; {reason} is mailed to the author on reject",
         "DecisionInput",
+    ),
+    r(
+        "get",
+        "/overview",
+        Limited,
+        Any,
+        "Your lists with recipient counts, held posts, deferred and failed deliveries, people disabled for bouncing",
+        "",
     ),
     r(
         "get",

@@ -140,7 +140,68 @@ pub fn router(state: WebState) -> Router {
     .add("post", "/account/tokens", account::create_token)
     .add("post", "/account/tokens/{id}/revoke", account::revoke_token)
     .add("get", "/admin", admin::overview)
-    .add("get", "/admin/groups", admin::groups);
+    .add("get", "/admin/groups", admin::groups)
+    .add("post", "/admin/groups", admin::group::create)
+    .add("get", "/admin/groups/{id}", admin::group::show)
+    .add("post", "/admin/groups/{id}", admin::group::update)
+    .add(
+        "post",
+        "/admin/groups/{id}/activate",
+        admin::group::activate,
+    )
+    .add(
+        "post",
+        "/admin/groups/{id}/deactivate",
+        admin::group::deactivate,
+    )
+    .add(
+        "post",
+        "/admin/groups/{id}/members",
+        admin::group::add_member,
+    )
+    .add(
+        "post",
+        "/admin/groups/{id}/members/{person}/change",
+        admin::group::change_member,
+    )
+    .add(
+        "post",
+        "/admin/groups/{id}/members/{person}/remove",
+        admin::group::remove_member,
+    )
+    .add("post", "/admin/groups/{id}/copy", admin::group::copy_term)
+    .add(
+        "post",
+        "/admin/groups/{id}/subgroups",
+        admin::group::add_subgroup,
+    )
+    .add(
+        "post",
+        "/admin/groups/{id}/subgroups/{child}/remove",
+        admin::group::remove_subgroup,
+    )
+    .add("get", "/admin/groups/{id}/rule", admin::rule::show)
+    .add("post", "/admin/groups/{id}/rule", admin::rule::save)
+    .add("post", "/admin/groups/{id}/rule/count", admin::rule::count)
+    .add(
+        "post",
+        "/admin/groups/{id}/rule/remove",
+        admin::rule::remove,
+    )
+    .add(
+        "get",
+        "/admin/groups/{id}/recipients",
+        admin::lists::recipients,
+    )
+    .add("get", "/admin/groups/{id}/opt-outs", admin::lists::opt_outs)
+    .add("get", "/admin/groups/{id}/bounces", admin::lists::bounces)
+    .add(
+        "post",
+        "/admin/groups/{id}/bounces/{person}/enable",
+        admin::lists::reenable,
+    )
+    .add("get", "/admin/groups/{id}/settings", admin::settings::show)
+    .add("post", "/admin/groups/{id}/settings", admin::settings::save);
     // Each area adds its pages (its rows of `pages`) here.
     let pages = admin_ops_pages(pages);
     let pages = archive_pages(pages);

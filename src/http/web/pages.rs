@@ -84,8 +84,114 @@ const SIGNIN: &[PageSpec] = &[
 
 /// The administrators' pages: overview, groups, a group, rules, recipients, list settings.
 const ADMIN: &[PageSpec] = &[
-    admin("get", "/admin", "get", "/me"),
+    admin("get", "/admin", "get", "/overview"),
     admin("get", "/admin/groups", "get", "/groups"),
+    admin("post", "/admin/groups", "post", "/groups"),
+    admin("get", "/admin/groups/{id}", "get", "/groups/{id}/members"),
+    admin("post", "/admin/groups/{id}", "patch", "/groups/{id}"),
+    admin(
+        "post",
+        "/admin/groups/{id}/activate",
+        "post",
+        "/groups/{id}/activate",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/deactivate",
+        "post",
+        "/groups/{id}/deactivate",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/members",
+        "post",
+        "/groups/{id}/members",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/members/{person}/change",
+        "patch",
+        "/groups/{id}/members/{person}",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/members/{person}/remove",
+        "delete",
+        "/groups/{id}/members/{person}",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/copy",
+        "post",
+        "/groups/{id}/members/copy",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/subgroups",
+        "post",
+        "/groups/{id}/subgroups",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/subgroups/{child}/remove",
+        "delete",
+        "/groups/{id}/subgroups/{child}",
+    ),
+    admin("get", "/admin/groups/{id}/rule", "get", "/groups/{id}"),
+    admin(
+        "post",
+        "/admin/groups/{id}/rule",
+        "put",
+        "/groups/{id}/rule",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/rule/count",
+        "post",
+        "/groups/{id}/rule/dry-run",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/rule/remove",
+        "delete",
+        "/groups/{id}/rule",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/recipients",
+        "get",
+        "/groups/{id}/recipients",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/opt-outs",
+        "get",
+        "/groups/{id}/opt-outs",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/bounces",
+        "get",
+        "/groups/{id}/bounces",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/bounces/{person}/enable",
+        "post",
+        "/groups/{id}/bounces/{person}/enable",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/settings",
+        "get",
+        "/groups/{id}/settings",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/settings",
+        "put",
+        "/groups/{id}/settings",
+    ),
 ];
 
 /// The administrators' pages: moderation, people, import, accounts and grants, audit, queue.
