@@ -38,7 +38,7 @@ pub fn may(viewer: &Viewer, method: &str, path: &str, id: Option<i64>) -> bool {
 }
 
 /// The page for an API refusal.
-fn refused(state: &WebState, viewer: &Viewer, f: super::client::ApiFailure) -> Response {
+pub(crate) fn refused(state: &WebState, viewer: &Viewer, f: super::client::ApiFailure) -> Response {
     frame::error(state, viewer.lang, ErrorPage::from_api(f.status, f.message))
 }
 

@@ -1,0 +1,2 @@
+//! Server time of the operations pages (filled in below).
+fn main() {}
