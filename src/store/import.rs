@@ -63,6 +63,11 @@ impl Store {
         now: i64,
     ) -> Result<Vec<(usize, String)>, StoreError> {
         let mut tx = self.pool().begin().await?;
+        // Write first: a SQLite transaction that reads (a row's member number) and only then
+        // writes fails at once when another connection wrote in between, instead of waiting.
+        sqlx::query("UPDATE directory_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
         let mut refused = Vec::new();
         for (i, r) in records.iter().enumerate() {
             if let Err(why) = write_record(&mut tx, r, ids, now).await? {
