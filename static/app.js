@@ -31,6 +31,34 @@
     form.addEventListener("change", later);
   });
 
+  // <progress data-progress="/admin/import/ID/progress">: follows a check or an import that is
+  // under way, and reloads the page when it is over (without the script, the page reloads
+  // itself every two seconds).
+  var bar = document.querySelector("progress[data-progress]");
+  if (bar && window.fetch) {
+    var url = bar.getAttribute("data-progress");
+    var label = document.getElementById(bar.getAttribute("aria-describedby") || "");
+    var tick = function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (s) {
+          if (!s) { return; }
+          bar.max = s.total_bytes || 1;
+          bar.value = s.read_bytes || 0;
+          if (label) {
+            label.textContent = Math.floor(100 * bar.value / bar.max) + " %";
+          }
+          if (s.state === "checking" || s.state === "running") {
+            window.setTimeout(tick, 500);
+          } else {
+            window.location.reload();
+          }
+        })
+        .catch(function () { window.setTimeout(tick, 2000); });
+    };
+    window.setTimeout(tick, 300);
+  }
+
   // <button data-confirm="Really?">: asks before submitting its form.
   document.addEventListener("click", function (e) {
     var b = e.target.closest ? e.target.closest("[data-confirm]") : null;

@@ -168,6 +168,62 @@ pub async fn erase(store: &Store, person_id: i64, now: i64) -> Result<Value, Adm
     }))
 }
 
+/// What [`erase`] would do now, changing nothing: the memberships a retention rule would keep
+/// and until when, what would go, what stays elsewhere, and why erasing is refused, if it is.
+pub async fn erase_preview(store: &Store, person_id: i64, now: i64) -> Result<Value, AdminError> {
+    let detail = store
+        .person_detail(person_id)
+        .await?
+        .ok_or_else(|| AdminError::not_found(format!("no person with id {person_id}")))?;
+    let refused = if let Some(a) = store.account_of_person(person_id).await? {
+        Some(format!(
+            "{} holds admin account {}; an account's person is kept for the audit trail (deactivate the account instead)",
+            detail.email, a.id
+        ))
+    } else if store.erased_at(person_id).await?.is_some() {
+        Some(format!(
+            "person {person_id} is erased already; what is left goes when its retention ends"
+        ))
+    } else {
+        None
+    };
+    let facts = store.membership_facts(person_id).await?;
+    let keep = protected(&facts, day_of(now));
+    let key = detail.email.to_lowercase();
+    let kept: Vec<Value> = keep
+        .iter()
+        .map(|(f, k, until)| {
+            json!({
+                "group_id": f.group_id, "group": f.group, "role": f.role,
+                "valid_from": f.valid_from, "valid_until": k.valid_until,
+                "retention_years": f.retention_years,
+                "kept_until": until.format("%Y-%m-%d").to_string(),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "person_id": person_id,
+        "refused": refused,
+        "kept": kept,
+        "kept_until": keep.iter().map(|(_, _, u)| *u).max().map(|u| u.format("%Y-%m-%d").to_string()),
+        "keeps_name": !keep.is_empty(),
+        "removes": {
+            "memberships": facts.len() - keep.len(),
+            "membership_periods": detail.periods.len(),
+            "teams": detail.teams.len(),
+            "services": detail.services.len(),
+            "custom_fields": detail.fields.len(),
+            "opt_outs": store.opt_outs(Some(person_id), None).await?.len(),
+            "held_posts": store.held_by(&key).await?.len(),
+            "web_sessions": store.sessions_of(person_id).await?.len(),
+        },
+        "not_erased": {
+            "posts_sent": store.posts_by(&key).await?.len(),
+            "audit_entries": store.audit_entries(Some(person_id), None, i64::MAX).await?.len(),
+        },
+    }))
+}
+
 /// People who resigned more than `years` ago and the retention rules that would keep facts
 /// about each; with `dry_run` false they are erased (account holders are skipped).
 pub async fn cleanup(

@@ -3,8 +3,11 @@
 //! The first row names the columns (any order, case-insensitive): `email` (required), `name`,
 //! `status` (active, resigned), `membership_type`, `profile_type` (person, organisation,
 //! public_body), `teams`, `services`, `groups` (lists separated by `;`), `joined`, `left`
-//! (YYYY-MM-DD: one membership period), and `field:NAME` for a custom field (`;` between the
-//! values of a multiple-choice field). A column that is present sets that attribute (an empty
+//! (YYYY-MM-DD: one membership period), `external_id` (the member register's number for the
+//! person), and `field:NAME` for a custom field (`;` between the values of a multiple-choice
+//! field). With `external_id` the member number is the key: a row whose number is known but
+//! whose address is new changes that person's address instead of adding a second person (an
+//! address that belongs to another member number is a bad row). A column that is present sets that attribute (an empty
 //! `teams` cell clears the teams); a column that is absent leaves it as it is. Groups are only
 //! added, never removed; unknown groups are created. Importing the same file twice changes
 //! nothing. A bad row is reported with its line number and skipped; the others are imported.
@@ -30,6 +33,8 @@ pub struct ImportReport {
     /// (line number in the file, what is wrong)
     pub skipped: Vec<(u64, String)>,
     pub created_groups: Vec<String>,
+    /// People found by their member number whose address changed.
+    pub changed_addresses: usize,
 }
 
 const KNOWN: &[&str] = &[
@@ -43,6 +48,7 @@ const KNOWN: &[&str] = &[
     "groups",
     "joined",
     "left",
+    "external_id",
 ];
 
 /// Imports people from CSV. `progress` is called with the bytes read so far.
@@ -50,6 +56,49 @@ pub async fn import_csv(
     store: &Store,
     input: impl Read,
     now: i64,
+    progress: impl FnMut(u64),
+) -> Result<ImportReport, AdminError> {
+    run(store, input, now, false, progress).await
+}
+
+/// Checks a CSV file as [`import_csv`] would import it, writing nothing: every bad line and
+/// why, how many rows would be imported, the groups that would be created.
+pub async fn check_csv(
+    store: &Store,
+    input: impl Read,
+    progress: impl FnMut(u64),
+) -> Result<ImportReport, AdminError> {
+    run(store, input, 0, true, progress).await
+}
+
+/// Writes (or with `dry_run` checks) a chunk, recording what it refused.
+async fn flush(
+    store: &Store,
+    chunk: &mut Vec<(u64, PersonRecord)>,
+    ids: &mut ImportIds,
+    now: i64,
+    dry_run: bool,
+    report: &mut ImportReport,
+) -> Result<(), AdminError> {
+    let records: Vec<PersonRecord> = chunk.iter().map(|(_, r)| r.clone()).collect();
+    let refused = if dry_run {
+        store.check_import_chunk(&records, ids).await?
+    } else {
+        store.import_chunk(&records, ids, now).await?
+    };
+    report.imported += records.len() - refused.len();
+    for (i, why) in refused {
+        report.skipped.push((chunk[i].0, why));
+    }
+    chunk.clear();
+    Ok(())
+}
+
+async fn run(
+    store: &Store,
+    input: impl Read,
+    now: i64,
+    dry_run: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, AdminError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -81,6 +130,7 @@ pub async fn import_csv(
     let mut ids = ImportIds::default();
     let mut chunk = Vec::with_capacity(CHUNK);
     let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut numbers: HashMap<String, u64> = HashMap::new();
     let mut row = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut row) {
@@ -107,13 +157,24 @@ pub async fn import_csv(
                     .as_ref()
                     .map(EmailAddress::key)
                     .unwrap_or_default();
-                if let Some(first) = seen.insert(key.clone(), line) {
+                if let Some(first) = seen.get(&key) {
                     report
                         .skipped
                         .push((line, format!("{key} already appears on line {first}")));
                     continue;
                 }
-                chunk.push(record);
+                if let Some(n) = &record.external_id {
+                    if let Some(first) = numbers.get(n) {
+                        report.skipped.push((
+                            line,
+                            format!("external_id {n} already appears on line {first}"),
+                        ));
+                        continue;
+                    }
+                    numbers.insert(n.clone(), line);
+                }
+                seen.insert(key, line);
+                chunk.push((line, record));
             }
             Err(e) => {
                 report.skipped.push((line, e));
@@ -121,18 +182,17 @@ pub async fn import_csv(
             }
         }
         if chunk.len() == CHUNK {
-            store.import_chunk(&chunk, &mut ids, now).await?;
-            report.imported += chunk.len();
-            chunk.clear();
+            flush(store, &mut chunk, &mut ids, now, dry_run, &mut report).await?;
             progress(reader.position().byte());
         }
     }
     if !chunk.is_empty() {
-        store.import_chunk(&chunk, &mut ids, now).await?;
-        report.imported += chunk.len();
+        flush(store, &mut chunk, &mut ids, now, dry_run, &mut report).await?;
     }
     progress(reader.position().byte());
+    report.skipped.sort_by_key(|(line, _)| *line);
     report.created_groups = ids.created_groups;
+    report.changed_addresses = ids.changed_addresses;
     Ok(report)
 }
 
@@ -241,8 +301,16 @@ impl Columns {
             }
             field_values.push((name.clone(), values));
         }
+        let external_id = nonempty(self.cell(row, "external_id"));
+        if external_id
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 100)
+        {
+            return Err("external_id: at most 100 characters".into());
+        }
         Ok(PersonRecord {
             email: Some(email),
+            external_id,
             name: nonempty(self.cell(row, "name")),
             status,
             membership_type: self.cell(row, "membership_type").map(|t| nonempty(Some(t))),

@@ -300,6 +300,12 @@ pub(super) async fn import(config: &Config, file: &std::path::Path) -> anyhow::R
     for g in &report.created_groups {
         println!("created group {g:?}");
     }
+    if report.changed_addresses > 0 {
+        println!(
+            "{} addresses changed (the same external_id, a new email)",
+            report.changed_addresses
+        );
+    }
     println!(
         "{} rows: {} imported, {} skipped",
         report.rows,

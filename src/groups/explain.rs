@@ -169,3 +169,80 @@ fn direct_text(d: &DirectRec) -> String {
         (Some(f), Some(u)) => format!("{role} from {f} until {u}"),
     }
 }
+
+/// One group a person is in today, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub group_id: i64,
+    pub group: String,
+    /// A direct member (in term) of this very group.
+    pub direct: bool,
+    pub manager: bool,
+    /// Not opted out of its mail (nor of all list mail).
+    pub receives: bool,
+    /// Every path, as [`Explanation::paths`].
+    pub paths: Vec<String>,
+}
+
+/// Every active group `person` is in today, by name, each with its paths. Works upward from the
+/// person as [`explain`] does: only the groups holding them and those groups' ancestors are
+/// looked at.
+pub(super) fn memberships(dir: &Directory, person: u32, today: NaiveDate) -> Vec<Membership> {
+    let p = &dir.people[person as usize];
+    let mut holds: Vec<Vec<String>> = vec![Vec::new(); dir.groups.len()];
+    for &sg in &dir.direct_groups[person as usize] {
+        for d in dir.groups[sg].direct.iter().filter(|d| d.person == person) {
+            if d.in_term(today) {
+                holds[sg].push(direct_text(d));
+            }
+        }
+    }
+    for (sg, group) in dir.groups.iter().enumerate() {
+        if let Some((criteria, rule)) = &group.criteria
+            && rule.matches(p, today)
+        {
+            holds[sg].push(format!("rule: {}", criteria.describe()));
+        }
+        if let Some(Standard::Attribute(key)) = &group.standard
+            && dir
+                .attribute(key)
+                .is_some_and(|id| p.attributes.binary_search(&id).is_ok())
+        {
+            holds[sg].push(format!("standard group: {}", key.replace(':', " ")));
+        }
+    }
+    let mut relevant: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<usize> = (0..holds.len()).filter(|&i| !holds[i].is_empty()).collect();
+    while let Some(x) = stack.pop() {
+        if relevant.insert(x) {
+            stack.extend(dir.parents[x].iter().copied());
+        }
+    }
+    let ids: std::collections::HashMap<usize, i64> =
+        dir.group_index.iter().map(|(id, &i)| (i, *id)).collect();
+    let mut out = Vec::new();
+    for &g in &relevant {
+        let mut m = Membership::default();
+        let mut trail = Vec::new();
+        walk(
+            dir,
+            g,
+            &holds,
+            &relevant,
+            &mut trail,
+            &mut m.paths,
+            false,
+            &mut m.manager,
+        );
+        if m.paths.is_empty() {
+            continue;
+        }
+        m.group_id = ids.get(&g).copied().unwrap_or_default();
+        m.group = dir.groups[g].name.clone();
+        m.direct = holds[g].iter().any(|h| h.starts_with("direct member"));
+        m.receives = !p.no_list_mail && !dir.groups[g].opted_out.contains(&person);
+        out.push(m);
+    }
+    out.sort_by(|a, b| a.group.cmp(&b.group));
+    out
+}

@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::NaiveDate;
 
-pub use explain::Explanation;
+pub use explain::{Explanation, Membership};
 
 use crate::{
     clock::SharedClock,
@@ -355,6 +355,15 @@ impl Resolver {
             )));
         };
         Ok(explain::explain(&dir, g, p, self.today()))
+    }
+
+    /// Every group `person_id` is in today, with how (none for an unknown person).
+    pub async fn memberships(&self, person_id: i64) -> Result<Vec<Membership>, StoreError> {
+        let dir = self.directory().await?;
+        let Some(&p) = dir.person_index.get(&person_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(explain::memberships(&dir, p, self.today()))
     }
 
     /// Where `address` stands with a group: member, manager, member of one of `post_groups`.

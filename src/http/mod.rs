@@ -30,12 +30,16 @@ pub fn router(
         .with_state(store)
         .merge(
             Router::new()
+                .route("/metrics", get(api::queue::metrics))
+                .with_state(api.clone()),
+        )
+        .merge(
+            Router::new()
                 .route(
                     "/moderate/{token}",
                     get(pages::moderate::show).post(pages::moderate::act),
                 )
-                .route("/metrics", get(api::queue::metrics))
-                .with_state(api.clone()),
+                .with_state(web.clone()),
         )
         .merge(
             Router::new()

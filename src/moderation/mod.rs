@@ -7,6 +7,7 @@
 //! Approving sends the post through the normal fan-out; rejecting mails the author the reason;
 //! held posts expire after `hold_days` with a notice to the author.
 
+pub mod preview;
 pub mod texts;
 
 use std::{net::IpAddr, sync::Arc};

@@ -36,6 +36,36 @@ pub struct Grant {
     pub created_at: i64,
 }
 
+/// What an audit search asks for; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub person_id: Option<i64>,
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// At or after (epoch ms).
+    pub since: Option<i64>,
+    /// Before (epoch ms).
+    pub until: Option<i64>,
+    /// Entries older than this one (the next page).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+fn audit_of(r: &AnyRow) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        account_id: r.try_get("account_id")?,
+        actor: r.try_get("actor")?,
+        action: r.try_get("action")?,
+        object: r.try_get("object")?,
+        person_id: r.try_get("person_id")?,
+        request: json_col(r, "request")?,
+        before: json_col(r, "before_json")?,
+        after: json_col(r, "after_json")?,
+    })
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -295,6 +325,25 @@ impl Store {
         .fetch_one(self.pool())
         .await?
         .try_get(0)?)
+    }
+
+    /// Audit entries matching `f`, newest first.
+    pub async fn audit_search(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, account_id, actor, action, object, person_id, request, before_json, after_json
+             FROM audit_log WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR id < $2)
+               AND ($3 IS NULL OR actor = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)
+             ORDER BY id DESC LIMIT $6",
+        )
+        .bind(f.person_id)
+        .bind(f.before_id)
+        .bind(&f.actor)
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(audit_of).collect()
     }
 
     /// Audit entries, newest first: all, or those about one person; before `before_id` if given.

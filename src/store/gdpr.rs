@@ -193,7 +193,7 @@ impl Store {
             let placeholder = format!("erased-{person_id}@erased.invalid");
             let until = kept.iter().map(|k| k.retain_until).max();
             sqlx::query(
-                "UPDATE people SET email = $1, email_key = $1, status = 'resigned', membership_type_id = NULL,
+                "UPDATE people SET email = $1, email_key = $1, external_id = NULL, status = 'resigned', membership_type_id = NULL,
                         profile_type = 'person', no_list_mail = 1, receive_duplicates = 0,
                         erased_at = $2, retain_until = $3
                  WHERE id = $4",

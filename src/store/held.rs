@@ -18,7 +18,7 @@ pub struct NewHeld {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeldPost {
     pub id: i64,
     pub group_id: i64,

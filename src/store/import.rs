@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{Store, StoreError, people::Vocabulary};
 use crate::model::address::EmailAddress;
@@ -11,6 +11,9 @@ use crate::model::address::EmailAddress;
 #[derive(Debug, Clone, Default)]
 pub struct PersonRecord {
     pub email: Option<EmailAddress>,
+    /// The member register's number for the person: the key when present (a changed address
+    /// updates the person it belongs to).
+    pub external_id: Option<String>,
     pub name: Option<String>,
     pub status: Option<String>,
     pub membership_type: Option<Option<String>>,
@@ -33,23 +36,137 @@ pub struct ImportIds {
     fields: HashMap<String, i64>,
     /// Groups this import created.
     pub created_groups: Vec<String>,
+    /// People whose address changed (found by their member number).
+    pub changed_addresses: usize,
+}
+
+/// How a row meets the people already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// No member number: by address, created when new.
+    ByAddress,
+    /// A new person with a member number.
+    New,
+    /// This stored person (found by member number or address; the number is set if missing).
+    Existing(i64),
+    /// The person with this member number, under a new address.
+    NewAddress(i64),
 }
 
 impl Store {
-    /// Writes `records` in one transaction.
+    /// Writes `records` in one transaction. Answers the rows that could not be written, by
+    /// their index in `records`, with why (an address that belongs to another member number).
     pub async fn import_chunk(
         &self,
         records: &[PersonRecord],
         ids: &mut ImportIds,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(usize, String)>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        for r in records {
-            write_record(&mut tx, r, ids, now).await?;
+        // Write first: a SQLite transaction that reads (a row's member number) and only then
+        // writes fails at once when another connection wrote in between, instead of waiting.
+        sqlx::query("UPDATE directory_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let mut refused = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Err(why) = write_record(&mut tx, r, ids, now).await? {
+                refused.push((i, why));
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(refused)
     }
+
+    /// What importing `records` would refuse (as [`Store::import_chunk`] answers), and the
+    /// groups it would create, without writing anything.
+    pub async fn check_import_chunk(
+        &self,
+        records: &[PersonRecord],
+        ids: &mut ImportIds,
+    ) -> Result<Vec<(usize, String)>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let mut refused = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            match plan(&mut *conn, r).await? {
+                Err(why) => refused.push((i, why)),
+                Ok(Plan::NewAddress(_)) => ids.changed_addresses += 1,
+                Ok(_) => {}
+            }
+            for g in &r.groups {
+                if ids.groups.contains_key(g) {
+                    continue;
+                }
+                let found = sqlx::query("SELECT id FROM groups WHERE name = $1")
+                    .bind(g)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let id = match found {
+                    Some(row) => row.try_get(0)?,
+                    None => {
+                        ids.created_groups.push(g.clone());
+                        0
+                    }
+                };
+                ids.groups.insert(g.clone(), id);
+            }
+        }
+        Ok(refused)
+    }
+}
+
+/// A stored person's id and member number.
+async fn person_by(
+    conn: &mut AnyConnection,
+    column: &str,
+    value: &str,
+) -> Result<Option<(i64, Option<String>)>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT id, external_id FROM people WHERE {column} = $1"
+    ))
+    .bind(value)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+        None => None,
+    })
+}
+
+/// How `r` meets the stored people, or why it cannot be imported.
+async fn plan(
+    conn: &mut AnyConnection,
+    r: &PersonRecord,
+) -> Result<Result<Plan, String>, StoreError> {
+    let (Some(email), Some(number)) = (&r.email, &r.external_id) else {
+        return Ok(Ok(Plan::ByAddress));
+    };
+    let by_number = person_by(conn, "external_id", number).await?;
+    let by_address = person_by(conn, "email_key", &email.key()).await?;
+    Ok(match (by_number, by_address) {
+        (Some((n, _)), Some((a, other))) if n != a => Err(match other {
+            Some(o) => format!("{email} belongs to member number {o}"),
+            None => format!("{email} belongs to another person (without a member number)"),
+        }),
+        (Some((n, _)), Some(_)) => Ok(Plan::Existing(n)),
+        (Some((n, _)), None) => {
+            let account = sqlx::query("SELECT 1 FROM accounts WHERE person_id = $1")
+                .bind(n)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if account.is_some() {
+                Err(format!(
+                    "member number {number} has an administrator account: its address changes \
+                     on the person's page (by an owner), not by import"
+                ))
+            } else {
+                Ok(Plan::NewAddress(n))
+            }
+        }
+        (None, Some((_, Some(other)))) => Err(format!("{email} belongs to member number {other}")),
+        (None, Some((a, None))) => Ok(Plan::Existing(a)),
+        (None, None) => Ok(Plan::New),
+    })
 }
 
 async fn write_record(
@@ -57,19 +174,67 @@ async fn write_record(
     r: &PersonRecord,
     ids: &mut ImportIds,
     now: i64,
-) -> Result<(), StoreError> {
-    let Some(email) = &r.email else { return Ok(()) };
-    let id: i64 = sqlx::query(
-        "INSERT INTO people (email, email_key, name, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (email_key) DO UPDATE SET name = COALESCE($3, people.name) RETURNING id",
-    )
-    .bind(email.to_string())
-    .bind(email.key())
-    .bind(&r.name)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
+) -> Result<Result<(), String>, StoreError> {
+    let Some(email) = &r.email else {
+        return Ok(Ok(()));
+    };
+    let plan = match plan(&mut **tx, r).await? {
+        Ok(p) => p,
+        Err(why) => return Ok(Err(why)),
+    };
+    let id: i64 = match plan {
+        Plan::ByAddress => sqlx::query(
+            "INSERT INTO people (email, email_key, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (email_key) DO UPDATE SET name = COALESCE($3, people.name) RETURNING id",
+        )
+        .bind(email.to_string())
+        .bind(email.key())
+        .bind(&r.name)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?,
+        Plan::New => sqlx::query(
+            "INSERT INTO people (email, email_key, name, external_id, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(email.to_string())
+        .bind(email.key())
+        .bind(&r.name)
+        .bind(&r.external_id)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?,
+        Plan::Existing(id) => {
+            sqlx::query(
+                "UPDATE people SET name = COALESCE($1, name), external_id = COALESCE(external_id, $2)
+                 WHERE id = $3 AND (($1 IS NOT NULL AND name IS DISTINCT FROM $1)
+                                    OR ($2 IS NOT NULL AND external_id IS NULL))",
+            )
+            .bind(&r.name)
+            .bind(&r.external_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            id
+        }
+        Plan::NewAddress(id) => {
+            sqlx::query(
+                "UPDATE people SET email = $1, email_key = $2, name = COALESCE($3, name) WHERE id = $4",
+            )
+            .bind(email.to_string())
+            .bind(email.key())
+            .bind(&r.name)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            // The address is what signs a person in: the old one's sessions and links end.
+            super::signin::end_sign_ins(tx, id, now).await?;
+            ids.changed_addresses += 1;
+            id
+        }
+    };
     if let Some(status) = &r.status {
         sqlx::query("UPDATE people SET status = $1 WHERE id = $2 AND status <> $1")
             .bind(status)
@@ -210,7 +375,7 @@ async fn write_record(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    Ok(Ok(()))
 }
 
 async fn vocab_id(

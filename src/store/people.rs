@@ -258,6 +258,8 @@ pub struct PersonDetail {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
+    /// The member register's number for the person (`external_id` in an import).
+    pub external_id: Option<String>,
     pub status: String,
     pub membership_type: Option<String>,
     pub profile_type: String,
@@ -292,6 +294,7 @@ pub struct PersonSummary {
     pub id: i64,
     pub email: String,
     pub name: Option<String>,
+    pub external_id: Option<String>,
     pub status: String,
     pub membership_type: Option<String>,
 }
@@ -300,7 +303,7 @@ impl Store {
     pub async fn person_detail(&self, id: i64) -> Result<Option<PersonDetail>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT p.id, p.email, p.name, p.status, t.name AS type_name, p.profile_type, p.no_list_mail,
-                    p.receive_duplicates
+                    p.receive_duplicates, p.external_id
              FROM people p LEFT JOIN membership_types t ON t.id = p.membership_type_id WHERE p.id = $1",
         )
         .bind(id)
@@ -319,6 +322,7 @@ impl Store {
             id,
             email: row.try_get("email")?,
             name: row.try_get("name")?,
+            external_id: row.try_get("external_id")?,
             status: row.try_get("status")?,
             membership_type: row.try_get("type_name")?,
             profile_type: row.try_get("profile_type")?,
@@ -354,9 +358,10 @@ impl Store {
             .as_ref()
             .map(|t| format!("%{}%", t.to_lowercase().replace(['%', '_'], "")));
         let rows = sqlx::query(
-            "SELECT p.id, p.email, p.name, p.status, t.name AS type_name
+            "SELECT p.id, p.email, p.name, p.external_id, p.status, t.name AS type_name
              FROM people p LEFT JOIN membership_types t ON t.id = p.membership_type_id
-             WHERE ($1 IS NULL OR p.email_key LIKE $1 OR LOWER(COALESCE(p.name, '')) LIKE $1)
+             WHERE ($1 IS NULL OR p.email_key LIKE $1 OR LOWER(COALESCE(p.name, '')) LIKE $1
+                    OR p.external_id = $7)
                AND ($2 IS NULL OR p.status = $2)
                AND ($3 IS NULL OR t.name = $3)
                AND ($4 IS NULL OR EXISTS (SELECT 1 FROM person_teams pt JOIN teams tm ON tm.id = pt.team_id
@@ -369,6 +374,7 @@ impl Store {
         .bind(&q.team)
         .bind(q.limit)
         .bind(q.offset)
+        .bind(q.text.as_deref().map(str::trim))
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -377,6 +383,7 @@ impl Store {
                     id: r.try_get("id")?,
                     email: r.try_get("email")?,
                     name: r.try_get("name")?,
+                    external_id: r.try_get("external_id")?,
                     status: r.try_get("status")?,
                     membership_type: r.try_get("type_name")?,
                 })

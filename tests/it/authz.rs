@@ -69,6 +69,8 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("get", "/people/{id}/access", Scoped(AUDITOR), 200),
     ("get", "/people/{id}/export", Scoped(ADMIN), 200),
     ("post", "/people/{id}/erase", Scoped(ADMIN), 200),
+    ("get", "/people/{id}/erase", Scoped(ADMIN), 200),
+    ("get", "/people/{id}/memberships", Scoped(AUDITOR), 200),
     ("get", "/fields", Anywhere(AUDITOR), 200),
     ("post", "/fields", Org(ADMIN), 201),
     ("get", "/groups", Any, 200),
@@ -120,6 +122,7 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     // others are stopped before it (403).
     ("post", "/queue/{queue_id}/{action}", Org(ADMIN), 404),
     ("get", "/moderation", Any, 200),
+    ("get", "/moderation/{id}", Scoped(AUDITOR), 200),
     ("post", "/moderation/{id}/{action}", Scoped(MODERATOR), 200),
     ("get", "/me", Any, 200),
     ("get", "/me/tokens", Any, 200),
@@ -135,6 +138,11 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("delete", "/grants/{id}", Org(OWNER), 204),
     ("get", "/audit", Org(AUDITOR), 200),
     ("post", "/gdpr/cleanup", Org(ADMIN), 200),
+    ("get", "/import", Org(ADMIN), 200),
+    ("post", "/import", Org(ADMIN), 202),
+    // A made-up import id: allowed callers reach the handler (404), the others are stopped (403).
+    ("get", "/import/{id}", Org(ADMIN), 404),
+    ("post", "/import/{id}/run", Org(ADMIN), 404),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -335,6 +343,7 @@ impl World {
             ("post", "/me/tokens") => Some(json!({"name": "matrix"})),
             ("post", "/grants") => Some(json!({"role": "limited", "account_id": f.account})),
             ("post", "/gdpr/cleanup") => Some(json!({"resigned_years": 2})),
+            ("post", "/import") => Some(json!({"csv": "email\n"})),
             _ => None,
         };
         (concrete, body)

@@ -99,12 +99,28 @@ pub async fn revoke_token(
 }
 
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let out: Vec<Value> = all_access(&state.store, &state.resolver)
-        .await?
+    let all = all_access(&state.store, &state.resolver).await?;
+    let member_data_admins = all
+        .iter()
+        .filter(|(a, access)| {
+            a.active
+                && access
+                    .permissions
+                    .iter()
+                    .any(|p| p.role.administers_member_data())
+        })
+        .count();
+    let out: Vec<Value> = all
         .iter()
         .map(|(a, access)| with_permissions(a, access))
         .collect();
-    Ok(Json(json!({ "accounts": out })))
+    Ok(Json(json!({
+        "accounts": out,
+        "cap": {
+            "max_member_data_admins": state.max_member_data_admins,
+            "member_data_admins": member_data_admins,
+        },
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,8 +224,24 @@ pub async fn delete_grant(
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     person_id: Option<i64>,
+    /// Who acted (an address, or e.g. "moderation link"), exactly.
+    actor: Option<String>,
+    /// From this day (YYYY-MM-DD, UTC) on.
+    from: Option<String>,
+    /// Up to and including this day.
+    to: Option<String>,
     before: Option<i64>,
     limit: Option<i64>,
+}
+
+/// The first millisecond of `day` (YYYY-MM-DD, UTC), or of the day after it.
+fn day_ms(field: &str, day: &str, after: bool) -> Result<i64, ApiError> {
+    let d = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid(format!("{field}: {day:?} is not a date (YYYY-MM-DD)")))?;
+    let d = if after { d.succ_opt().unwrap_or(d) } else { d };
+    Ok(d.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0))
 }
 
 pub async fn audit(
@@ -220,8 +252,21 @@ pub async fn audit(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit is 1 to 1000"));
     }
+    fn nonempty(s: &Option<String>) -> Option<&str> {
+        s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let filter = crate::store::accounts::AuditFilter {
+        person_id: p.person_id,
+        actor: nonempty(&p.actor).map(str::to_string),
+        since: nonempty(&p.from)
+            .map(|d| day_ms("from", d, false))
+            .transpose()?,
+        until: nonempty(&p.to).map(|d| day_ms("to", d, true)).transpose()?,
+        before_id: p.before,
+        limit,
+    };
     Ok(Json(json!({
-        "entries": state.store.audit_entries(p.person_id, p.before, limit).await?
+        "entries": state.store.audit_search(&filter).await?
     })))
 }
 

@@ -256,17 +256,20 @@ pub async fn authorize(
         true => snapshot(&state, spec, id_num).await,
         false => None,
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "the request body is larger than 4 MiB",
-        )
-    })?;
-    let request_json: Option<Value> = serde_json::from_slice(&bytes).ok();
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let (request_json, body) = if spec.keeps_request() {
+        let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is larger than 4 MiB",
+            )
+        })?;
+        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+        (json, Body::from(bytes))
+    } else {
+        (None, body)
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
     if !response.status().is_success() {
         return Ok(response);
     }

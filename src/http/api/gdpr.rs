@@ -23,6 +23,16 @@ pub async fn erase(
     ))
 }
 
+/// `GET /people/{id}/erase`: what erasing would do, changing nothing.
+pub async fn erase_preview(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        gdpr::erase_preview(&state.store, id, state.clock.now_ms()).await?,
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionInput {

@@ -9,6 +9,7 @@ mod accounts;
 pub mod authz;
 mod gdpr;
 mod groups;
+mod import;
 mod moderation;
 pub mod openapi;
 mod overview;
@@ -28,6 +29,7 @@ use axum::{
 
 use super::error::ApiError;
 pub use authz::Caller;
+pub use import::MAX_CSV;
 
 use crate::{clock::SharedClock, config::Secret, groups::Resolver, store::Store};
 
@@ -137,6 +139,8 @@ pub fn router(state: ApiState) -> Router {
     .add("get", "/people/{id}/access", accounts::access_report)
     .add("get", "/people/{id}/export", gdpr::export)
     .add("post", "/people/{id}/erase", gdpr::erase)
+    .add("get", "/people/{id}/erase", gdpr::erase_preview)
+    .add("get", "/people/{id}/memberships", people::memberships)
     .add("get", "/fields", people::fields)
     .add("post", "/fields", people::create_field)
     .add("get", "/groups", groups::list)
@@ -183,6 +187,7 @@ pub fn router(state: ApiState) -> Router {
     .add("get", "/queue", queue::list)
     .add("post", "/queue/{queue_id}/{action}", queue::act)
     .add("get", "/moderation", moderation::list)
+    .add("get", "/moderation/{id}", moderation::read)
     .add("post", "/moderation/{id}/{action}", moderation::decide)
     .add("get", "/overview", overview::overview)
     .add("get", "/me", accounts::me)
@@ -199,6 +204,10 @@ pub fn router(state: ApiState) -> Router {
     .add("delete", "/grants/{id}", accounts::delete_grant)
     .add("get", "/audit", accounts::audit)
     .add("post", "/gdpr/cleanup", gdpr::cleanup)
+    .add("get", "/import", import::list)
+    .add("post", "/import", import::check)
+    .add("get", "/import/{id}", import::read)
+    .add("post", "/import/{id}/run", import::run)
     .finish()
     .route("/openapi.json", get(openapi::document))
     .with_state(state)

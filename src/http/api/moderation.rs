@@ -24,6 +24,29 @@ pub async fn list(
     Ok(Json(json!({ "held": held })))
 }
 
+/// `GET /moderation/{id}`: the held post with a safe preview of its content.
+pub async fn read(
+    State(state): State<ApiState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let held = state
+        .store
+        .held_post(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no held post with id {id}")))?;
+    // A decided post may have lost its raw copy: its preview is then empty.
+    let raw = state
+        .store
+        .held_raw(id)
+        .await
+        .map(|(raw, _, _)| raw)
+        .unwrap_or_default();
+    let preview = tokio::task::spawn_blocking(move || crate::moderation::preview::preview(&raw))
+        .await
+        .unwrap_or_default();
+    Ok(Json(json!({ "held": held, "preview": preview })))
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionInput {

@@ -33,6 +33,7 @@ fn schemas() -> Value {
         "RetentionInput": {"type": "object", "required": ["years"], "properties": {"years": {"type": ["integer", "null"], "minimum": 1, "maximum": 100}}},
         "CleanupInput": {"type": "object", "required": ["resigned_years"], "properties": {"resigned_years": {"type": "integer", "minimum": 0}, "dry_run": {"type": "boolean", "default": true}}},
         "DecisionInput": {"type": "object", "properties": {"reason": {"type": "string"}}},
+        "ImportInput": {"type": "object", "required": ["csv"], "description": "or the file itself as text/csv; columns: see docs/groups.md (email required; external_id the member number)", "properties": {"csv": {"type": "string"}}},
         "QueueActionInput": {"type": "object", "properties": {"recipient": {"type": "string", "format": "email"}}},
         "Error": {"type": "object", "required": ["error", "message"], "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
     })

@@ -154,6 +154,24 @@ pub async fn search(
     Ok(Json(json!({ "people": people })))
 }
 
+/// `GET /people/{id}/memberships`: the groups in the caller's scopes the person is in today.
+pub async fn memberships(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Arc<Caller>>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Value>, ApiError> {
+    detail(&state, id).await?;
+    let visible = caller.access.visible_groups();
+    let groups: Vec<_> = state
+        .resolver
+        .memberships(id)
+        .await?
+        .into_iter()
+        .filter(|m| visible.as_ref().is_none_or(|v| v.contains(&m.group_id)))
+        .collect();
+    Ok(Json(json!({ "person_id": id, "groups": groups })))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldInput {

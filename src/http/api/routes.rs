@@ -54,11 +54,23 @@ impl RouteSpec {
 
     /// Whether its audit entry may hold the object's state before and after. Not for an
     /// export, an erasure or the clean-up: the log would keep the very data they hand out or
-    /// remove. Their entries say who did it, to whom, and the request.
+    /// remove. Their entries say who did it, to whom, and the request. Nor for an import:
+    /// its answer names people (the bad lines).
     pub fn snapshots(&self) -> bool {
         !(self.path.ends_with("/export")
             || self.path.ends_with("/erase")
-            || self.path == "/gdpr/cleanup")
+            || self.path == "/gdpr/cleanup"
+            || self.is_import())
+    }
+
+    /// Whether the audit entry may keep the request body. Not an import's: it is a file of
+    /// people (and may be far larger than a JSON request).
+    pub fn keeps_request(&self) -> bool {
+        !self.is_import()
+    }
+
+    fn is_import(&self) -> bool {
+        self.path == "/import" || self.path.starts_with("/import/")
     }
 }
 
@@ -169,6 +181,22 @@ pub const ROUTES: &[RouteSpec] = &[
         Administrator,
         Person,
         "Erase a person: removes everything not protected by a retention rule; answers what was kept and until when",
+        "",
+    ),
+    r(
+        "get",
+        "/people/{id}/erase",
+        Administrator,
+        Person,
+        "What erasing the person would remove, and what a retention rule would keep and until when; changes nothing",
+        "",
+    ),
+    r(
+        "get",
+        "/people/{id}/memberships",
+        Auditor,
+        Person,
+        "The groups in your scopes the person is in today: directly or through which groups (every path), and whether they receive its mail",
         "",
     ),
     r(
@@ -412,6 +440,14 @@ pub const ROUTES: &[RouteSpec] = &[
         "",
     ),
     r(
+        "get",
+        "/moderation/{id}",
+        Auditor,
+        Held,
+        "A held post with a safe preview: its text as text, its HTML sanitised (no remote content), its attachments listed",
+        "",
+    ),
+    r(
         "post",
         "/moderation/{id}/{action}",
         Moderator,
@@ -528,7 +564,7 @@ pub const ROUTES: &[RouteSpec] = &[
         "/audit",
         Auditor,
         Org,
-        "The audit log, newest first; ?person_id=N, ?before=ID, ?limit=N",
+        "The audit log, newest first; ?person_id=N, ?actor=ADDRESS, ?from=DATE, ?to=DATE, ?before=ID, ?limit=N",
         "",
     ),
     r(
@@ -538,6 +574,38 @@ pub const ROUTES: &[RouteSpec] = &[
         Org,
         "Who would be (dry_run) or is anonymised by a rule: resigned more than N years ago; with the retention rules that block each",
         "CleanupInput",
+    ),
+    r(
+        "get",
+        "/import",
+        Administrator,
+        Org,
+        "Recent CSV imports (checked, running, done) of this server, newest first",
+        "",
+    ),
+    r(
+        "post",
+        "/import",
+        Administrator,
+        Org,
+        "Check a CSV file of people (text/csv, or {\"csv\": TEXT}): every bad line and why; nothing is written. Answers the check with an id to run it by",
+        "ImportInput",
+    ),
+    r(
+        "get",
+        "/import/{id}",
+        Administrator,
+        Org,
+        "A checked import: the check, and once run its progress (bytes and rows) and summary",
+        "",
+    ),
+    r(
+        "post",
+        "/import/{id}/run",
+        Administrator,
+        Org,
+        "Import a checked file (in the background; ?wait=true answers when done, with the summary)",
+        "",
     ),
 ];
 

@@ -1,89 +1,148 @@
-//! `/moderate/{token}`: the page behind the approve / reject / discard links in a moderation mail.
+//! `/moderate/{token}`: the page behind the approve / reject / discard links in a moderation mail,
+//! in the frame and stylesheet of the web pages, with the same safe preview of the post as the
+//! moderation page. GET shows the post and one button and changes nothing (link scanners); the
+//! button POSTs the decision, once. The signed link is the authority: no sign-in needed.
 
+use askama::Template;
 use axum::{
     Form,
     extract::{Path, State},
-    http::StatusCode,
-    response::Html,
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use serde::Deserialize;
 
-use super::{esc, page};
 use crate::{
     admin::AdminError,
-    http::api::ApiState,
-    moderation::{Decision, PURPOSE},
+    http::web::{
+        WebState,
+        admin_ops::{fill, texts::OpsTexts},
+        frame::{Layout, render, when},
+        gate,
+    },
+    moderation::{
+        Decision, PURPOSE,
+        preview::{Preview, preview},
+    },
+    store::held::HeldPost,
     tokens::TokenError,
 };
 
-type PageResult = (StatusCode, Html<String>);
+#[derive(Template)]
+#[template(path = "admin_ops/moderate_link.html")]
+struct LinkPage {
+    l: Layout,
+    t: &'static OpsTexts,
+    message: Option<String>,
+    held: Option<HeldPost>,
+    p: Preview,
+    received: String,
+    button: &'static str,
+    danger: bool,
+    reject: bool,
+}
 
-fn error_page(status: StatusCode, text: &str) -> PageResult {
-    (
+fn message_page(state: &WebState, headers: &HeaderMap, status: StatusCode, text: &str) -> Response {
+    let lang = gate::language(state, headers);
+    let t = OpsTexts::get(lang);
+    render(
         status,
-        Html(page("Moderation", &format!("<p>{}</p>", esc(text)))),
+        &LinkPage {
+            l: Layout::bare(state, lang, t.moderation_title),
+            t,
+            message: Some(text.to_string()),
+            held: None,
+            p: Preview::default(),
+            received: String::new(),
+            button: "",
+            danger: false,
+            reject: false,
+        },
     )
 }
 
 /// Checks the token: the claim's decision and held-post id.
-fn claim(state: &ApiState, token: &str) -> Result<(i64, Decision), PageResult> {
-    let now = state.clock.now_ms();
-    match state.moderation.signer.verify(PURPOSE, token, now) {
+fn claim(state: &WebState, headers: &HeaderMap, token: &str) -> Result<(i64, Decision), Response> {
+    let t = OpsTexts::get(gate::language(state, headers));
+    let now = state.api.clock.now_ms();
+    match state.api.moderation.signer.verify(PURPOSE, token, now) {
         Ok(c) => match Decision::parse(&c.action) {
             Some(d) => Ok((c.id, d)),
-            None => Err(error_page(
+            None => Err(message_page(
+                state,
+                headers,
                 StatusCode::BAD_REQUEST,
-                "This link is not valid.",
+                t.link_invalid,
             )),
         },
-        Err(TokenError::Expired) => Err(error_page(
+        Err(TokenError::Expired) => Err(message_page(
+            state,
+            headers,
             StatusCode::GONE,
-            "This link has expired: the post is no longer waiting for a decision.",
+            t.link_expired,
         )),
-        Err(TokenError::Invalid) => Err(error_page(
+        Err(TokenError::Invalid) => Err(message_page(
+            state,
+            headers,
             StatusCode::BAD_REQUEST,
-            "This link is not valid (it may have been cut off or changed). Open the link from the mail again.",
+            t.link_invalid,
         )),
     }
 }
 
 /// GET: shows the post and a button. Changes nothing.
-pub async fn show(State(state): State<ApiState>, Path(token): Path<String>) -> PageResult {
-    let (id, decision) = match claim(&state, &token) {
+pub async fn show(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = gate::language(&state, &headers);
+    let t = OpsTexts::get(lang);
+    let (id, decision) = match claim(&state, &headers, &token) {
         Ok(c) => c,
         Err(page) => return page,
     };
-    let held = match state.store.held_post(id).await {
+    let held = match state.api.store.held_post(id).await {
         Ok(Some(h)) => h,
-        _ => return error_page(StatusCode::NOT_FOUND, "This post no longer exists."),
+        _ => return message_page(&state, &headers, StatusCode::NOT_FOUND, t.link_gone),
     };
     if held.status != "held" {
-        return error_page(
+        return message_page(
+            &state,
+            &headers,
             StatusCode::CONFLICT,
-            &format!("This post was already {}.", held.status),
+            &fill(t.already_decided, &[("status", &held.status)]),
         );
     }
-    let (title, button, reason) = match decision {
-        Decision::Approve => ("Approve this post?", "Approve and send to the list", ""),
-        Decision::Reject => (
-            "Reject this post?",
-            "Reject",
-            "<p><label>Reason, mailed to the author:<br><textarea name=\"reason\" rows=\"3\"></textarea></label></p>",
-        ),
-        Decision::Discard => (
-            "Discard this post?",
-            "Discard without telling the author",
-            "",
-        ),
+    let raw = state
+        .api
+        .store
+        .held_raw(id)
+        .await
+        .map(|(raw, _, _)| raw)
+        .unwrap_or_default();
+    let p = tokio::task::spawn_blocking(move || preview(&raw))
+        .await
+        .unwrap_or_default();
+    let (title, button) = match decision {
+        Decision::Approve => (t.link_approve_title, t.link_approve_button),
+        Decision::Reject => (t.link_reject_title, t.link_reject_button),
+        Decision::Discard => (t.link_discard_title, t.link_discard_button),
     };
-    let body = format!(
-        "<dl><dt>From</dt><dd>{}</dd><dt>Subject</dt><dd>{}</dd><dt>Held because</dt><dd>{}</dd></dl>\
-         <form method=\"post\">{reason}<button type=\"submit\">{button}</button></form>",
-        esc(&held.author),
-        esc(held.subject.as_deref().unwrap_or("")),
-        esc(&held.reason),
-    );
-    (StatusCode::OK, Html(page(title, &body)))
+    render(
+        StatusCode::OK,
+        &LinkPage {
+            l: Layout::bare(&state, lang, title),
+            t,
+            message: None,
+            received: when(held.received_at),
+            held: Some(held),
+            p,
+            button,
+            danger: decision == Decision::Discard,
+            reject: decision == Decision::Reject,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -94,11 +153,13 @@ pub struct DecisionForm {
 
 /// POST: acts, once.
 pub async fn act(
-    State(state): State<ApiState>,
+    State(state): State<WebState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     form: Result<Form<DecisionForm>, axum::extract::rejection::FormRejection>,
-) -> PageResult {
-    let (id, decision) = match claim(&state, &token) {
+) -> Response {
+    let t = OpsTexts::get(gate::language(&state, &headers));
+    let (id, decision) = match claim(&state, &headers, &token) {
         Ok(c) => c,
         Err(page) => return page,
     };
@@ -107,26 +168,44 @@ pub async fn act(
         .and_then(|f| f.0.reason)
         .filter(|r| !r.trim().is_empty());
     match state
+        .api
         .moderation
         .decide(id, decision, "moderation link", reason.as_deref())
         .await
     {
-        Ok(h) => (
-            StatusCode::OK,
-            Html(page(
-                "Done",
-                &format!(
-                    "<p>The post “{}” was {}.</p>",
-                    esc(h.subject.as_deref().unwrap_or("")),
-                    esc(&h.status)
-                ),
-            )),
-        ),
-        Err(AdminError::Conflict(m)) => error_page(StatusCode::CONFLICT, &m),
-        Err(AdminError::NotFound(m)) => error_page(StatusCode::NOT_FOUND, &m),
-        Err(e) => error_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("Something went wrong: {e}"),
-        ),
+        Ok(h) => {
+            let lang = gate::language(&state, &headers);
+            let subject = h.subject.as_deref().unwrap_or("");
+            render(
+                StatusCode::OK,
+                &LinkPage {
+                    l: Layout::bare(&state, lang, t.link_done_title),
+                    t,
+                    message: Some(fill(
+                        t.link_done,
+                        &[("subject", subject), ("status", &h.status)],
+                    )),
+                    held: None,
+                    p: Preview::default(),
+                    received: String::new(),
+                    button: "",
+                    danger: false,
+                    reject: false,
+                },
+            )
+        }
+        Err(AdminError::Conflict(m)) => message_page(&state, &headers, StatusCode::CONFLICT, &m),
+        Err(AdminError::NotFound(_)) => {
+            message_page(&state, &headers, StatusCode::NOT_FOUND, t.link_gone)
+        }
+        Err(e) => {
+            tracing::error!(held_id = id, error = %e, "a moderation link could not decide");
+            message_page(
+                &state,
+                &headers,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                t.link_trouble,
+            )
+        }
     }
 }

@@ -9,7 +9,9 @@
 //! signed-in account ([`client`]) — one route table, one set of rules, one audit log.
 
 pub mod account;
+#[macro_use]
 pub mod admin;
+pub mod admin_ops;
 pub mod client;
 pub mod extract;
 pub mod frame;
@@ -215,7 +217,45 @@ pub fn router(state: WebState) -> Router {
 
 /// The administrators' pages for moderation, people, import, accounts, audit and the queue.
 fn admin_ops_pages(pages: Registry) -> Registry {
+    use admin_ops::{accounts, import, log, moderation, people};
+    // A CSV upload is larger than a form: its own body limit.
+    let upload = import::upload.layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD));
     pages
+        .add("get", "/admin/moderation", moderation::list)
+        .add("post", "/admin/moderation/decide", moderation::decide_many)
+        .add("get", "/admin/moderation/{id}", moderation::show)
+        .add(
+            "post",
+            "/admin/moderation/{id}/decide",
+            moderation::decide_one,
+        )
+        .add("get", "/admin/people", people::search)
+        .add("get", "/admin/people/{id}", people::show)
+        .add("get", "/admin/people/{id}/export", people::export)
+        .add("get", "/admin/people/{id}/erase", people::erase_form)
+        .add("post", "/admin/people/{id}/erase", people::erase)
+        .add("get", "/admin/import", import::form)
+        .add("post", "/admin/import", upload)
+        .add("get", "/admin/import/{id}", import::show)
+        .add("get", "/admin/import/{id}/progress", import::progress)
+        .add("post", "/admin/import/{id}/run", import::run)
+        .add("get", "/admin/accounts", accounts::list)
+        .add("post", "/admin/accounts", accounts::create)
+        .add(
+            "post",
+            "/admin/accounts/{id}/deactivate",
+            accounts::deactivate,
+        )
+        .add(
+            "post",
+            "/admin/accounts/{id}/reactivate",
+            accounts::reactivate,
+        )
+        .add("post", "/admin/grants", accounts::grant)
+        .add("post", "/admin/grants/{id}/withdraw", accounts::withdraw)
+        .add("get", "/admin/audit", log::audit)
+        .add("get", "/admin/queue", log::queue)
+        .add("post", "/admin/queue/act", log::act)
 }
 
 /// The archives' pages.

@@ -195,7 +195,73 @@ const ADMIN: &[PageSpec] = &[
 ];
 
 /// The administrators' pages: moderation, people, import, accounts and grants, audit, queue.
-const ADMIN_OPS: &[PageSpec] = &[];
+/// The bulk moderation form fronts the list (every post in it is decided by its own API call,
+/// under that post's rule); the queue's form names its post in the body, as the API's path does.
+const ADMIN_OPS: &[PageSpec] = &[
+    admin("get", "/admin/moderation", "get", "/moderation"),
+    admin("post", "/admin/moderation/decide", "get", "/moderation"),
+    admin("get", "/admin/moderation/{id}", "get", "/moderation/{id}"),
+    admin(
+        "post",
+        "/admin/moderation/{id}/decide",
+        "post",
+        "/moderation/{id}/{action}",
+    ),
+    admin("get", "/admin/people", "get", "/people"),
+    admin("get", "/admin/people/{id}", "get", "/people/{id}"),
+    admin(
+        "get",
+        "/admin/people/{id}/export",
+        "get",
+        "/people/{id}/export",
+    ),
+    admin(
+        "get",
+        "/admin/people/{id}/erase",
+        "get",
+        "/people/{id}/erase",
+    ),
+    admin(
+        "post",
+        "/admin/people/{id}/erase",
+        "post",
+        "/people/{id}/erase",
+    ),
+    admin("get", "/admin/import", "get", "/import"),
+    admin("post", "/admin/import", "post", "/import"),
+    admin("get", "/admin/import/{id}", "get", "/import/{id}"),
+    admin("get", "/admin/import/{id}/progress", "get", "/import/{id}"),
+    admin("post", "/admin/import/{id}/run", "post", "/import/{id}/run"),
+    admin("get", "/admin/accounts", "get", "/accounts"),
+    admin("post", "/admin/accounts", "post", "/accounts"),
+    admin(
+        "post",
+        "/admin/accounts/{id}/deactivate",
+        "post",
+        "/accounts/{id}/deactivate",
+    ),
+    admin(
+        "post",
+        "/admin/accounts/{id}/reactivate",
+        "post",
+        "/accounts/{id}/reactivate",
+    ),
+    admin("post", "/admin/grants", "post", "/grants"),
+    admin(
+        "post",
+        "/admin/grants/{id}/withdraw",
+        "delete",
+        "/grants/{id}",
+    ),
+    admin("get", "/admin/audit", "get", "/audit"),
+    admin("get", "/admin/queue", "get", "/queue"),
+    admin(
+        "post",
+        "/admin/queue/act",
+        "post",
+        "/queue/{queue_id}/{action}",
+    ),
+];
 
 /// The archives.
 const ARCHIVES: &[PageSpec] = &[];
