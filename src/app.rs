@@ -486,6 +486,15 @@ async fn expire_retained_facts(
             }
             Err(e) => tracing::error!(error = %e, "cannot expire retained facts"),
         }
+        // Archived posts older than their list's archive_keep_years.
+        match store.archive_expire(clock.now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                messages = n,
+                "archived posts past their keeping time removed"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot expire archived posts"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = shutdown.cancelled() => return,

@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod app;
 pub mod arc;
+pub mod archive;
 pub mod bounce;
 pub mod cli;
 pub mod clock;

@@ -12,7 +12,7 @@ use crate::{
     dmarc::DmarcPolicies,
     groups::{self, Resolver},
     model::ids::new_queue_id,
-    model::list_settings::{FromMode, ListSettings},
+    model::list_settings::{ArchivePolicy, FromMode, ListSettings},
     queue::Queue,
     rewrite::{self, Arrival},
     store::{
@@ -146,6 +146,13 @@ impl Posting {
             }
             _ => None,
         };
+        let archive = match &self.links {
+            Some(links) if settings.archive != ArchivePolicy::None => Some(rewrite::ArchiveLinks {
+                list: crate::archive::list_url(links.base(), group.id),
+                message: crate::archive::message_url(links.base(), group.id, &queue_id),
+            }),
+            _ => None,
+        };
         let mut list_copy = rewrite::list_copy(
             raw,
             &parsed,
@@ -154,6 +161,7 @@ impl Posting {
             munge_from,
             &arrival,
             leave_url.as_deref(),
+            archive.as_ref(),
         );
         if let (Some(arc), Some((_, domain))) = (&self.arc, address.rsplit_once('@')) {
             let peer = Peer {

@@ -43,11 +43,31 @@ pub async fn export(store: &Store, person_id: i64) -> Result<Value, AdminError> 
         "opt_outs": store.opt_outs(Some(person_id), None).await?,
         "held_posts": store.held_by(&key).await?,
         "posts_sent": store.posts_by(&key).await?,
+        "archived_posts": archived_posts(store, &key).await?,
         "admin_account": account.map(|a| json!({ "account": a, "tokens": tokens })),
         "web_sessions": store.sessions_of(person_id).await?,
         "audit_entries": store.audit_entries(Some(person_id), None, i64::MAX).await?,
         "erased_at": store.erased_at(person_id).await?,
     }))
+}
+
+/// The person's posts in the lists' archives: list, date, subject, Message-ID and text.
+async fn archived_posts(store: &Store, key: &str) -> Result<Vec<Value>, AdminError> {
+    Ok(store
+        .archived_posts_by(key)
+        .await?
+        .into_iter()
+        .map(|(group_id, s, raw)| {
+            let text = mail_parser::MessageParser::new()
+                .parse(&raw)
+                .map(|m| crate::archive::text::search_text(&m))
+                .unwrap_or_default();
+            json!({
+                "group_id": group_id, "key": s.key, "at": s.at, "subject": s.subject,
+                "author": s.author_name, "text": text,
+            })
+        })
+        .collect())
 }
 
 /// What erasing would keep: memberships in groups with a retention rule whose protection has
@@ -144,6 +164,9 @@ pub async fn erase(store: &Store, person_id: i64, now: i64) -> Result<Value, Adm
         .await?
         .len();
     let removed = store.erase_person(person_id, &key, &kept, now).await?;
+    // The archives: per list, redacted (default) or removed (`archive_erasure`).
+    let (archive_redacted, archive_removed) =
+        store.archive_erase(&key, detail.name.as_deref()).await?;
     let kept_json: Vec<Value> = keep
         .iter()
         .map(|(f, k, until)| {
@@ -159,6 +182,7 @@ pub async fn erase(store: &Store, person_id: i64, now: i64) -> Result<Value, Adm
     Ok(json!({
         "person_id": person_id,
         "removed": removed,
+        "archive": { "redacted": archive_redacted, "removed": archive_removed },
         "kept": kept_json,
         "kept_until": keep.iter().map(|(_, _, u)| *u).max().map(|u| u.format("%Y-%m-%d").to_string()),
         "not_erased": {

@@ -2,6 +2,7 @@
 //! Each subcommand is thin: parse, call the library, print.
 
 mod admin;
+mod archive;
 mod dkim;
 mod groups;
 mod moderation;
@@ -98,6 +99,9 @@ pub enum Command {
     /// Bounce scores of a group, and re-enabling a person disabled for bouncing.
     #[command(subcommand)]
     Bounces(queue::BounceCommand),
+    /// A list's archive: import an mbox.
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
     /// Import people, attributes and group memberships from a CSV file (see docs/groups.md).
     Import {
         /// The CSV file; its first row names the columns.
@@ -156,6 +160,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Command::Person(cmd) => people::person(&config, cmd).await,
             Command::OptOut(cmd) => people::opt_out(&config, cmd).await,
             Command::Import { file } => people::import(&config, &file).await,
+            Command::Archive(cmd) => archive::run(&config, cmd).await,
             Command::Moderation(cmd) => moderation::run(&config, cmd).await,
             Command::Dkim(cmd) => dkim::run(&config, cmd).await,
             Command::Secret(SecretCommand::Rotate) => rotate_link_key(&config).await,

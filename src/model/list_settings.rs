@@ -70,6 +70,33 @@ pub enum ToMode {
     Recipient,
 }
 
+/// Who may read a list's archive (the web pages, the mbox downloads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchivePolicy {
+    /// The people who receive the list now, through any path, and administrators in scope
+    /// (Mailman: archive_policy = private).
+    #[default]
+    Members,
+    /// Administrators whose scope holds the list only.
+    Managers,
+    /// Anyone, signed in or not; addresses are not shown in full (Mailman: public).
+    Public,
+    /// No archive: posts are not kept, no List-Archive/Archived-At (Mailman: never).
+    None,
+}
+
+/// What erasing a person does to their archived posts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ArchiveErasure {
+    /// The posts stay; their name and address are replaced by "(erased)".
+    #[default]
+    Redact,
+    /// The posts are removed from the archive.
+    Remove,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListSettings {
@@ -126,6 +153,12 @@ pub struct ListSettings {
     /// Never for groups filled by a rule or standard groups (Mailman: subscription_policy
     /// confirm).
     pub self_subscribe: bool,
+    /// Who may read the archive (docs/list-settings.md).
+    pub archive: ArchivePolicy,
+    /// Archived posts older than this many years are removed; None: kept for ever.
+    pub archive_keep_years: Option<u32>,
+    /// Erasing a person redacts (default) or removes their archived posts.
+    pub archive_erasure: ArchiveErasure,
 }
 
 impl Default for ListSettings {
@@ -156,6 +189,9 @@ impl Default for ListSettings {
             unsubscribe_links: true,
             unsubscribe_footer: true,
             self_subscribe: false,
+            archive: ArchivePolicy::Members,
+            archive_keep_years: None,
+            archive_erasure: ArchiveErasure::Redact,
         }
     }
 }
@@ -202,6 +238,11 @@ impl ListSettings {
         }
         if self.hold_days == 0 || self.hold_days > 365 {
             return Err("settings.hold_days: 1 to 365".into());
+        }
+        if self.archive_keep_years == Some(0) || self.archive_keep_years.is_some_and(|y| y > 1000) {
+            return Err(
+                "settings.archive_keep_years: 1 to 1000 (leave it out to keep for ever)".into(),
+            );
         }
         if self.posts_per_hour == Some(0) || self.max_recipients == Some(0) {
             return Err("settings: limits must be at least 1 (leave them out for no limit)".into());

@@ -18,6 +18,7 @@ pub(super) const HOP_AND_LIST_HEADERS: &[&str] = &[
     "List-Unsubscribe-Post",
     "List-Owner",
     "List-Archive",
+    "Archived-At",
     "Precedence",
 ];
 

@@ -7,7 +7,11 @@ use crate::{
     store::groups::Group,
 };
 
-pub(super) fn lines(group: &Group, settings: &ListSettings) -> String {
+pub(super) fn lines(
+    group: &Group,
+    settings: &ListSettings,
+    archive: Option<&super::ArchiveLinks>,
+) -> String {
     let Some(address) = group.address.as_deref() else {
         return String::new();
     };
@@ -26,8 +30,14 @@ pub(super) fn lines(group: &Group, settings: &ListSettings) -> String {
         phrase(&group.name),
         list_id(address),
     );
-    if let Some(archive) = &settings.archive_url {
-        out.push_str(&format!("List-Archive: <{archive}>\r\n"));
+    match (&settings.archive_url, archive) {
+        (Some(url), _) => out.push_str(&format!("List-Archive: <{url}>\r\n")),
+        (None, Some(a)) => out.push_str(&format!("List-Archive: <{}>\r\n", a.list)),
+        (None, None) => {}
+    }
+    if let Some(a) = archive {
+        // RFC 5064: where this very message can be read.
+        out.push_str(&format!("Archived-At: <{}>\r\n", a.message));
     }
     out.push_str(&format!("Precedence: list\r\n{LOOP_HEADER}: {address}\r\n"));
     out

@@ -32,6 +32,14 @@ use crate::{model::list_settings::ListSettings, store::groups::Group};
 /// address. A post that arrives carrying our own marker is a loop ([`crate::policy`]).
 pub const LOOP_HEADER: &str = "X-Loop";
 
+/// The addresses of a list's archive (RFC 2369 `List-Archive`) and of this message in it
+/// (RFC 5064 `Archived-At`), for lists that keep an archive here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveLinks {
+    pub list: String,
+    pub message: String,
+}
+
 /// Builds the list copy of `raw` for `group`. `munge_from`: From: is rewritten to the list.
 /// `leave_url`: a "leave this list" line for the footer (a page for the whole list, never a
 /// personal link: footers get quoted in replies).
@@ -43,6 +51,7 @@ pub fn list_copy(
     munge_from: bool,
     arrival: &Arrival<'_>,
     leave_url: Option<&str>,
+    archive: Option<&ArchiveLinks>,
 ) -> Vec<u8> {
     let list = group.address.as_deref().unwrap_or("");
     let shown = display::display(parsed, settings, &group.name, list, munge_from);
@@ -59,7 +68,7 @@ pub fn list_copy(
     let kept = headers::strip(raw, parsed, &remove);
     let mut out = Vec::with_capacity(kept.len() + 1024);
     out.extend_from_slice(received::line(arrival).as_bytes());
-    out.extend_from_slice(list_headers::lines(group, settings).as_bytes());
+    out.extend_from_slice(list_headers::lines(group, settings, archive).as_bytes());
     for (name, value) in [
         ("From", &shown.from),
         ("X-Original-From", &shown.original_from),
@@ -141,6 +150,7 @@ mod tests {
             &ListSettings::default(),
             false,
             &arrival,
+            None,
             None,
         )
     }

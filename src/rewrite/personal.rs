@@ -30,6 +30,7 @@ pub const SHARED_FIELDS: &[&str] = &[
     "List-Help",
     "List-Owner",
     "List-Archive",
+    "Archived-At",
     "MIME-Version",
     "Content-Type",
     "Content-Transfer-Encoding",

@@ -196,5 +196,8 @@ async fn insert_post(
         .bind(recipients)
         .execute(&mut **tx)
         .await?;
+    // A list post goes into its list's archive in the same transaction: archived exactly when
+    // it is queued (at acceptance, or when a moderator approves it).
+    crate::archive::store::archive_post(tx, backend, post).await?;
     Ok(())
 }

@@ -163,6 +163,11 @@ impl Links {
     }
 
     /// The footer's "leave this list" page: the same for every recipient.
+    /// `http.public_url`, without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn leave_page_url(&self, group_id: i64) -> String {
         let token = self.signer.seal(LEAVE_PAGE, &group_id.to_string());
         format!("{}/leave/{token}", self.base)

@@ -12,6 +12,7 @@ pub mod account;
 #[macro_use]
 pub mod admin;
 pub mod admin_ops;
+pub mod archive;
 pub mod client;
 pub mod extract;
 pub mod frame;
@@ -261,6 +262,27 @@ fn admin_ops_pages(pages: Registry) -> Registry {
 /// The archives' pages.
 fn archive_pages(pages: Registry) -> Registry {
     pages
+        .add("get", "/archives", archive::lists)
+        .add("get", "/archives/{list}", archive::list)
+        .add("get", "/archives/{list}/search", archive::search)
+        .add("get", "/archives/{list}/month/{month}", archive::month)
+        .add(
+            "get",
+            "/archives/{list}/month/{month}/mbox",
+            archive::month_mbox,
+        )
+        .add("get", "/archives/{list}/thread/{thread}", archive::thread)
+        .add(
+            "get",
+            "/archives/{list}/thread/{thread}/mbox",
+            archive::thread_mbox,
+        )
+        .add("get", "/archives/{list}/message/{key}", archive::message)
+        .add(
+            "get",
+            "/archives/{list}/message/{key}/part/{n}",
+            archive::attachment,
+        )
 }
 
 /// The members' own pages.
@@ -290,20 +312,24 @@ pub fn own_page(path: &str) -> bool {
     }
     let segments: Vec<&str> = path.split('/').collect();
     pages::all().any(|p| {
-        p.method == "get" && (p.audience != pages::Audience::Public || p.path == "/") && {
-            let pattern: Vec<&str> = p.path.split('/').collect();
-            pattern.len() == segments.len()
-                && pattern.iter().zip(&segments).all(|(want, have)| {
-                    if want.starts_with('{') {
-                        !have.is_empty()
-                            && have
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || "-_.~%".contains(c))
-                    } else {
-                        want == have
-                    }
-                })
-        }
+        p.method == "get"
+            && (p.audience != pages::Audience::Public
+                || p.path == "/"
+                || p.path.starts_with("/archives"))
+            && {
+                let pattern: Vec<&str> = p.path.split('/').collect();
+                pattern.len() == segments.len()
+                    && pattern.iter().zip(&segments).all(|(want, have)| {
+                        if want.starts_with('{') {
+                            !have.is_empty()
+                                && have
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "-_.~%".contains(c))
+                        } else {
+                            want == have
+                        }
+                    })
+            }
     })
 }
 
@@ -325,5 +351,6 @@ mod tests {
         assert!(!own_page("admin"));
         assert!(!own_page("/signin"));
         assert!(!own_page("/signin/cs_someone_elses_link"));
+        assert!(own_page("/archives/3/thread/17"));
     }
 }

@@ -263,8 +263,20 @@ const ADMIN_OPS: &[PageSpec] = &[
     ),
 ];
 
-/// The archives.
-const ARCHIVES: &[PageSpec] = &[];
+/// The archives. `Public`: the handlers decide per list (`archive::access`): a public archive
+/// for anyone, otherwise the people who receive the list now and administrators in scope;
+/// anything else is the 404 of an unknown list (and without a session, the sign-in).
+const ARCHIVES: &[PageSpec] = &[
+    page("get", "/archives", Public),
+    page("get", "/archives/{list}", Public),
+    page("get", "/archives/{list}/search", Public),
+    page("get", "/archives/{list}/month/{month}", Public),
+    page("get", "/archives/{list}/month/{month}/mbox", Public),
+    page("get", "/archives/{list}/thread/{thread}", Public),
+    page("get", "/archives/{list}/thread/{thread}/mbox", Public),
+    page("get", "/archives/{list}/message/{key}", Public),
+    page("get", "/archives/{list}/message/{key}/part/{n}", Public),
+];
 
 /// The members' own pages.
 const MEMBERS: &[PageSpec] = &[];

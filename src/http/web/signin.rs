@@ -113,6 +113,10 @@ pub async fn home(
         });
     }
     doors.push(Door {
+        href: "/archives",
+        label: super::archive::texts::ArchiveTexts::get(viewer.lang).door,
+    });
+    doors.push(Door {
         href: "/account",
         label: c.account,
     });

@@ -1,0 +1,88 @@
+//! `circlemail archive import LIST FILE.mbox`: an mbox (Mailman 2 pipermail, HyperKitty
+//! export, Google Takeout) into a list's archive, under the list's own `archive` setting.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context as _, anyhow};
+use clap::Subcommand;
+
+use super::{groups::find, open};
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Config,
+    model::list_settings::{ArchivePolicy, ListSettings},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Import an mbox into a list's archive: de-duplicated by Message-ID (importing again
+    /// changes nothing), threaded; unreadable messages are reported by position.
+    Import {
+        /// The list: its name or address.
+        list: String,
+        /// The mbox file (mboxrd or mboxo).
+        file: std::path::PathBuf,
+    },
+}
+
+pub(super) async fn run(config: &Config, command: ArchiveCommand) -> anyhow::Result<()> {
+    let ArchiveCommand::Import { list, file } = command;
+    let store = open(config).await?;
+    let group = find(&store, &list).await?;
+    if group.address.is_none() {
+        return Err(anyhow!(
+            "{} has no address: only lists have archives",
+            group.name
+        ));
+    }
+    let settings = ListSettings::from_stored(group.settings.as_deref());
+    if settings.archive == ArchivePolicy::None {
+        return Err(anyhow!(
+            "{} keeps no archive (its setting archive is \"none\"); set it first",
+            group.name
+        ));
+    }
+    let handle =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(size);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let report = crate::archive::mbox::import(
+        &store,
+        group.id,
+        std::io::BufReader::new(handle),
+        SystemClock.now_ms(),
+        |read| {
+            if let Some(b) = &bar {
+                b.set_position(read);
+            }
+        },
+    )
+    .await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for (position, why) in &report.unreadable {
+        println!("message {position} not imported: {why}");
+    }
+    println!(
+        "{}: {} added, {} already archived, {} unreadable (readable by: {})",
+        group.name,
+        report.added,
+        report.duplicates,
+        report.unreadable.len(),
+        match settings.archive {
+            ArchivePolicy::Members => "the people who receive the list, and its administrators",
+            ArchivePolicy::Managers => "the list's administrators",
+            ArchivePolicy::Public => "anyone",
+            ArchivePolicy::None => "nobody",
+        }
+    );
+    Ok(())
+}
