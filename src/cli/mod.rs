@@ -2,6 +2,7 @@
 //! Each subcommand is thin: parse, call the library, print.
 
 mod admin;
+mod delivery;
 mod dkim;
 mod groups;
 mod moderation;

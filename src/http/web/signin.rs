@@ -113,6 +113,10 @@ pub async fn home(
         });
     }
     doors.push(Door {
+        href: "/me",
+        label: super::me::texts::Me::get(viewer.lang).door,
+    });
+    doors.push(Door {
         href: "/account",
         label: c.account,
     });
