@@ -252,6 +252,7 @@ impl App {
         let token = CancellationToken::new();
         let queue = Queue::new(store.clone());
         let resolver = Arc::new(crate::groups::Resolver::new(store.clone(), clock.clone()));
+        let resolver_for_digests = resolver.clone();
         let domains: Vec<String> = config
             .server
             .domains
@@ -369,6 +370,16 @@ impl App {
             poll_interval: config.delivery.poll_interval.max(Duration::from_millis(10)),
         };
         tasks.spawn(bounces.run(token.clone()));
+        let digests = crate::digest::run::Digests {
+            store: store.clone(),
+            resolver: resolver_for_digests,
+            clock: clock.clone(),
+            queue: queue.clone(),
+            hostname: config.server.hostname.clone(),
+            poll: (config.delivery.poll_interval * 20)
+                .clamp(Duration::from_millis(200), Duration::from_secs(60)),
+        };
+        tasks.spawn(digests.run(token.clone()));
         let signin = signin(&config, &store, &queue, &clock);
         tasks.spawn(prune_signin(signin.clone(), token.clone()));
         let web = http::web_state(&config, signin, api.clone(), link_signer);

@@ -34,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod digest;
 pub mod dmarc;
 pub mod groups;
 pub mod http;

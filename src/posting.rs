@@ -175,6 +175,8 @@ impl Posting {
             .resolver
             .recipients_for_post(group.id, &skipped(&parsed, &settings, author.as_deref()))
             .await?;
+        // Digest, no-mail and paused members get no copy of their own (see `digest`).
+        let recipients = crate::digest::individual(&self.store, group.id, now, recipients).await?;
         Ok(NewPost {
             queue_id,
             kind: "post",

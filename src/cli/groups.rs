@@ -116,6 +116,21 @@ pub enum MemberCommand {
     Remove { group: String, email: String },
     /// List a group's direct members with role and term.
     List { group: String },
+    /// How a person gets lists: show their modes, set one list's mode (every, daily, weekly,
+    /// none), or pause all their list mail until a day.
+    Mode {
+        email: String,
+        /// The list's name or address (with MODE).
+        group: Option<String>,
+        /// every | daily | weekly | none.
+        mode: Option<String>,
+        /// Pause all list mail until this day (YYYY-MM-DD); mail comes again that day.
+        #[arg(long)]
+        pause_until: Option<String>,
+        /// End a pause now.
+        #[arg(long, conflicts_with = "pause_until")]
+        resume: bool,
+    },
     /// Copy the direct members of FROM_GROUP into GROUP with a new term.
     Copy {
         from_group: String,
@@ -444,6 +459,20 @@ pub(super) async fn member(config: &Config, command: MemberCommand) -> anyhow::R
                 }
                 println!("{line}");
             }
+        }
+        MemberCommand::Mode {
+            email,
+            group,
+            mode,
+            pause_until,
+            resume,
+        } => {
+            let person = person_id(&store, &email).await?;
+            let group = match &group {
+                Some(g) => Some(find(&store, g).await?),
+                None => None,
+            };
+            super::delivery::mode(&store, person, group, mode, pause_until, resume, now).await?;
         }
         MemberCommand::Copy {
             from_group,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod archive;
+mod delivery;
 mod dkim;
 mod groups;
 mod moderation;

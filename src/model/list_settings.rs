@@ -159,6 +159,35 @@ pub struct ListSettings {
     pub archive_keep_years: Option<u32>,
     /// Erasing a person redacts (default) or removes their archived posts.
     pub archive_erasure: ArchiveErasure,
+    /// The hour of the day (UTC, 0–23) when daily and weekly digests go out (Mailman has no
+    /// hour: its digests go out when `mailman digests --send` runs, usually from cron).
+    pub digest_hour: u8,
+    /// The day weekly digests go out (Mailman: digest_volume_frequency = weekly).
+    pub digest_weekday: Weekday,
+    /// A digest goes out early once this many posts wait for it (Mailman: digest_size_threshold,
+    /// which counts kilobytes). None: only at the hour.
+    pub digest_max_posts: Option<u32>,
+}
+
+/// A day of the week, for `digest_weekday`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    #[default]
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl Weekday {
+    /// Days since Monday.
+    pub fn from_monday(self) -> u32 {
+        self as u32
+    }
 }
 
 impl Default for ListSettings {
@@ -192,6 +221,9 @@ impl Default for ListSettings {
             archive: ArchivePolicy::Members,
             archive_keep_years: None,
             archive_erasure: ArchiveErasure::Redact,
+            digest_hour: 7,
+            digest_weekday: Weekday::Monday,
+            digest_max_posts: None,
         }
     }
 }
@@ -243,6 +275,12 @@ impl ListSettings {
             return Err(
                 "settings.archive_keep_years: 1 to 1000 (leave it out to keep for ever)".into(),
             );
+        }
+        if self.digest_hour > 23 {
+            return Err("settings.digest_hour: 0 to 23 (UTC)".into());
+        }
+        if self.digest_max_posts == Some(0) {
+            return Err("settings.digest_max_posts: at least 1 (leave it out for no limit)".into());
         }
         if self.posts_per_hour == Some(0) || self.max_recipients == Some(0) {
             return Err("settings: limits must be at least 1 (leave them out for no limit)".into());

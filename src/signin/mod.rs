@@ -130,6 +130,11 @@ impl Signin {
         &self.settings
     }
 
+    /// Who the server's own mail to a person comes from.
+    pub fn sender(&self) -> &SystemSender {
+        &self.sender
+    }
+
     /// Asks for a link to `address` from `client`; `next_path` must already be one of our
     /// paths (the caller checks). The mail, if any, is written after this returns.
     pub async fn request(

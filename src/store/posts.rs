@@ -157,7 +157,7 @@ impl Store {
     }
 }
 
-async fn insert_post(
+pub(crate) async fn insert_post(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     backend: Backend,
     post: &NewPost,

@@ -60,6 +60,8 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("delete", "/people/{id}", Scoped(ADMIN), 204),
     ("get", "/people/{id}/opt-outs", Scoped(AUDITOR), 200),
     ("post", "/people/{id}/opt-outs", Scoped(ADMIN), 201),
+    ("get", "/people/{id}/delivery", Scoped(AUDITOR), 200),
+    ("put", "/people/{id}/delivery", Scoped(ADMIN), 200),
     (
         "delete",
         "/people/{id}/opt-outs/{group}",
@@ -327,6 +329,7 @@ impl World {
             }
             ("patch", "/people/{id}") => Some(json!({"name": "Renamed"})),
             ("post", "/people/{id}/opt-outs") => Some(json!({})),
+            ("put", "/people/{id}/delivery") => Some(json!({})),
             ("post", "/fields") => Some(json!({"name": self.fresh("field"), "kind": "checkbox"})),
             ("post", "/groups") => Some(json!({"name": self.fresh("named"), "parent_id": f.group})),
             ("patch", "/groups/{id}") => Some(json!({"name": self.fresh("named")})),

@@ -7,6 +7,7 @@
 
 mod accounts;
 pub mod authz;
+pub(crate) mod delivery;
 mod gdpr;
 mod groups;
 mod import;
@@ -136,6 +137,8 @@ pub fn router(state: ApiState) -> Router {
         "/people/{id}/opt-outs/{group}",
         people::undo_opt_out,
     )
+    .add("get", "/people/{id}/delivery", delivery::read)
+    .add("put", "/people/{id}/delivery", delivery::update)
     .add("get", "/people/{id}/access", accounts::access_report)
     .add("get", "/people/{id}/export", gdpr::export)
     .add("post", "/people/{id}/erase", gdpr::erase)

@@ -161,6 +161,22 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r(
         "get",
+        "/people/{id}/delivery",
+        Auditor,
+        Person,
+        "How a person gets each list you see (every post, daily/weekly digest, no mail) and their pause",
+        "",
+    ),
+    r(
+        "put",
+        "/people/{id}/delivery",
+        Administrator,
+        Person,
+        "Set a person's mode on a list (group_id + mode: every, daily, weekly, none) and/or pause all list mail (pause_until: YYYY-MM-DD, null ends it)",
+        "DeliveryInput",
+    ),
+    r(
+        "get",
         "/people/{id}/access",
         Auditor,
         Person,

@@ -17,6 +17,7 @@ pub mod client;
 pub mod extract;
 pub mod frame;
 pub mod gate;
+pub mod me;
 pub mod pages;
 pub mod signin;
 pub mod texts;
@@ -288,6 +289,19 @@ fn archive_pages(pages: Registry) -> Registry {
 /// The members' own pages.
 fn member_pages(pages: Registry) -> Registry {
     pages
+        .add("get", "/me", me::show)
+        .add("post", "/me/lists/{id}/mode", me::set_mode)
+        .add("post", "/me/lists/{id}/leave", me::leave)
+        .add("post", "/me/lists/{id}/again", me::again)
+        .add("post", "/me/lists/{id}/join", me::join)
+        .add("post", "/me/pause", me::pause)
+        .add("post", "/me/name", me::set_name)
+        .add("post", "/me/address", me::change_address)
+        .add("get", "/me/address/{token}", me::confirm_address)
+        .add("post", "/me/address/{token}", me::confirmed_address)
+        .add("get", "/me/export", me::export)
+        .add("get", "/me/manage/{token}", me::manage)
+        .add("post", "/me/manage/{token}", me::manage_mail)
 }
 
 /// The answer to an address that is no page: the same page as a page outside one's scopes.

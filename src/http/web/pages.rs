@@ -279,7 +279,21 @@ const ARCHIVES: &[PageSpec] = &[
 ];
 
 /// The members' own pages.
-const MEMBERS: &[PageSpec] = &[];
+const MEMBERS: &[PageSpec] = &[
+    page("get", "/me", Person),
+    page("post", "/me/lists/{id}/mode", Person),
+    page("post", "/me/lists/{id}/leave", Person),
+    page("post", "/me/lists/{id}/again", Person),
+    page("post", "/me/lists/{id}/join", Person),
+    page("post", "/me/pause", Person),
+    page("post", "/me/name", Person),
+    page("post", "/me/address", Person),
+    page("get", "/me/address/{token}", Public),
+    page("post", "/me/address/{token}", Public),
+    page("get", "/me/export", Person),
+    page("get", "/me/manage/{token}", Public),
+    page("post", "/me/manage/{token}", Public),
+];
 
 /// Every page, one table in sections (each area keeps its rows together).
 pub const SECTIONS: &[&[PageSpec]] = &[SIGNIN, ADMIN, ADMIN_OPS, ARCHIVES, MEMBERS];

@@ -117,6 +117,10 @@ pub async fn home(
         label: super::archive::texts::ArchiveTexts::get(viewer.lang).door,
     });
     doors.push(Door {
+        href: "/me",
+        label: super::me::texts::Me::get(viewer.lang).door,
+    });
+    doors.push(Door {
         href: "/account",
         label: c.account,
     });

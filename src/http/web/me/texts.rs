@@ -1,0 +1,80 @@
+//! The words of the members' own pages.
+
+crate::texts! {
+    /// `/me` and its forms.
+    Me {
+        title: "Your lists", "Dina listor";
+        door: "Your lists: what you get, why, and how", "Dina listor: vad du får, varför och hur";
+        intro: "These are the lists whose mail reaches you, and why. Nothing here is about anyone else.", "Det här är listorna vars e-post når dig, och varför. Inget här handlar om någon annan.";
+        receiving: "Lists you get", "Listor du får";
+        receiving_none: "You get no list mail now.", "Du får ingen listpost just nu.";
+        why: "Why", "Varför";
+        how: "How you get it", "Hur du får den";
+        mode_every: "Every post", "Varje inlägg";
+        mode_daily: "Daily digest", "Dagligt sammandrag";
+        mode_weekly: "Weekly digest", "Veckosammandrag";
+        mode_none: "No mail (still a member)", "Ingen e-post (fortfarande medlem)";
+        mode_save: "Save", "Spara";
+        mode_saved: "{list}: {mode}.", "{list}: {mode}.";
+        leave: "Stop getting it", "Sluta få den";
+        left: "You no longer get {list}.", "Du får inte längre {list}.";
+        opted_out: "Lists you chose not to get", "Listor du valt bort";
+        again: "Get it again", "Få den igen";
+        again_done: "You get {list} again.", "Du får {list} igen.";
+        joinable: "Lists you could join", "Listor du kan gå med i";
+        join: "Join", "Gå med";
+        joined: "You joined {list}.", "Du gick med i {list}.";
+        pause: "Pause all list mail", "Pausa all listpost";
+        pause_intro: "While paused, no list mail reaches you (digests included); from the day you choose, it comes again by itself.", "Under pausen når ingen listpost dig (inte heller sammandrag); från dagen du väljer kommer den igen av sig själv.";
+        pause_until: "Mail again from", "E-post igen från";
+        pause_set: "Pause", "Pausa";
+        paused: "Your list mail is paused until {day}.", "Din listpost är pausad till {day}.";
+        pause_end: "End the pause now", "Avsluta pausen nu";
+        pause_ended: "Your list mail comes again.", "Din listpost kommer igen.";
+        details: "Your details", "Dina uppgifter";
+        name: "Display name", "Namn";
+        name_save: "Change name", "Byt namn";
+        name_saved: "Your name is saved.", "Ditt namn är sparat.";
+        name_too_long: "A name has at most 200 characters and no line breaks.", "Ett namn har högst 200 tecken och inga radbrytningar.";
+        address: "E-mail address", "E-postadress";
+        address_new: "New address", "Ny adress";
+        address_change: "Change address", "Byt adress";
+        address_intro: "We mail a link to the new address; it changes when you open the link and press the button. Your old address is told.", "Vi skickar en länk till den nya adressen; den byts när du öppnar länken och trycker på knappen. Din gamla adress får veta det.";
+        address_sent_title: "Check the new address", "Titta i den nya adressens inkorg";
+        address_sent: "A link is on its way to {email}. Your address changes when you open it and press the button (within {hours} hours).", "En länk är på väg till {email}. Din adress byts när du öppnar den och trycker på knappen (inom {hours} timmar).";
+        address_invalid: "{email} is not an e-mail address.", "{email} är ingen e-postadress.";
+        address_same: "That is your address already.", "Det är redan din adress.";
+        address_taken: "That address belongs to someone else here; ask an administrator.", "Den adressen tillhör någon annan här; fråga en administratör.";
+        address_admin: "Your address is also your administrator sign-in: only an owner of the organisation can change it.", "Din adress är också din administratörsinloggning: bara en ägare i organisationen kan byta den.";
+        address_confirm_title: "Change your address to {email}?", "Byt din adress till {email}?";
+        address_confirm: "Press the button to change your address from {old} to {email}. List mail goes to the new address from then on, and you sign in again with it.", "Tryck på knappen för att byta din adress från {old} till {email}. Listposten går till den nya adressen från och med nu, och du loggar in igen med den.";
+        address_confirm_button: "Change my address", "Byt min adress";
+        address_changed_title: "Address changed", "Adressen är bytt";
+        address_changed: "Your address is now {email}. Sign in again with it.", "Din adress är nu {email}. Logga in igen med den.";
+        address_link_bad: "This link is not valid, has expired, or your address has changed since. Ask for a new one on your page.", "Länken är ogiltig, har gått ut eller så har din adress ändrats sedan dess. Be om en ny på din sida.";
+        address_mail_subject: "Confirm your new address at {site}", "Bekräfta din nya adress hos {site}";
+        address_mail_body: "Someone signed in as {old} asked to change that address to this one ({email}) at {site}.\n\nTo change it, open this link and press the button (it works for {hours} hours):\n\n{link}\n\nIf it was not you, do nothing: nothing changes.\n", "Någon inloggad som {old} bad om att byta den adressen till den här ({email}) hos {site}.\n\nFör att byta, öppna länken och tryck på knappen (den fungerar i {hours} timmar):\n\n{link}\n\nOm det inte var du, gör ingenting: inget ändras.\n";
+        address_old_subject: "Your address at {site} was changed", "Din adress hos {site} har bytts";
+        address_old_body: "Your address at {site} was changed from {old} to {email}. List mail now goes to the new address.\n\nIf you did not do this, tell the organisation's administrators at once.\n", "Din adress hos {site} har bytts från {old} till {email}. Listposten går nu till den nya adressen.\n\nOm du inte gjorde detta, säg till organisationens administratörer genast.\n";
+        export: "Download my data", "Ladda ner mina uppgifter";
+        export_intro: "Everything stored about you, as JSON (the same export an administrator makes).", "Allt som finns lagrat om dig, som JSON (samma export som en administratör gör).";
+        manage_title: "Manage all your lists", "Hantera alla dina listor";
+        manage_intro: "We mail you a sign-in link. On your page you see every list you get and why, choose digests, pause mail or change your address.", "Vi skickar en inloggningslänk. På din sida ser du varje lista du får och varför, väljer sammandrag, pausar e-post eller byter adress.";
+        manage_button: "Mail me a sign-in link", "Skicka en inloggningslänk";
+        manage_sent: "If your address is known here, a sign-in link is on its way.", "Om din adress är känd här är en inloggningslänk på väg.";
+        manage_bad: "This link is not valid. Sign in with your address instead.", "Länken är inte giltig. Logga in med din adress i stället.";
+        not_list: "There is no such list for you here.", "Här finns ingen sådan lista för dig.";
+        no_join: "This list takes members only from its managers.", "Den här listan tar bara emot medlemmar via sina ansvariga.";
+        bad_date: "Choose a day after today and within a year.", "Välj en dag efter i dag och inom ett år.";
+        direct: "You are a member of {list}.", "Du är medlem i {list}.";
+        direct_manager: "You are a manager of {list}.", "Du är ansvarig för {list}.";
+        via: "You get {list} because you are in {via}, which is part of it.", "Du får {list} eftersom du är med i {via}, som ingår i den.";
+        via_chain: "You get {list} because you are in {via}, which is part of {chain}.", "Du får {list} eftersom du är med i {via}, som ingår i {chain}.";
+        rule: "You get {list} because of its rule: {rule}.", "Du får {list} på grund av dess regel: {rule}.";
+        rule_via: "You get {list} because you are in {via} (by its rule: {rule}).", "Du får {list} eftersom du är med i {via} (genom dess regel: {rule}).";
+        standard: "You get {list} because of your {what}.", "Du får {list} på grund av ditt {what}.";
+        only_group: "You get {list} because you are in no other group.", "Du får {list} eftersom du inte är med i någon annan grupp.";
+        term_ends: "Your term on {group} ends {day}.", "Din period i {group} slutar {day}.";
+        term_started: "Your term on {group} began {day}.", "Din period i {group} började {day}.";
+    }
+}
