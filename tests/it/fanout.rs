@@ -1,7 +1,7 @@
 //! Posts reach the members: who received what, with which headers, through a relay that
 //! sometimes says no.
 
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use circlemail::model::address::EmailAddress;
 
@@ -385,6 +385,39 @@ on_both_backends!(
         let sizes: Vec<usize> = sink.messages().iter().map(|m| m.rcpts.len()).collect();
         assert_eq!(sizes.len(), 3, "{sizes:?}");
         assert!(sizes.iter().all(|&n| n <= 2));
+        app.stop().await;
+    }
+);
+
+on_both_backends!(
+    a_worker_keeps_its_relay_connection_between_batches_up_to_the_configured_count,
+    async |db: &TestDb| {
+        let sink = Sink::start().await;
+        let mut config = test_config(&db.url, sink.addr);
+        config.delivery.workers = 1;
+        config.delivery.max_recipients_per_transaction = 2;
+        config.delivery.relay_transactions_per_connection = 4;
+        let app = TestApp::spawn(config).await;
+        let list = app
+            .group(
+                "Five",
+                "five",
+                &["a@x.org", "b@x.org", "c@x.org", "d@x.org", "e@x.org"],
+            )
+            .await;
+        app.settings("Five", r#"{"unsubscribe_links": false}"#)
+            .await;
+        // Three batches, one transaction each, on one connection (RSET between batches).
+        post(&app, &list, &message("a@x.org", &list, "One", "hi")).await;
+        sink.wait_for_recipients(5, WAIT).await;
+        assert_eq!(sink.connections.load(Ordering::SeqCst), 1);
+        // Three more: the connection is closed after its fourth transaction, a new one takes
+        // the rest.
+        post(&app, &list, &message("a@x.org", &list, "Two", "hi")).await;
+        sink.wait_for_recipients(10, WAIT).await;
+        assert_eq!(sink.transactions.load(Ordering::SeqCst), 6);
+        assert_eq!(sink.connections.load(Ordering::SeqCst), 2);
+        assert_eq!(sink.by_recipient().values().map(Vec::len).max(), Some(2));
         app.stop().await;
     }
 );

@@ -89,6 +89,8 @@ pub struct Sink {
     messages: Arc<Mutex<Vec<Delivered>>>,
     behaviour: Arc<Behaviour>,
     pub transactions: Arc<AtomicUsize>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
     /// Recipient copies received so far (kept beside `messages` so waiting costs nothing).
     recipients: Arc<AtomicUsize>,
 }
@@ -109,6 +111,7 @@ impl Sink {
             messages: Arc::default(),
             behaviour: Arc::default(),
             transactions: Arc::default(),
+            connections: Arc::default(),
             recipients: Arc::default(),
         };
         let s = sink.clone();
@@ -236,6 +239,7 @@ impl Sink {
     }
 
     async fn session(&self, mut stream: TcpStream) -> std::io::Result<()> {
+        self.connections.fetch_add(1, Ordering::SeqCst);
         while self.behaviour.stall.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
