@@ -44,11 +44,18 @@ fn main() {
     let sink = SmtpSink::start();
     let post = signed_post();
     let lossy = lossy_relay();
-    println!("{posts} posts per run from {sessions} concurrent SMTP sessions (2 shared cores, ±2× between days)");
+    println!(
+        "{posts} posts per run from {sessions} concurrent SMTP sessions (2 shared cores, ±2× between days)"
+    );
     let mut rates = Vec::new();
     for (label, checks, nameserver, n) in [
         ("inbound checks off", false, dns::server(), posts),
-        ("inbound checks on, DNS answers every query", true, dns::server(), posts),
+        (
+            "inbound checks on, DNS answers every query",
+            true,
+            dns::server(),
+            posts,
+        ),
         (
             "inbound checks on, every other DNS query lost",
             true,
@@ -56,9 +63,13 @@ fn main() {
             posts / 4,
         ),
     ] {
-        let (rate, slowest) = runtime.block_on(run(checks, nameserver, sink.addr, &post, n, sessions));
+        let (rate, slowest) =
+            runtime.block_on(run(checks, nameserver, sink.addr, &post, n, sessions));
         rates.push(rate);
-        println!("{label}: {rate:.0} posts/s, slowest post {:.0} ms", slowest * 1e3);
+        println!(
+            "{label}: {rate:.0} posts/s, slowest post {:.0} ms",
+            slowest * 1e3
+        );
     }
     println!(
         "checks on: {:.0} posts/s (target >= 1,000); {:.2}x the rate with checks off",
@@ -130,7 +141,10 @@ async fn run(
         .unwrap();
     store.add_member(g.id, kim.id, 0).await.unwrap();
     store
-        .set_settings(g.id, r#"{"who_may_post": "anyone", "from_mode": "as_written"}"#)
+        .set_settings(
+            g.id,
+            r#"{"who_may_post": "anyone", "from_mode": "as_written"}"#,
+        )
         .await
         .unwrap();
     let app = App::build(c).await.expect("server");
@@ -185,7 +199,10 @@ struct Session {
 
 impl Session {
     async fn open(addr: SocketAddr) -> Session {
-        let (r, w) = TcpStream::connect(addr).await.expect("connect").into_split();
+        let (r, w) = TcpStream::connect(addr)
+            .await
+            .expect("connect")
+            .into_split();
         let mut s = Session {
             r: BufReader::new(r),
             w,

@@ -109,7 +109,7 @@ pub fn resolver(config: &Config) -> Result<Arc<MessageAuthenticator>, String> {
         config.dns.attempts,
     )
     .map(Arc::new)
-        .map_err(|e| format!("dns.nameservers: {e}"))
+    .map_err(|e| format!("dns.nameservers: {e}"))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {

@@ -56,13 +56,12 @@ pub(super) async fn run(config: &Config, command: DkimCommand) -> anyhow::Result
             );
         }
         DkimCommand::Check { domain } => {
-            let auth =
-                crate::dmarc::authenticator_with(
-                    &config.dns.nameservers,
-                    config.dns.timeout,
-                    config.dns.attempts,
-                )
-                .map_err(|e| anyhow!(e))?;
+            let auth = crate::dmarc::authenticator_with(
+                &config.dns.nameservers,
+                config.dns.timeout,
+                config.dns.attempts,
+            )
+            .map_err(|e| anyhow!(e))?;
             let mine: Vec<_> = config
                 .dkim
                 .keys

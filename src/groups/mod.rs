@@ -222,7 +222,7 @@ impl Resolver {
         let Some(patch) = self.store.directory_patch(dir.version, MAX_PATCH).await? else {
             return Ok(None);
         };
-        if !patch.rows.groups.iter().all(|g| g.standard_key.is_none()) {
+        if patch.rows.groups.iter().any(|g| g.standard_key.is_some()) {
             // A standard group changed (renamed, deactivated): keep the standard set whole.
             self.sync_standard_groups().await?;
         }

@@ -23,8 +23,8 @@ use mail_auth::{
     ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DmarcOutput, DmarcResult,
     MessageAuthenticator, Parameters, SpfOutput,
     common::headers::HeaderWriter,
-    dmarc::{Dmarc, Policy},
     dmarc::verify::DmarcParameters,
+    dmarc::{Dmarc, Policy},
     spf::verify::SpfParameters,
 };
 
@@ -145,7 +145,7 @@ impl Verifier {
     /// DKIM, SPF (MAIL FROM, or HELO for the null sender), DMARC and ARC of `message`; `None`
     /// when they take longer than the configured timeout.
     pub async fn outputs<'x>(
-        &self,
+        &'x self,
         message: &'x AuthenticatedMessage<'x>,
         peer: Peer<'_>,
     ) -> Option<Outputs<'x>> {

@@ -77,7 +77,10 @@ async fn board(nameserver: SocketAddr, auth_timeout: Duration) -> (TestDb, Sink,
     app.group("Board", "board", &["kim@x.org"]).await;
     let g = app.store.find_group("Board").await.unwrap().unwrap();
     app.store
-        .set_settings(g.id, r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#)
+        .set_settings(
+            g.id,
+            r#"{"from_mode": "as_written", "who_may_post": "anyone"}"#,
+        )
         .await
         .unwrap();
     (db, sink, app)
@@ -102,7 +105,11 @@ fn results_of(sink: &Sink, subject: &str) -> String {
         .map(|m| m.text())
         .find(|t| t.contains(&format!("Subject: {subject}")))
         .unwrap_or_else(|| panic!("no copy of {subject}"));
-    let head = copy.split("\r\n\r\n").next().unwrap_or_default().to_string();
+    let head = copy
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
     head.split("\r\nAuthentication-Results:")
         .skip(1)
         .find(|f| f.trim_start().starts_with("circlemail.test"))
@@ -162,7 +169,10 @@ async fn a_stalled_lookup_holds_up_no_other_session() {
         others_done = Instant::now();
     }
     let (r, stalled_done) = stalled.await.unwrap();
-    assert!(r.starts_with("250"), "the stalled post is still accepted: {r}");
+    assert!(
+        r.starts_with("250"),
+        "the stalled post is still accepted: {r}"
+    );
     assert!(
         others_done < stalled_done,
         "the other sessions finished while the stalled one waited"
