@@ -248,7 +248,7 @@ async fn run(url: &str, people: usize) {
             format!("/admin/groups/{all}"),
         ),
         (
-            format!("… page 1000"),
+            "… page 1000".to_string(),
             format!("/admin/groups/{all}?page=1000"),
         ),
         (

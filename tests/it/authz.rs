@@ -92,6 +92,12 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
         Scoped(MANAGER),
         204,
     ),
+    (
+        "patch",
+        "/groups/{id}/members/{person}",
+        Scoped(MANAGER),
+        200,
+    ),
     ("post", "/groups/{id}/subgroups", Scoped(MANAGER), 204),
     (
         "delete",
@@ -126,6 +132,7 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     ("get", "/moderation", Any, 200),
     ("get", "/moderation/{id}", Scoped(AUDITOR), 200),
     ("post", "/moderation/{id}/{action}", Scoped(MODERATOR), 200),
+    ("get", "/overview", Any, 200),
     ("get", "/me", Any, 200),
     ("get", "/me/tokens", Any, 200),
     ("post", "/me/tokens", Any, 201),
@@ -338,6 +345,7 @@ impl World {
             }
             ("post", "/groups/{id}/members/copy") => Some(json!({"from_group": f.child})),
             ("post", "/groups/{id}/subgroups") => Some(json!({"group_id": f.spare_group})),
+            ("patch", "/groups/{id}/members/{person}") => Some(json!({"role": "member"})),
             ("put", "/groups/{id}/rule") | ("post", "/groups/{id}/rule/dry-run") => {
                 Some(json!({ "rule": rule }))
             }
