@@ -16,7 +16,7 @@ use crate::support::{
     db::TestDb,
     sink::Sink,
     smtp,
-    web::{Page, WebClient, sign_in},
+    web::{Page, WebClient, mailed_link, sign_in},
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -667,3 +667,76 @@ on_both_backends!(
         app.stop().await;
     }
 );
+
+/// In Chromium: an owner signs in, reads a held post, approves it, and the member gets it;
+/// then imports a CSV file with a bad line: the check shows the line and why, the import runs,
+/// the summary shows. On a phone's width, without sideways scrolling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_a_held_post_is_approved_and_a_csv_with_a_bad_line_imported() {
+    use crate::support::browser::Browser;
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let (app, sink, root) = start(&db).await;
+    account(&root, &app.store, "ana@club.example", Some("owner"), None).await;
+    let board = group(&root, "Board", None, &["kim@club.example"]).await;
+    give_address(&root, board, "board").await;
+    let to = "board@lists.test";
+    let id = hold(
+        &app,
+        &root,
+        to,
+        "Concert tickets",
+        &plain(to, "Concert tickets"),
+    )
+    .await;
+    let base = format!("http://{}", app.http);
+
+    let b = Browser::phone().await;
+    b.open(&format!("{base}/admin/moderation")).await;
+    b.wait_for_text("h1", "Sign in").await;
+    b.fill("#address", "ana@club.example").await;
+    b.click("#send").await;
+    b.wait_for_text("h1", "Check your mail").await;
+    let link = mailed_link(&sink, "ana@club.example", 0).await;
+    b.open(&link).await;
+    b.click("#signin").await;
+    b.wait_for_text("h1", "Moderation").await;
+    assert!(b.fits_width().await, "the moderation page fits a phone");
+    b.screenshot("moderation-phone").await;
+    b.click(&format!("a[href=\"/admin/moderation/{id}\"]"))
+        .await;
+    b.wait_for_text("h1", "Concert tickets").await;
+    assert!(b.text("pre.mailtext").await.contains("Hello <b>list</b>."));
+    assert!(b.fits_width().await, "the held post fits a phone");
+    b.screenshot("held-post-phone").await;
+    b.click("section.decide button.primary").await;
+    b.wait_for_text(".notice", "1 approved").await;
+    let kim = mails_to(&sink, "kim@club.example", 1).await;
+    assert_eq!(kim[0].header("Subject").as_deref(), Some("Concert tickets"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("members.csv");
+    std::fs::write(
+        &file,
+        "email,name,external_id\nlea@club.example,Lea,501\nthis is wrong,Bad,502\nmo@club.example,Mo,503\n",
+    )
+    .unwrap();
+    b.open(&format!("{base}/admin/import")).await;
+    b.wait_for_text("h1", "Import people").await;
+    b.attach("#file", &file.display().to_string()).await;
+    b.click("form[enctype] button").await;
+    b.wait_for_text("h1", "The check").await;
+    let bad = b.text("table.bad-lines").await;
+    assert!(bad.contains('3') && bad.contains("email:"), "{bad}");
+    assert!(b.fits_width().await, "the check fits a phone");
+    b.screenshot("import-check-phone").await;
+    b.click("form[action$=\"/run\"] button").await;
+    b.wait_for_text("h1", "Summary").await;
+    b.resize(1280, 900).await;
+    b.screenshot("import-summary-desktop").await;
+    assert_eq!(
+        root.ok("GET", "/people?q=501", None).await["people"][0]["email"],
+        "lea@club.example"
+    );
+    b.quit().await;
+    app.stop().await;
+}

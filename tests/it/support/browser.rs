@@ -266,6 +266,17 @@ impl Browser {
         .await;
     }
 
+    /// Chooses the file at `path` in the file input `css`.
+    pub async fn attach(&self, css: &str, path: &str) {
+        let e = self.wait_for(css).await;
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": path })),
+        )
+        .await;
+    }
+
     /// Picks the option with `value` in the `<select>` `css`.
     pub async fn select(&self, css: &str, value: &str) {
         self.click(&format!("{css} option[value=\"{value}\"]"))

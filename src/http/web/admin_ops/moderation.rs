@@ -177,6 +177,14 @@ pub async fn decide_many(
     body: Bytes,
 ) -> Response {
     let api = api_or_404!(state, viewer);
+    if !may(&viewer, "post", DECIDE, None) {
+        // Moderates nothing anywhere (an auditor): refused before any post is looked at.
+        return frame::error(
+            &state,
+            viewer.lang,
+            ErrorPage::Forbidden(OpsTexts::get(viewer.lang).not_a_moderator.to_string()),
+        );
+    }
     let form = form_pairs(&body);
     let (ids, action): (Vec<i64>, Option<&'static str>) =
         match field(&form, "only").and_then(|o| o.split_once(':')) {

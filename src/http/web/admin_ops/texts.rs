@@ -45,6 +45,7 @@ crate::texts! {
         done_discard: "{n} discarded.", "{n} slängda.";
         done_failed: "{n} could not be decided (decided by someone else just now, or not in your lists).", "{n} kunde inte avgöras (avgjorda av någon annan nyss, eller inte i dina listor).";
         none_selected: "Select at least one post.", "Välj minst ett inlägg.";
+        not_a_moderator: "Deciding on held posts needs the role moderator (or more) for their list; you read only.", "Att besluta om hållna inlägg kräver rollen moderator (eller mer) för listan; du kan bara läsa.";
         // The moderation links in mail
         link_approve_title: "Approve this post?", "Godkänna det här inlägget?";
         link_reject_title: "Reject this post?", "Avvisa det här inlägget?";
