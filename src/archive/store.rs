@@ -154,8 +154,7 @@ pub(crate) async fn insert(
     if parent.is_none()
         && (entry.is_reply || !entry.refs.is_empty())
         && !entry.norm_subject.is_empty()
-    {
-        if let Some(row) = sqlx::query(
+        && let Some(row) = sqlx::query(
             "SELECT id, thread_id FROM archive_messages
              WHERE group_id = $1 AND norm_subject = $2 AND at <= $3 AND at >= $4
              ORDER BY at DESC, id DESC LIMIT 1",
@@ -166,9 +165,8 @@ pub(crate) async fn insert(
         .bind(at - SUBJECT_WINDOW)
         .fetch_optional(&mut **tx)
         .await?
-        {
-            parent = Some((row.try_get(0)?, row.try_get(1)?));
-        }
+    {
+        parent = Some((row.try_get(0)?, row.try_get(1)?));
     }
     let author_text = format!("{} {}", entry.author_name, entry.author_email);
     let sql = match backend {
@@ -336,6 +334,40 @@ impl Store {
         .await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(id)
+    }
+
+    /// Archives many messages (already read) in one transaction: (message, bytes, time).
+    /// Returns how many were new.
+    pub async fn archive_import_batch(
+        &self,
+        group_id: i64,
+        items: &[(Entry, Vec<u8>, i64)],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut added = 0;
+        for (entry, raw, at) in items {
+            let key = format!(
+                "imp-{}",
+                super::hash_hex(format!("{group_id} {}", entry.message_id).as_bytes(), 24)
+            );
+            if insert(
+                &mut tx,
+                self.backend(),
+                group_id,
+                &key,
+                entry,
+                raw,
+                *at,
+                true,
+            )
+            .await?
+            .is_some()
+            {
+                added += 1;
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// The months of a list's archive, the newest first, with their number of messages.

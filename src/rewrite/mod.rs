@@ -43,6 +43,7 @@ pub struct ArchiveLinks {
 /// Builds the list copy of `raw` for `group`. `munge_from`: From: is rewritten to the list.
 /// `leave_url`: a "leave this list" line for the footer (a page for the whole list, never a
 /// personal link: footers get quoted in replies).
+#[allow(clippy::too_many_arguments)]
 pub fn list_copy(
     raw: &[u8],
     parsed: &Message<'_>,

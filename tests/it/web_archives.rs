@@ -1096,3 +1096,94 @@ async fn a_board_member_reads_searches_and_downloads_in_chromium() {
     b.quit().await;
     app.stop().await;
 }
+
+// `circlemail archive import`: a pipermail-style mbox (one message unreadable, one a duplicate)
+// into a list, out of order; reported by position; a second run changes nothing.
+#[test]
+fn the_command_line_imports_an_mbox_and_a_second_run_changes_nothing() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/circlemail.toml");
+    let db = format!("sqlite://{}/cli.db", dir.path().display());
+    let cm = |args: &[&str]| {
+        Command::new(crate::support::process::BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("CIRCLEMAIL_DATABASE_URL", &db)
+            .output()
+            .unwrap()
+    };
+    let created = cm(&[
+        "group",
+        "create",
+        "Board",
+        "--address",
+        "board@lists.localhost",
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let mbox = "From anna@x.org Tue Mar  3 10:00:00 2015\n\
+        From: Anna <anna@x.org>\nSubject: Re: Old plan\nMessage-ID: <r@x.org>\nIn-Reply-To: <o@x.org>\nDate: Tue, 3 Mar 2015 10:00:00 +0000\n\n\
+        Agreed.\n>From the minutes: yes.\n\n\
+        From nobody Mon Mar  2 10:00:00 2015\n\n\n\
+        From bo@x.org Mon Mar  2 09:00:00 2015\n\
+        From: Bo <bo@x.org>\nSubject: Old plan\nMessage-ID: <o@x.org>\nDate: Mon, 2 Mar 2015 09:00:00 +0000\n\nShall we?\n\n\
+        From bo@x.org Mon Mar  2 09:00:00 2015\n\
+        From: Bo <bo@x.org>\nSubject: Old plan\nMessage-ID: <o@x.org>\nDate: Mon, 2 Mar 2015 09:00:00 +0000\n\nShall we?\n";
+    let file = dir.path().join("board.mbox");
+    std::fs::write(&file, mbox).unwrap();
+    let path = file.to_str().unwrap();
+    let out = cm(&["archive", "import", "Board", path]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("message 2 not imported: line 11"), "{text}");
+    assert!(
+        text.contains("Board: 2 added, 1 already archived, 1 unreadable"),
+        "{text}"
+    );
+    let again = cm(&["archive", "import", "Board", path]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        text.contains("Board: 0 added, 3 already archived, 1 unreadable"),
+        "{text}"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = circlemail::store::Store::connect(&db, 1).await.unwrap();
+        let g = store.find_group("Board").await.unwrap().unwrap();
+        assert_eq!(
+            store.archive_months(g.id).await.unwrap()[0].month,
+            "2015-03"
+        );
+        let rows = store.archive_month(g.id, "2015-03").await.unwrap();
+        assert_eq!(rows.len(), 1, "one conversation, the reply came first");
+        assert_eq!(rows[0].count, 2);
+        assert_eq!(rows[0].first.subject, "Old plan");
+        let (_, raw) = store
+            .archive_message(
+                g.id,
+                &store.archive_thread(g.id, rows[0].thread_id).await.unwrap()[1]
+                    .0
+                    .key,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&raw).contains("\r\nFrom the minutes: yes.\r\n"));
+        // archive_keep_years: posts older than that go.
+        store
+            .set_settings(g.id, r#"{"archive_keep_years": 5}"#)
+            .await
+            .unwrap();
+        assert_eq!(store.archive_expire(chrono_now()).await.unwrap(), 2);
+        assert!(store.archive_months(g.id).await.unwrap().is_empty());
+    });
+}
