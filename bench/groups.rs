@@ -182,6 +182,24 @@ async fn run(url: &str, people: usize) {
         ms(median(&mut times)),
         times.len()
     );
+
+    // 7. The members' page (/me): why one person gets each list, every group taken as a list.
+    let mut times = Vec::new();
+    let mut lists = 0;
+    for _ in 0..11 {
+        let start = Instant::now();
+        lists = ids
+            .iter()
+            .filter_map(|g| explain_in(&directory, *g, deep, today))
+            .filter(|e| e.member)
+            .count();
+        times.push(start.elapsed());
+    }
+    println!(
+        "/me: explain one person against all {GROUPS} groups ({lists} with them): median {:.1} ms over {} runs (target < 100 ms)",
+        ms(median(&mut times)),
+        times.len()
+    );
 }
 
 fn association_csv(people: usize) -> String {
