@@ -194,13 +194,32 @@ async fn run(url: &str, people: usize) {
         ms(median(&mut times)),
         times.len()
     );
+
+    // 7. The members' page (/me): why one person gets each list, every group taken as a list.
+    let mut times = Vec::new();
+    let mut lists = 0;
+    for _ in 0..11 {
+        let start = Instant::now();
+        lists = ids
+            .iter()
+            .filter_map(|g| explain_in(&directory, *g, deep, today))
+            .filter(|e| e.member)
+            .count();
+        times.push(start.elapsed());
+    }
+    println!(
+        "/me: explain one person against all {GROUPS} groups ({lists} with them): median {:.1} ms over {} runs (target < 100 ms)",
+        ms(median(&mut times)),
+        times.len()
+    );
+
     drop(directory);
     drop(resolver);
 
-    // 7. The real server on this database, over HTTP.
+    // 8. The real server on this database, over HTTP.
     server_figures(url, &store, &ids, people).await;
 
-    // 8. Peak memory of a fresh process: load the directory, resolve the top group.
+    // 9. Peak memory of a fresh process: load the directory, resolve the top group.
     let out = std::process::Command::new(std::env::current_exe().expect("own path"))
         .args(["--rss-child", url, &ids[0].to_string()])
         .output()

@@ -275,3 +275,30 @@ pub fn parse_pause(text: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     }
     Ok(day)
 }
+
+/// Sets every direct member of `group_id` to `mode` (not `Every`) at once (imports, benches).
+pub async fn set_mode_for_members(
+    store: &Store,
+    group_id: i64,
+    mode: Mode,
+    now: i64,
+) -> Result<u64, StoreError> {
+    if mode == Mode::Every {
+        let done = sqlx::query("DELETE FROM delivery_modes WHERE group_id = $1")
+            .bind(group_id)
+            .execute(store.pool())
+            .await?;
+        return Ok(done.rows_affected());
+    }
+    let done = sqlx::query(
+        "INSERT INTO delivery_modes (person_id, group_id, mode, since)
+         SELECT DISTINCT person_id, group_id, $2, $3 FROM memberships_v2 WHERE group_id = $1
+         ON CONFLICT (person_id, group_id) DO UPDATE SET mode = excluded.mode, since = excluded.since",
+    )
+    .bind(group_id)
+    .bind(mode.as_str())
+    .bind(now)
+    .execute(store.pool())
+    .await?;
+    Ok(done.rows_affected())
+}

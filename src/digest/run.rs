@@ -56,6 +56,8 @@ pub struct Sent {
     /// Queued digests (one per distinct start) and their recipients in all.
     pub digests: usize,
     pub recipients: usize,
+    /// The size of the digests' bytes, in all.
+    pub bytes: usize,
     pub queue_ids: Vec<String>,
 }
 
@@ -250,6 +252,7 @@ impl Digests {
             posts: posts.len(),
             digests: queued.len(),
             recipients: queued.iter().map(|p| p.recipients.len()).sum(),
+            bytes: queued.iter().map(|p| p.list_copy.len()).sum(),
             queue_ids: queued.iter().map(|p| p.queue_id.clone()).collect(),
         }))
     }

@@ -170,6 +170,13 @@ impl Store {
             .bind(person_id)
             .execute(&mut *tx)
             .await?;
+        // How they got lists (digests, a pause): kept only while the person is.
+        for table in ["delivery_modes", "delivery_pauses"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE person_id = $1"))
+                .bind(person_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         // Sign-in mail to them (their address, a link) goes with them.
         sqlx::query(
             "DELETE FROM posts WHERE kind = 'system'

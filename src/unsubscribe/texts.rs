@@ -29,6 +29,8 @@ pub struct Texts {
     pub joined_title: &'static str,
     pub join_closed: &'static str,
     pub expired: &'static str,
+    /// A link to the members' own page (`/me`): every list, why, digests, a pause.
+    pub manage: &'static str,
 }
 
 const EN: Texts = Texts {
@@ -59,6 +61,7 @@ const EN: Texts = Texts {
     asked: "If {address} receives {list}, a link to leave is on its way to it.",
     confirm_subject: "Leave {list}?",
     confirm_body: "Someone — hopefully you — asked to stop receiving mail sent to {list}.\n\nTo leave, open this link and press the button:\n\n{link}\n\nIf you did not ask, ignore this mail: nothing changes.",
+    manage: "Manage all my lists (digests, a pause, why I get them)",
 };
 
 const DE: Texts = Texts {
@@ -89,6 +92,7 @@ const DE: Texts = Texts {
     asked: "Wenn {address} {list} erhält, ist ein Link zum Austragen unterwegs.",
     confirm_subject: "{list} verlassen?",
     confirm_body: "Jemand – hoffentlich Sie – möchte keine Mails mehr erhalten, die an {list} gehen.\n\nZum Austragen öffnen Sie diesen Link und drücken den Knopf:\n\n{link}\n\nWenn Sie das nicht waren, ignorieren Sie diese Mail: Es ändert sich nichts.",
+    manage: "Alle meine Listen verwalten (Zusammenfassungen, Pause, warum ich sie bekomme)",
 };
 
 const SV: Texts = Texts {
@@ -119,6 +123,7 @@ const SV: Texts = Texts {
     asked: "Om {address} får {list} är en länk för att lämna på väg dit.",
     confirm_subject: "Lämna {list}?",
     confirm_body: "Någon – förhoppningsvis du – har bett att inte längre få e-post som skickas till {list}.\n\nFör att lämna, öppna länken och tryck på knappen:\n\n{link}\n\nOm det inte var du kan du strunta i det här mejlet: ingenting ändras.",
+    manage: "Hantera alla mina listor (sammandrag, paus, varför jag får dem)",
 };
 
 pub fn for_language(language: &str) -> &'static Texts {

@@ -130,6 +130,16 @@ on_both_backends!(
         let seen = api.ok("GET", &format!("/people/{cy}/delivery"), None).await;
         assert_eq!(seen["lists"][0]["mode"], "none");
         assert_eq!(seen["lists"][0]["name"], "Board");
+        let recipients = api
+            .ok("GET", &format!("/groups/{}/recipients", g.id), None)
+            .await;
+        let modes = recipients["delivery_modes"].as_array().unwrap();
+        assert_eq!(modes.len(), 2, "{recipients}");
+        assert!(
+            modes
+                .iter()
+                .any(|m| m["email"] == "bo@x.org" && m["mode"] == "daily")
+        );
 
         post(app.smtp, "cy@x.org", "Minutes").await; // no mail, still a member: may post
         sink.wait_for_recipients(1, WAIT).await;
@@ -225,7 +235,10 @@ async fn a_daily_digest_parses_verifies_and_holds_each_post_as_distributed() {
         copies.len(),
         3,
         "{:?}",
-        copies.iter().map(|c| (c.rcpts.clone(), c.header("Subject"))).collect::<Vec<_>>()
+        copies
+            .iter()
+            .map(|c| (c.rcpts.clone(), c.header("Subject")))
+            .collect::<Vec<_>>()
     );
     assert!(
         to(&sink, "bo@x.org").is_empty(),
@@ -327,10 +340,6 @@ async fn digest_fixture(store: &Store, n: usize, posts: usize, cutoff: i64) -> V
     members
 }
 
-fn digests(store_db: &TestDb) -> String {
-    store_db.url.clone()
-}
-
 on_both_backends!(
     two_instances_send_each_member_one_digest_per_period,
     async |db: &TestDb| {
@@ -350,7 +359,7 @@ on_both_backends!(
                 poll: Duration::from_secs(1),
             }
         };
-        let other = Store::connect(&digests(db), 4).await.unwrap();
+        let other = Store::connect(&db.url, 4).await.unwrap();
         let (a, b) = (instance(store.clone()), instance(other));
         let (x, y) = tokio::join!(a.run_due(), b.run_due());
         let (x, y) = (x.unwrap(), y.unwrap());
@@ -766,5 +775,51 @@ async fn a_member_chooses_a_daily_digest_and_a_pause_in_chromium() {
         "posts during the pause are not sent"
     );
     desktop.quit().await;
+    app.stop().await;
+}
+
+/// The unsubscribe page offers "manage all my lists": a button that mails a sign-in link to the
+/// link's own address, which leads to `/me`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unsubscribe_page_mails_a_sign_in_link_to_manage_all_lists() {
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let (app, sink, _api) = start(&db, None).await;
+    app.group("Board", "board", &["eva@x.org", "ann@x.org"])
+        .await;
+    post(app.smtp, "ann@x.org", "Hello").await;
+    sink.wait_for_recipients(2, WAIT).await;
+    let copy = to(&sink, "eva@x.org").remove(0);
+    let url = copy
+        .header("List-Unsubscribe")
+        .unwrap()
+        .split(['<', '>'])
+        .find(|p| p.starts_with("http"))
+        .unwrap()
+        .to_string();
+    let web = WebClient::new(app.http);
+    let page = web.get(&path_of(&url)).await;
+    assert_eq!(page.status, 200);
+    let manage = page
+        .body
+        .split("href=\"")
+        .find(|p| p.starts_with("/me/manage/"))
+        .and_then(|p| p.split('"').next())
+        .expect("a manage link on the unsubscribe page")
+        .to_string();
+    let asked = web.submit(&manage, &manage, &[]).await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let link = mailed_link(&sink, "eva@x.org", 0).await;
+    let path = path_of(&link);
+    let done = web.submit(&path, &path, &[]).await;
+    assert_eq!(done.location(), Some("/me"));
+    let me = web.get("/me").await;
+    assert!(
+        me.body.contains("You are a member of Board."),
+        "{}",
+        me.body
+    );
+    // A forged token mails nothing.
+    let bad = web.get("/me/manage/not-a-token").await;
+    assert_eq!(bad.status, 404);
     app.stop().await;
 }

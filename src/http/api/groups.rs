@@ -765,8 +765,18 @@ pub async fn recipients(
     } else {
         people.iter().map(|(_, e)| json!(e)).collect()
     };
+    // Recipients who get the list another way than every post (digest, no mail).
+    let modes = crate::digest::modes_on(&state.store, id).await?;
+    let delivery: Vec<Value> = people
+        .iter()
+        .filter_map(|(pid, email)| {
+            modes
+                .get(pid)
+                .map(|(m, _)| json!({ "person_id": pid, "email": email, "mode": m }))
+        })
+        .collect();
     Ok(Json(
-        json!({ "group_id": id, "count": count, "matching": matching, "recipients": list }),
+        json!({ "group_id": id, "count": count, "matching": matching, "recipients": list, "delivery_modes": delivery }),
     ))
 }
 

@@ -86,10 +86,12 @@ pub async fn ask(State(state): State<UnsubscribeState>, Path(token): Path<String
     let body = format!(
         "<p>{}</p><form method=\"post\"><p><label>{}<br>\
          <input type=\"email\" name=\"address\" required autocomplete=\"email\"></label></p>\
-         <button type=\"submit\">{}</button></form>",
+         <button type=\"submit\" class=\"primary\">{}</button></form>\
+         <p><a href=\"/signin?next=%2Fme\" id=\"manage\">{}</a></p>",
         fill(t.ask_intro, &group.name),
         fill(t.ask_label, &group.name),
         fill(t.ask_button, &group.name),
+        esc(t.manage),
     );
     (
         StatusCode::OK,
@@ -259,7 +261,16 @@ fn fill(text: &str, list: &str) -> String {
     esc(&text.replace("{list}", list))
 }
 
-fn left_page(t: &texts::Texts, list: &str, scope: Scope) -> String {
+/// "Manage all my lists": a page that mails the person of `token` a sign-in link to `/me`.
+fn manage_link(t: &texts::Texts, token: &str) -> String {
+    format!(
+        "<p><a href=\"/me/manage/{}\" id=\"manage\">{}</a></p>",
+        esc(token),
+        esc(t.manage)
+    )
+}
+
+fn left_page(t: &texts::Texts, list: &str, scope: Scope, token: &str) -> String {
     let title = match scope {
         Scope::Group => t.left_title,
         Scope::All => t.left_all_title,
@@ -271,9 +282,10 @@ fn left_page(t: &texts::Texts, list: &str, scope: Scope) -> String {
     page(
         &title.replace("{list}", list),
         &format!(
-            "<p>{}</p><form method=\"post\" action=\"undo\">{scope_field}<button type=\"submit\">{}</button></form>",
+            "<p>{}</p><form method=\"post\" action=\"undo\">{scope_field}<button type=\"submit\" class=\"secondary\">{}</button></form>{}",
             fill(t.left_intro, list),
-            fill(t.undo_button, list)
+            fill(t.undo_button, list),
+            manage_link(t, token)
         ),
     )
 }
@@ -285,20 +297,26 @@ pub async fn show(State(state): State<UnsubscribeState>, Path(token): Path<Strin
         Err(p) => return p,
     };
     match unsubscribe::has_left(&state.store, &who).await {
-        Ok(true) => return (StatusCode::OK, Html(left_page(t, &list, Scope::Group))),
+        Ok(true) => {
+            return (
+                StatusCode::OK,
+                Html(left_page(t, &list, Scope::Group, &token)),
+            );
+        }
         Ok(false) => {}
         Err(e) => return unavailable(&e.to_string()),
     }
     let body = format!(
         "<p>{}</p>\
          <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
-         <button type=\"submit\" id=\"leave\">{}</button></form>\
+         <button type=\"submit\" id=\"leave\" class=\"primary\">{}</button></form>\
          <p>{}</p><form method=\"post\"><input type=\"hidden\" name=\"scope\" value=\"all\">\
-         <button type=\"submit\" id=\"leave-all\">{}</button></form>",
+         <button type=\"submit\" id=\"leave-all\" class=\"danger\">{}</button></form>{}",
         fill(t.leave_intro, &list),
         fill(t.leave_button, &list),
         fill(t.all_intro, &list),
         fill(t.all_button, &list),
+        manage_link(t, &token),
     );
     (
         StatusCode::OK,
@@ -318,7 +336,7 @@ pub async fn leave(
         Err(p) => return p,
     };
     match unsubscribe::leave(&state.store, &who, scope, state.clock.now_ms()).await {
-        Ok(Some(_)) => (StatusCode::OK, Html(left_page(t, &list, scope))),
+        Ok(Some(_)) => (StatusCode::OK, Html(left_page(t, &list, scope, &token))),
         Ok(None) => (
             StatusCode::OK,
             Html(page(&list, &format!("<p>{}</p>", esc(t.unknown)))),
