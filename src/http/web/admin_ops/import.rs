@@ -318,11 +318,8 @@ pub async fn progress(
             "total_bytes": j.total_bytes,
         }))
         .into_response(),
-        Err(f) => (
-            f.status,
-            Json(json!({ "error": f.code, "message": f.message })),
-        )
-            .into_response(),
+        // An unknown import, or one out of reach: the same error pages as every other page.
+        Err(f) => refused(&state, &viewer, f),
     }
 }
 
