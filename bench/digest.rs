@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Duration};
 
 use circlemail::{
     app::App,
-    clock::{Clock, SharedClock, SystemClock},
+    clock::{SharedClock, SystemClock},
     config::{Config, DkimKeyConfig, RelayTls, Secret},
     digest::{self, Mode, run::Digests},
     groups::Resolver,

@@ -31,7 +31,8 @@ pub struct Copy {
 }
 
 /// How copies leave this server (`delivery.transport`): through a smarthost, or straight to
-/// each recipient domain's MX hosts.
+/// each recipient domain's MX hosts. One per worker, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Transport {
     Relay(Relay),
     Direct(Box<Direct>),

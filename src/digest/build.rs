@@ -190,7 +190,7 @@ mod tests {
             "{text}"
         );
         let m = MessageParser::new().parse(&bytes).unwrap();
-        assert_eq!(m.parts.len() > 4, true);
+        assert!(m.parts.len() > 4);
         let nested: Vec<_> = m
             .parts
             .iter()

@@ -88,7 +88,7 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         let mut refused = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            match plan(&mut *conn, r).await? {
+            match plan(&mut conn, r).await? {
                 Err(why) => refused.push((i, why)),
                 Ok(Plan::NewAddress(_)) => ids.changed_addresses += 1,
                 Ok(_) => {}
@@ -178,7 +178,7 @@ async fn write_record(
     let Some(email) = &r.email else {
         return Ok(Ok(()));
     };
-    let plan = match plan(&mut **tx, r).await? {
+    let plan = match plan(tx, r).await? {
         Ok(p) => p,
         Err(why) => return Ok(Err(why)),
     };

@@ -61,7 +61,8 @@ fn message_page(state: &WebState, headers: &HeaderMap, status: StatusCode, text:
     )
 }
 
-/// Checks the token: the claim's decision and held-post id.
+/// Checks the token: the claim's decision and held-post id (or the page that says why not).
+#[allow(clippy::result_large_err)]
 fn claim(state: &WebState, headers: &HeaderMap, token: &str) -> Result<(i64, Decision), Response> {
     let t = OpsTexts::get(gate::language(state, headers));
     let now = state.api.clock.now_ms();
