@@ -292,7 +292,7 @@ pub async fn set_mode_for_members(
     }
     let done = sqlx::query(
         "INSERT INTO delivery_modes (person_id, group_id, mode, since)
-         SELECT DISTINCT person_id, group_id, $2, $3 FROM memberships_v2 WHERE group_id = $1
+         SELECT DISTINCT person_id, group_id, $2, $3 FROM memberships WHERE group_id = $1
          ON CONFLICT (person_id, group_id) DO UPDATE SET mode = excluded.mode, since = excluded.since",
     )
     .bind(group_id)
