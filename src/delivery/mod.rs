@@ -62,13 +62,16 @@ impl Transport {
 /// A future the transport waits for.
 pub type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Hears the outcomes of copies as soon as their replies are in, before the transport moves
-/// on. The transport waits for the returned future (the outcomes written durably) before it
-/// sends the next message content on that connection: so at any moment each open connection
-/// has at most one copy whose content went out and whose outcome is not yet recorded — what a
-/// crash can send twice.
+/// Hears the outcomes of copies as soon as their replies are in. The transport runs one copy
+/// ahead of the disk: it hands a copy's outcomes over and sends the next content at once, and
+/// waits for the returned future (those outcomes written durably) before the content after
+/// that. So at any moment each open connection has at most **two** copies whose content went
+/// out and whose outcome is not yet recorded — what a crash can send twice — and the write of
+/// one copy's outcome overlaps the next copy's round trip instead of adding to it.
 pub trait Progress: Sync {
-    /// `outcomes`: (copy index, recipient index within that copy, outcome).
+    /// `outcomes`: (copy index, recipient index within that copy, outcome). They are handed
+    /// over when this is called, not when the result is first polled; the result ends when
+    /// they are recorded.
     fn done(&self, outcomes: Vec<(usize, usize, RcptOutcome)>) -> Waiting<'_>;
 }
 

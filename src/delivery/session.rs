@@ -13,7 +13,7 @@
 use smtp_proto::{EXT_PIPELINING, EhloResponse, Response};
 
 use super::{
-    Copy, Progress,
+    Copy, Progress, Waiting,
     outcome::{RcptOutcome, from_error, from_reply},
     relay::Client,
     wire::{content, envelope, exchange},
@@ -22,21 +22,27 @@ use super::{
 /// Sends `copies` in order over one connection. Returns the outcomes (one per recipient) of the
 /// first copies, at least one, and whether the connection can carry more; when the connection
 /// broke, the copies without outcomes were not sent and go on a new connection. Each copy's
-/// outcomes go to `progress` as soon as they are known, and the next message content waits
-/// until `progress` has them recorded.
+/// outcomes go to `progress` as soon as they are known; a message content goes out only once
+/// the outcomes of the copies before the previous one are recorded (one copy ahead, see
+/// [`Progress`]), and all are recorded when this returns.
 pub(super) async fn send_copies(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     copies: &[&Copy],
     progress: &dyn Progress,
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
-    let mut reported = 0;
+    let mut recording = Recording {
+        progress,
+        reported: 0,
+        pending: None,
+    };
     let (results, usable) = if ehlo.has_capability(EXT_PIPELINING) {
-        pipelined(client, ehlo, copies, progress, &mut reported).await
+        pipelined(client, ehlo, copies, &mut recording).await
     } else {
         let mut results = Vec::with_capacity(copies.len());
         let mut usable = true;
         for copy in copies {
+            recording.ahead(&results).await;
             match one_at_a_time(client, ehlo, copy).await {
                 Attempt::Done(outcomes, in_step) => {
                     results.push(outcomes);
@@ -53,32 +59,62 @@ pub(super) async fn send_copies(
                     break;
                 }
             }
-            report(progress, &results, &mut reported).await;
         }
         (results, usable)
     };
-    report(progress, &results, &mut reported).await;
+    recording.all(&results).await;
     (results, usable)
 }
 
-/// Tells `progress` the outcomes from `results[*reported..]` and waits until it has them.
-async fn report(progress: &dyn Progress, results: &[Vec<RcptOutcome>], reported: &mut usize) {
-    if *reported >= results.len() {
-        return;
+/// The outcomes handed to `progress` so far, and the write not yet waited for.
+struct Recording<'p> {
+    progress: &'p dyn Progress,
+    /// `results[..reported]` were handed over.
+    reported: usize,
+    /// The write of the copies handed over last time.
+    pending: Option<Waiting<'p>>,
+}
+
+impl<'p> Recording<'p> {
+    /// Hands over the outcomes from `results[reported..]` and waits for the write of those
+    /// handed over before them: called before a message content goes out, it lets the
+    /// newest outcome's write run during that content's round trip.
+    async fn ahead(&mut self, results: &[Vec<RcptOutcome>]) {
+        let newest = self.hand_over(results);
+        if let Some(older) = std::mem::replace(&mut self.pending, newest) {
+            older.await;
+        }
     }
-    let outcomes = results[*reported..]
-        .iter()
-        .enumerate()
-        .flat_map(|(i, outcomes)| {
-            let copy = *reported + i;
-            outcomes
-                .iter()
-                .enumerate()
-                .map(move |(r, o)| (copy, r, o.clone()))
-        })
-        .collect();
-    *reported = results.len();
-    progress.done(outcomes).await;
+
+    /// Hands over what is left and waits until every outcome is written.
+    async fn all(&mut self, results: &[Vec<RcptOutcome>]) {
+        let newest = self.hand_over(results);
+        if let Some(older) = self.pending.take() {
+            older.await;
+        }
+        if let Some(newest) = newest {
+            newest.await;
+        }
+    }
+
+    fn hand_over(&mut self, results: &[Vec<RcptOutcome>]) -> Option<Waiting<'p>> {
+        if self.reported >= results.len() {
+            return None;
+        }
+        let first = self.reported;
+        let outcomes = results[first..]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, outcomes)| {
+                outcomes
+                    .iter()
+                    .enumerate()
+                    .map(move |(r, o)| (first + i, r, o.clone()))
+            })
+            .collect();
+        self.reported = results.len();
+        Some(self.progress.done(outcomes))
+    }
 }
 
 /// One transaction's result without pipelining.
@@ -176,8 +212,7 @@ async fn pipelined(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
     copies: &[&Copy],
-    progress: &dyn Progress,
-    reported: &mut usize,
+    recording: &mut Recording<'_>,
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
     let mut results: Vec<Vec<RcptOutcome>> = Vec::with_capacity(copies.len());
     let mut out = Vec::new();
@@ -186,8 +221,9 @@ async fn pipelined(
     // The last transaction is still open (MAIL taken, DATA refused): RSET goes next.
     let mut reset = false;
     for (i, copy) in copies.iter().map(Some).chain([None]).enumerate() {
-        // The outcomes known so far are recorded before more content goes out.
-        report(progress, &results, reported).await;
+        // The outcomes known so far are handed over; those before them are recorded before
+        // more content goes out.
+        recording.ahead(&results).await;
         out.clear();
         let mut expected = 0;
         if let Some(outcomes) = &sending {

@@ -321,14 +321,22 @@ impl QueueManager {
 
     /// Writes outcomes through the recorder (or at once, before [`QueueManager::run`]).
     async fn write(&self, rows: Vec<(i64, Recorded)>) {
+        self.submit(rows).await
+    }
+
+    /// Hands outcomes to the recorder now; the future ends when they are written. Before
+    /// [`QueueManager::run`] (no recorder) they are written when it is awaited.
+    fn submit(&self, rows: Vec<(i64, Recorded)>) -> Waiting<'_> {
         match &self.recorder {
-            Some(recorder) => recorder.write(rows).await,
-            None if rows.is_empty() => {}
-            None => {
+            Some(recorder) => Box::pin(recorder.submit(rows)),
+            None => Box::pin(async move {
+                if rows.is_empty() {
+                    return;
+                }
                 if let Err(e) = self.store.record_outcomes(&rows, self.clock.now_ms()).await {
                     tracing::error!(error = %e, "cannot record delivery outcomes; they are sent again after their lease");
                 }
-            }
+            }),
         }
     }
 
@@ -383,7 +391,7 @@ impl Progress for Reporter<'_> {
                 rows.push((claimed.id, recorded));
             }
         }
-        Box::pin(self.manager.write(rows))
+        self.manager.submit(rows)
     }
 }
 

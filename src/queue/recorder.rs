@@ -1,11 +1,12 @@
 //! Writes delivery outcomes as they arrive, many workers' in one transaction (group commit).
 //!
-//! A worker hands over the outcomes of a copy the moment its reply is in and waits until they are
-//! written before it sends the next message content on its connection. While one write runs,
-//! the outcomes that arrive meanwhile gather and go in the next: one write per round of
-//! replies, not one per copy.
+//! A worker hands over the outcomes of a copy the moment its reply is in; before it sends the
+//! content after the next one on its connection it waits until they are written (the transport
+//! runs one copy ahead of the disk, see `delivery::Progress`). While one write runs, the outcomes
+//! that arrive meanwhile gather and go in the next: one write per round of replies, not one per
+//! copy.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -36,16 +37,23 @@ impl Recorder {
         Recorder { jobs }
     }
 
-    /// Writes `rows` (delivery id, outcome) and frees their leases; returns once they are
-    /// written, or once writing them was given up (their lease then expires and they are sent
-    /// again).
-    pub(super) async fn write(&self, rows: Vec<(i64, Recorded)>) {
-        if rows.is_empty() {
-            return;
-        }
-        let (written, done) = oneshot::channel();
-        if self.jobs.send(Job { rows, written }).is_ok() {
-            let _ = done.await;
+    /// Hands over `rows` (delivery id, outcome) to be written, and their leases freed, at once
+    /// (not when the result is first polled); the result ends once they are written, or once
+    /// writing them was given up (their lease then expires and they are sent again).
+    pub(super) fn submit(
+        &self,
+        rows: Vec<(i64, Recorded)>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let done = if rows.is_empty() {
+            None
+        } else {
+            let (written, done) = oneshot::channel();
+            self.jobs.send(Job { rows, written }).ok().map(|_| done)
+        };
+        async move {
+            if let Some(done) = done {
+                let _ = done.await;
+            }
         }
     }
 }
