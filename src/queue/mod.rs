@@ -12,20 +12,22 @@
 //! ```
 //!
 //! A crash loses nothing: an unrecorded recipient is sent again once its lease is free. Outcomes
-//! are written copy by copy as the replies arrive ([`recorder`]), and a connection sends the next
-//! content only once the previous copy's outcome is written, so the only duplicates are the
-//! copies in flight at the moment of the crash: one personal copy per open connection (at most
-//! `delivery.workers`), or one batched transaction per connection (at most
+//! are written copy by copy as the replies arrive ([`recorder`]), and a connection sends a
+//! content only once the outcomes before the previous copy are written (one copy ahead of the
+//! disk), so the only duplicates are the copies in flight at the moment of the crash: two
+//! personal copies per open connection (at most `2 × delivery.workers`), or one batched
+//! transaction per connection (at most
 //! `delivery.workers × delivery.max_recipients_per_transaction` recipients).
 
+mod intake;
 pub mod manager;
 mod prepared;
 mod recorder;
 pub mod schedule;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::store::{
     Store, StoreError,
@@ -38,6 +40,8 @@ use crate::store::{
 pub struct Queue {
     store: Store,
     wake: Arc<Notify>,
+    /// The group-commit writer ([`intake`]), started by the first message.
+    intake: Arc<OnceLock<mpsc::UnboundedSender<intake::Accepted>>>,
 }
 
 impl Queue {
@@ -45,18 +49,42 @@ impl Queue {
         Queue {
             store,
             wake: Arc::new(Notify::new()),
+            intake: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Stores posts, bounces and held posts durably (one transaction), then wakes the delivery
-    /// side. Returns the ids of the held posts.
+    /// Stores posts, bounces and held posts durably (all or nothing; in one transaction with
+    /// other sessions' messages, see [`intake`]), then wakes the delivery side. Returns the ids
+    /// of the held posts.
     pub async fn enqueue(
         &self,
         posts: &[NewPost],
         bounces: &[NewBounce],
         held: &[NewHeld],
     ) -> Result<Vec<i64>, StoreError> {
-        let held_ids = self.store.insert_accepted(posts, bounces, held).await?;
+        let writer = self
+            .intake
+            .get_or_init(|| intake::start(self.store.clone()));
+        let (stored, result) = oneshot::channel();
+        let accepted = intake::Accepted {
+            posts: posts.to_vec(),
+            bounces: bounces.to_vec(),
+            held: held.to_vec(),
+            stored,
+        };
+        let held_ids = match writer.send(accepted) {
+            Ok(()) => result.await.unwrap_or_else(|_| {
+                Err(StoreError::Conflict(
+                    "the queue's writer stopped before storing the message".into(),
+                ))
+            })?,
+            // The writer's runtime is gone (a test's, say): store it here.
+            Err(mpsc::error::SendError(a)) => {
+                self.store
+                    .insert_accepted(&a.posts, &a.bounces, &a.held)
+                    .await?
+            }
+        };
         if !posts.is_empty() {
             self.wake.notify_one();
         }

@@ -72,29 +72,43 @@ impl Store {
         bounces: &[NewBounce],
         held: &[super::held::NewHeld],
     ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = self.insert_accepted_many(&[(posts, bounces, held)]).await?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Several messages' [`Store::insert_accepted`] in one transaction (group commit: one disk
+    /// flush for all): all of them, or none. Returns each one's held post ids, in order.
+    pub async fn insert_accepted_many(
+        &self,
+        accepted: &[(&[NewPost], &[NewBounce], &[super::held::NewHeld])],
+    ) -> Result<Vec<Vec<i64>>, StoreError> {
         let mut tx = self.pool().begin().await?;
-        let mut held_ids = Vec::with_capacity(held.len());
-        for h in held {
-            held_ids.push(super::held::insert_held(&mut tx, h).await?);
-        }
-        for post in posts {
-            insert_post(&mut tx, self.backend, post).await?;
-        }
-        for bounce in bounces {
-            sqlx::query(
-                "INSERT INTO inbound_bounces (group_id, envelope_from, received_at, raw, verp)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(bounce.group_id)
-            .bind(&bounce.envelope_from)
-            .bind(bounce.received_at)
-            .bind(&bounce.raw)
-            .bind(&bounce.verp)
-            .execute(&mut *tx)
-            .await?;
+        let mut all_held = Vec::with_capacity(accepted.len());
+        for (posts, bounces, held) in accepted {
+            let mut held_ids = Vec::with_capacity(held.len());
+            for h in held.iter() {
+                held_ids.push(super::held::insert_held(&mut tx, h).await?);
+            }
+            for post in posts.iter() {
+                insert_post(&mut tx, self.backend, post).await?;
+            }
+            for bounce in bounces.iter() {
+                sqlx::query(
+                    "INSERT INTO inbound_bounces (group_id, envelope_from, received_at, raw, verp)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(bounce.group_id)
+                .bind(&bounce.envelope_from)
+                .bind(bounce.received_at)
+                .bind(&bounce.raw)
+                .bind(&bounce.verp)
+                .execute(&mut *tx)
+                .await?;
+            }
+            all_held.push(held_ids);
         }
         tx.commit().await?;
-        Ok(held_ids)
+        Ok(all_held)
     }
 
     /// Marks held post `id` approved and queues `post`, in one transaction; false (and nothing

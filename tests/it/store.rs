@@ -278,3 +278,61 @@ async fn an_older_sqlite_database_with_mail_in_flight_upgrades_in_place() {
     // Starting again applies nothing and checks nothing.
     store.migrate().await.unwrap();
 }
+
+on_both_backends!(
+    concurrent_messages_share_a_transaction_and_a_bad_one_fails_alone,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        let group = store.create_group("G", None, 0).await.unwrap();
+        let post = |queue_id: String| NewPost {
+            kind: "post",
+            personal: 0,
+            author: None,
+            queue_id,
+            group_id: Some(group.id),
+            author_envelope: "a@x.org".into(),
+            envelope_from: "g-bounces@lists.test".into(),
+            message_id: None,
+            received_at: 1,
+            original: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+            list_copy: b"Subject: x\r\n\r\nbody\r\n".to_vec(),
+            recipients: vec!["m@x.org".into()],
+        };
+        let queue = circlemail::queue::Queue::new(store.clone());
+        queue
+            .enqueue(&[post("TAKEN".into())], &[], &[])
+            .await
+            .unwrap();
+        // Many sessions at once (they gather into shared transactions), one of them with a
+        // queue id already stored: only that one is refused.
+        let mut sessions = Vec::new();
+        for i in 0..60 {
+            let (queue, p) = (
+                queue.clone(),
+                post(if i == 30 {
+                    "TAKEN".into()
+                } else {
+                    format!("Q{i}")
+                }),
+            );
+            sessions.push(tokio::spawn(async move {
+                queue.enqueue(&[p], &[], &[]).await.is_ok()
+            }));
+        }
+        let mut stored = 0;
+        for (i, s) in sessions.into_iter().enumerate() {
+            let ok = s.await.unwrap();
+            assert_eq!(ok, i != 30, "session {i}");
+            stored += usize::from(ok);
+        }
+        assert_eq!(stored, 59);
+        for i in (0..60).filter(|&i| i != 30) {
+            assert_eq!(
+                store.deliveries_of(&format!("Q{i}")).await.unwrap().len(),
+                1,
+                "Q{i}"
+            );
+        }
+        assert_eq!(store.delivery_counts(None).await.unwrap().queued, 60);
+    }
+);
