@@ -537,6 +537,33 @@ on_both_backends!(
             .await;
         assert_eq!(r.status, 303);
 
+        // Duplicates: the list's copy also of posts addressed to her directly, ticked and
+        // unticked (the person setting the lists' `skip_addressed_members` honours).
+        let duplicates = || async {
+            app.store
+                .person_detail(eva)
+                .await
+                .unwrap()
+                .unwrap()
+                .receive_duplicates
+        };
+        assert!(!duplicates().await);
+        let r = web
+            .submit("/me", "/me/duplicates", &[("duplicates", "on")])
+            .await;
+        assert_eq!(r.status, 303);
+        assert!(duplicates().await);
+        let me = web.get(r.location().unwrap()).await;
+        assert!(
+            me.body.contains("copy also of posts addressed to you directly.")
+                && me.body.contains(r#"id="duplicates" name="duplicates" type="checkbox" checked"#),
+            "{}",
+            me.body
+        );
+        let r = web.submit("/me", "/me/duplicates", &[]).await;
+        assert_eq!(r.status, 303);
+        assert!(!duplicates().await);
+
         // My data: the export, about me only.
         let data = web.get("/me/export").await;
         assert_eq!(data.status, 200);

@@ -296,6 +296,7 @@ fn member_pages(pages: Registry) -> Registry {
         .add("post", "/me/lists/{id}/join", me::join)
         .add("post", "/me/pause", me::pause)
         .add("post", "/me/name", me::set_name)
+        .add("post", "/me/duplicates", me::set_duplicates)
         .add("post", "/me/address", me::change_address)
         .add("get", "/me/address/{token}", me::confirm_address)
         .add("post", "/me/address/{token}", me::confirmed_address)

@@ -287,6 +287,7 @@ const MEMBERS: &[PageSpec] = &[
     page("post", "/me/lists/{id}/join", Person),
     page("post", "/me/pause", Person),
     page("post", "/me/name", Person),
+    page("post", "/me/duplicates", Person),
     page("post", "/me/address", Person),
     page("get", "/me/address/{token}", Public),
     page("post", "/me/address/{token}", Public),

@@ -80,6 +80,8 @@ struct MePage {
     pause_max: String,
     name: String,
     email: String,
+    /// The person's `receive_duplicates`: the list's copy also of posts addressed to them.
+    duplicates: bool,
     /// Something wrong with what was typed: (form, message).
     problem: Option<String>,
 }
@@ -269,6 +271,7 @@ async fn me_page(
         pause_max: day(today + chrono::Days::new(digest::MAX_PAUSE_DAYS as u64)),
         name: detail.name.unwrap_or_default(),
         email: detail.email,
+        duplicates: detail.receive_duplicates,
         problem,
     };
     render(status, &page)
@@ -309,6 +312,8 @@ pub async fn show(
         "paused" => None, // the page says it
         "resumed" => Some(t.pause_ended.to_string()),
         "name" => Some(t.name_saved.to_string()),
+        "duplicates-on" => Some(t.duplicates_on.to_string()),
+        "duplicates-off" => Some(t.duplicates_off.to_string()),
         m => Mode::ALL
             .into_iter()
             .find(|x| format!("mode-{}", x.as_str()) == m)
@@ -571,6 +576,32 @@ pub async fn set_name(
         .await
     {
         Ok(()) => Redirect::to("/me?ok=name").into_response(),
+        Err(e) => unavailable(&state, &viewer, e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DuplicatesForm {
+    /// The checkbox: present ("on") when ticked, absent otherwise.
+    #[serde(default)]
+    duplicates: Option<String>,
+}
+
+/// POST /me/duplicates: whether the list's copy comes also of posts addressed to the person
+/// directly (the person setting `receive_duplicates`, which lists with
+/// `skip_addressed_members` honour).
+pub async fn set_duplicates(
+    State(state): State<WebState>,
+    Extension(viewer): Extension<Arc<Viewer>>,
+    WebForm(form): WebForm<DuplicatesForm>,
+) -> Response {
+    let Some(person) = me_person(&viewer) else {
+        return frame::error(&state, viewer.lang, ErrorPage::SignedOut);
+    };
+    let on = form.duplicates.is_some();
+    match state.api.store.set_receive_duplicates(person, on).await {
+        Ok(()) if on => Redirect::to("/me?ok=duplicates-on").into_response(),
+        Ok(()) => Redirect::to("/me?ok=duplicates-off").into_response(),
         Err(e) => unavailable(&state, &viewer, e),
     }
 }

@@ -35,6 +35,10 @@ crate::texts! {
         name: "Display name", "Namn";
         name_save: "Change name", "Byt namn";
         name_saved: "Your name is saved.", "Ditt namn är sparat.";
+        duplicates: "Also send me the list's copy of a post that is addressed to me directly (two copies)", "Skicka även listans kopia av ett inlägg som är adresserat direkt till mig (två kopior)";
+        duplicates_save: "Save", "Spara";
+        duplicates_on: "You get the list's copy also of posts addressed to you directly.", "Du får listans kopia även av inlägg som är adresserade direkt till dig.";
+        duplicates_off: "A post addressed to you and the list reaches you once.", "Ett inlägg som är adresserat till dig och listan når dig en gång.";
         name_too_long: "A name has at most 200 characters and no line breaks.", "Ett namn har högst 200 tecken och inga radbrytningar.";
         address: "E-mail address", "E-postadress";
         address_new: "New address", "Ny adress";
