@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, list_of};
+use super::{Backend, Store, StoreError, list_of};
 
 /// A recipient claimed for one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +162,15 @@ impl Store {
         outcomes: &[(i64, Recorded)],
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await?;
+        // Outcomes are committed without waiting for the disk flush (see `Store::unflushed`):
+        // a killed circlemail loses none of them, and what a power failure could lose is only
+        // copies sent again, never mail.
+        let mut tx = self.unflushed.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         let delivered: Vec<i64> = outcomes
             .iter()
             .filter(|(_, o)| *o == Recorded::Delivered)

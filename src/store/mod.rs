@@ -50,10 +50,40 @@ pub enum StoreError {
     NotFound(String),
 }
 
+/// Sets each new SQLite connection up: WAL lets readers run beside the writer; `synchronous`
+/// FULL makes a commit durable against power loss, which is what our `250` promises.
+fn sqlite_pragmas(
+    options: AnyPoolOptions,
+    backend: Backend,
+    synchronous: &'static str,
+) -> AnyPoolOptions {
+    options.after_connect(move |conn, _| {
+        Box::pin(async move {
+            if backend == Backend::Sqlite {
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute(match synchronous {
+                    "NORMAL" => "PRAGMA synchronous = NORMAL",
+                    _ => "PRAGMA synchronous = FULL",
+                })
+                .await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+            }
+            Ok(())
+        })
+    })
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where delivery outcomes are written: commits that need not wait for the disk flush.
+    /// SQLite: one connection of its own with `synchronous = NORMAL` (in WAL mode its commits
+    /// reach the disk with the next flushed commit or checkpoint; a killed process loses none);
+    /// PostgreSQL: the pool, each such transaction with `synchronous_commit = off`. Everything
+    /// else, above all an accepted message before its `250`, waits for the flush.
+    unflushed: AnyPool,
     backend: Backend,
 }
 
@@ -67,25 +97,24 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
+        let pool = sqlite_pragmas(AnyPoolOptions::new(), backend, "FULL")
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL makes a commit durable
-                        // against power loss, which is what our `250` promises.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Store { pool, backend })
+        let unflushed = match backend {
+            // (An in-memory database exists once per connection: it keeps the one pool.)
+            Backend::Sqlite if !url.contains(":memory:") => sqlite_pragmas(AnyPoolOptions::new(), backend, "NORMAL")
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_lazy_with(options),
+            _ => pool.clone(),
+        };
+        Ok(Store {
+            pool,
+            unflushed,
+            backend,
+        })
     }
 
     /// Applies the migrations of this backend that are not applied yet.
@@ -145,6 +174,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.unflushed.close().await;
     }
 }
 
