@@ -324,6 +324,22 @@ impl Directory {
         self.people.len() - self.dead_people
     }
 
+    /// How many direct memberships (terms) group `group_id` has, as the store's `memberships`
+    /// rows: what the groups list shows next to each group, counted here rather than by the
+    /// database (a count per group over 100,000 memberships was most of the groups page).
+    pub fn direct_count(&self, group_id: i64) -> Option<usize> {
+        self.group_index
+            .get(&group_id)
+            .map(|&g| self.groups[g].direct.len())
+    }
+
+    /// Every group's id and name (for pages that only name groups: no database read).
+    pub fn group_names(&self) -> impl Iterator<Item = (i64, &str)> {
+        self.group_index
+            .iter()
+            .map(|(&id, &g)| (id, self.groups[g].name.as_str()))
+    }
+
     /// True when deleted people hold a quarter of the indexes: a rebuild would compact them.
     pub fn wants_compaction(&self) -> bool {
         self.dead_people > 1000 && self.dead_people * 4 > self.people.len()

@@ -84,6 +84,21 @@ impl Store {
         Ok((members, total))
     }
 
+    /// The pauses of all list mail not over on `today` (`YYYY-MM-DD`): person id → the day
+    /// mail comes again. One read of a small table (the people on holiday), for member tables
+    /// that show each member's delivery.
+    pub async fn pauses_after(&self, today: &str) -> Result<HashMap<i64, String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT person_id, until_day FROM delivery_pauses WHERE until_day > $1")
+                .bind(today)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("person_id")?, r.try_get("until_day")?)))
+            .collect::<Result<HashMap<_, _>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Changes the role and term of one membership: the term of `person_id` in `group_id` that
     /// starts on `term_from` (`None`: the term without a start). Returns whether there was one;
     /// a new start that another term of the person already has is a conflict.
