@@ -266,6 +266,39 @@ on_both_backends!(
             .await;
         assert_eq!(m["total"], 10);
         assert_eq!(m["members"].as_array().unwrap().len(), 5);
+        // Unsearched pages (from the directory) walk every term once, by address then start.
+        let rows = |m: &serde_json::Value| -> Vec<(String, String)> {
+            m["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["email"].as_str().unwrap().to_lowercase(),
+                        r["valid_from"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let mut expected = rows(
+            &root
+                .ok("GET", &format!("/groups/{board}/members"), None)
+                .await,
+        );
+        expected.sort();
+        let mut walked = Vec::new();
+        for offset in (0..expected.len() + 7).step_by(7) {
+            let m = root
+                .ok(
+                    "GET",
+                    &format!("/groups/{board}/members?limit=7&offset={offset}"),
+                    None,
+                )
+                .await;
+            assert_eq!(m["total"], 125, "{m}");
+            walked.extend(rows(&m));
+        }
+        assert_eq!(walked, expected);
 
         // Subgroups, and a cycle refused with a sentence.
         let youth_page = format!("/admin/groups/{youth}");

@@ -314,14 +314,59 @@ pub async fn members(
     if offset < 0 {
         return Err(ApiError::invalid("offset: 0 or more"));
     }
-    let (members, total) = state
-        .store
-        .members_page(id, p.q.as_deref(), limit, offset)
-        .await?;
+    let searched = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let (members, total) = if searched {
+        state
+            .store
+            .members_page(id, p.q.as_deref(), limit, offset)
+            .await?
+    } else {
+        page_from_directory(&state, id, limit, offset).await?
+    };
     let members = with_delivery(&state, id, members).await?;
     Ok(Json(
         json!({ "members": members, "total": total, "limit": limit, "offset": offset }),
     ))
+}
+
+/// A page of a group's memberships without a search: which rows, from the in-memory
+/// directory (current with the store: see [`crate::groups::Resolver::directory`]); the rows
+/// themselves (name, role, term) read for that page's people only.
+async fn page_from_directory(
+    state: &ApiState,
+    id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::store::groups::Member>, i64), ApiError> {
+    let dir = state.resolver.directory().await?;
+    let (offset, limit) = (
+        usize::try_from(offset).unwrap_or(0),
+        usize::try_from(limit).unwrap_or(0),
+    );
+    let Some((keys, total)) = dir.direct_page(id, offset, limit) else {
+        return Err(ApiError::not_found(format!("no group with id {id}")));
+    };
+    drop(dir);
+    let mut people: Vec<i64> = keys.iter().map(|(p, _)| *p).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut rows = state.store.members_among(id, &people).await?;
+    // The term start as the directory read it (a date, or none).
+    let start = |m: &crate::store::groups::Member| {
+        m.valid_from
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    let mut page = Vec::with_capacity(keys.len());
+    for (person, from) in &keys {
+        if let Some(i) = rows
+            .iter()
+            .position(|m| m.person_id == *person && start(m) == *from)
+        {
+            page.push(rows.swap_remove(i));
+        }
+    }
+    Ok((page, i64::try_from(total).unwrap_or(i64::MAX)))
 }
 
 /// Each membership with how the person gets this list (administrators see each member's
