@@ -76,6 +76,9 @@ pub(super) enum Compiled {
     },
 }
 
+/// One row of a members table: (person id, term start).
+pub type TermKey = (i64, Option<NaiveDate>);
+
 #[derive(Clone)]
 pub struct Directory {
     /// The last change-log id applied.
@@ -344,7 +347,7 @@ impl Directory {
         group_id: i64,
         offset: usize,
         limit: usize,
-    ) -> Option<(Vec<(i64, Option<NaiveDate>)>, usize)> {
+    ) -> Option<(Vec<TermKey>, usize)> {
         let &g = self.group_index.get(&group_id)?;
         let direct = &self.groups[g].direct;
         let total = direct.len();
