@@ -131,7 +131,7 @@ pub enum MemberCommand {
         #[arg(long, conflicts_with = "pause_until")]
         resume: bool,
     },
-    /// Copy the direct members of FROM_GROUP into GROUP with a new term.
+    /// Copy the direct members of FROM_GROUP whose term is current today into GROUP with a new term.
     Copy {
         from_group: String,
         group: String,
@@ -485,8 +485,17 @@ pub(super) async fn member(config: &Config, command: MemberCommand) -> anyhow::R
                 find(&store, &group).await?,
             );
             admin::check_term(from.as_deref(), until.as_deref())?;
+            // The terms current today: this year's board becomes next year's.
+            let today = resolver(&store).today().format("%Y-%m-%d").to_string();
             let n = store
-                .copy_members(source.id, target.id, from.as_deref(), until.as_deref(), now)
+                .copy_members(
+                    source.id,
+                    target.id,
+                    &today,
+                    from.as_deref(),
+                    until.as_deref(),
+                    now,
+                )
                 .await?;
             println!(
                 "copied {n} members from {:?} to {:?}",

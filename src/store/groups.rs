@@ -193,11 +193,17 @@ impl Store {
             .collect()
     }
 
+    /// Every group with its number of direct memberships, by name. The counts come from one
+    /// pass over `memberships` grouped by group, not a count per group. (Pages count from the
+    /// in-memory directory instead: see [`Store::groups`].)
     pub async fn list_groups(&self) -> Result<Vec<GroupSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT g.id, g.name, g.address, g.active, g.standard_key, g.criteria, g.settings,
-                    (SELECT COUNT(*) FROM memberships m WHERE m.group_id = g.id) AS members
-             FROM groups g ORDER BY g.name",
+                    COALESCE(c.n, 0) AS members
+             FROM groups g
+             LEFT JOIN (SELECT group_id, COUNT(*) AS n FROM memberships GROUP BY group_id) c
+                    ON c.group_id = g.id
+             ORDER BY g.name",
         )
         .fetch_all(self.pool())
         .await?;
@@ -209,6 +215,20 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Every group, by name, without counting anything.
+    pub async fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, address, active, standard_key, criteria, settings
+             FROM groups ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(group_of)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
     }
 
     /// Adds a direct member without a term; adding someone twice is not an error.
@@ -249,19 +269,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Copies the direct members of `source` (with their roles) into `target` with a new term:
-    /// "the board for next year is this year's board". Returns how many were added.
+    /// Copies the direct members of `source` whose term is current on `today` (`YYYY-MM-DD`),
+    /// with their roles, into `target` with a new term: "the board for next year is this
+    /// year's board". Past terms (last year's board) and terms not yet begun (a board already
+    /// copied forward) are not copied. Returns how many were added.
     pub async fn copy_members(
         &self,
         source: i64,
         target: i64,
+        today: &str,
         valid_from: Option<&str>,
         valid_until: Option<&str>,
         now: i64,
     ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "INSERT INTO memberships (group_id, person_id, role, valid_from, valid_until, created_at)
-             SELECT DISTINCT $1, person_id, role, $2, $3, $4 FROM memberships WHERE group_id = $5
+             SELECT DISTINCT $1, person_id, role, $2, $3, $4 FROM memberships
+             WHERE group_id = $5
+               AND (valid_from IS NULL OR valid_from <= $6)
+               AND (valid_until IS NULL OR valid_until >= $6)
              ON CONFLICT DO NOTHING",
         )
         .bind(target)
@@ -269,6 +295,7 @@ impl Store {
         .bind(valid_until)
         .bind(now)
         .bind(source)
+        .bind(today)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -37,7 +37,10 @@ fn like_pattern(text: &str) -> String {
 
 impl Store {
     /// One page of a group's direct memberships (one row per term), ordered by address, with
-    /// the number of rows matching; `q` searches address and name.
+    /// the number of rows matching; `q` searches address and name. The matches are counted in
+    /// the same pass that finds the page (`COUNT(*) OVER ()`): a search of 100,000 members
+    /// reads them once, not once to count and again for the page. (Without a search a page
+    /// comes from the directory instead: see the API's `members`.)
     pub async fn members_page(
         &self,
         group_id: i64,
@@ -48,17 +51,9 @@ impl Store {
         let pattern = q.map(str::trim).filter(|q| !q.is_empty()).map(like_pattern);
         let filter = "m.group_id = $1 AND ($2 IS NULL OR p.email_key LIKE $2 ESCAPE '\\'
                       OR LOWER(COALESCE(p.name, '')) LIKE $2 ESCAPE '\\')";
-        let total: i64 = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n FROM memberships m JOIN people p ON p.id = m.person_id
-             WHERE {filter}"
-        ))
-        .bind(group_id)
-        .bind(pattern.as_deref())
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
         let rows = sqlx::query(&format!(
-            "SELECT p.id, p.email, p.name, m.role, m.valid_from, m.valid_until
+            "SELECT p.id, p.email, p.name, m.role, m.valid_from, m.valid_until,
+                    COUNT(*) OVER () AS total
              FROM memberships m JOIN people p ON p.id = m.person_id
              WHERE {filter} ORDER BY p.email_key, m.valid_from LIMIT $3 OFFSET $4"
         ))
@@ -68,6 +63,19 @@ impl Store {
         .bind(offset)
         .fetch_all(self.pool())
         .await?;
+        let total: i64 = match rows.first() {
+            Some(row) => row.try_get("total")?,
+            // A page past the end: no row carries the count.
+            None => sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM memberships m JOIN people p ON p.id = m.person_id
+                 WHERE {filter}"
+            ))
+            .bind(group_id)
+            .bind(pattern.as_deref())
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?,
+        };
         let members = rows
             .iter()
             .map(|row| {
@@ -82,6 +90,58 @@ impl Store {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok((members, total))
+    }
+
+    /// The direct memberships (every term) of the given people in a group, as
+    /// [`Store::members_page`] shows them, in no particular order.
+    pub async fn members_among(
+        &self,
+        group_id: i64,
+        people: &[i64],
+    ) -> Result<Vec<Member>, StoreError> {
+        if people.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..people.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT p.id, p.email, p.name, m.role, m.valid_from, m.valid_until
+             FROM memberships m JOIN people p ON p.id = m.person_id
+             WHERE m.group_id = $1 AND m.person_id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(group_id);
+        for p in people {
+            q = q.bind(*p);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Member {
+                    person_id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                    role: row.try_get("role")?,
+                    valid_from: row.try_get("valid_from")?,
+                    valid_until: row.try_get("valid_until")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// The pauses of all list mail not over on `today` (`YYYY-MM-DD`): person id → the day
+    /// mail comes again. One read of a small table (the people on holiday), for member tables
+    /// that show each member's delivery.
+    pub async fn pauses_after(&self, today: &str) -> Result<HashMap<i64, String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT person_id, until_day FROM delivery_pauses WHERE until_day > $1")
+                .bind(today)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("person_id")?, r.try_get("until_day")?)))
+            .collect::<Result<HashMap<_, _>, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Changes the role and term of one membership: the term of `person_id` in `group_id` that

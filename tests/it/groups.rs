@@ -204,15 +204,21 @@ on_both_backends!(terms_start_and_end_on_their_days, async |db: &TestDb| {
         ["Board: direct member from 2025-07-01 until 2026-06-30"]
     );
 
-    // "Copy this group's members from the previous term."
+    // "Next year's board from this year's": only the terms current today (2026-07-01: the
+    // new board; last year's term is over).
     let next = org.group("Board 2027").await;
     assert_eq!(
         org.store
-            .copy_members(board, next, Some("2027-07-01"), None, 0)
+            .copy_members(board, next, "2026-07-01", Some("2027-07-01"), None, 0)
             .await
             .unwrap(),
-        2
+        1
     );
+    let copied = org.store.members(next).await.unwrap();
+    assert_eq!(copied.len(), 1);
+    assert_eq!(copied[0].person_id, new);
+    assert_eq!(copied[0].role, "manager");
+    assert_eq!(copied[0].valid_from.as_deref(), Some("2027-07-01"));
     assert!(
         org.recipients(next).await.is_empty(),
         "not before 2027-07-01"

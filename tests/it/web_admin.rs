@@ -134,7 +134,7 @@ on_both_backends!(
                 ("term_from", "2026-01-01"),
                 ("role", "member"),
                 ("valid_from", "2026-02-01"),
-                ("valid_until", "2026-12-31"),
+                ("valid_until", "2099-12-31"),
             ],
         )
         .await;
@@ -151,18 +151,97 @@ on_both_backends!(
             .clone();
         assert_eq!(row["role"], "member");
         assert_eq!(row["valid_from"], "2026-02-01");
-        // Copy to the next term.
+        // Copy to the next term: the members whose term is current (Cleo, Dan), not a term
+        // that is over.
+        act(
+            &web,
+            &gp,
+            &format!("{gp}/members"),
+            &[
+                ("email", "past@x.org"),
+                ("role", "member"),
+                ("valid_from", "2020-01-01"),
+                ("valid_until", "2020-12-31"),
+            ],
+        )
+        .await;
         act(
             &web,
             &gp,
             &format!("{gp}/copy"),
-            &[("valid_from", "2027-01-01"), ("valid_until", "2027-12-31")],
+            &[("valid_from", "2030-01-01"), ("valid_until", "2030-12-31")],
         )
         .await;
         let m = root
             .ok("GET", &format!("/groups/{board}/members"), None)
             .await;
-        assert_eq!(m["total"], 4, "{m}");
+        assert_eq!(m["total"], 5, "{m}");
+        let copied: Vec<&str> = m["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["valid_from"] == "2030-01-01")
+            .filter_map(|r| r["email"].as_str())
+            .collect();
+        assert_eq!(copied, ["cleo@x.org", "dan@x.org"], "{m}");
+
+        // Each member's delivery on the group page: Dan switched to a daily digest, Cleo
+        // pausing all list mail.
+        let dan = person_id(&root, "dan@x.org").await;
+        root.ok(
+            "PUT",
+            &format!("/people/{dan}/delivery"),
+            Some(json!({ "group_id": board, "mode": "daily" })),
+        )
+        .await;
+        let now = circlemail::clock::Clock::now_ms(&circlemail::clock::SystemClock);
+        let back = chrono::DateTime::from_timestamp_millis(now + 10 * 86_400_000)
+            .map(|t| t.date_naive().format("%Y-%m-%d").to_string())
+            .unwrap();
+        root.ok(
+            "PUT",
+            &format!("/people/{cleo}/delivery"),
+            Some(json!({ "pause_until": back })),
+        )
+        .await;
+        let m = root
+            .ok("GET", &format!("/groups/{board}/members?q=dan"), None)
+            .await;
+        assert_eq!(m["members"][0]["delivery"], "daily", "{m}");
+        let row_of = |body: &str, email: &str| -> String {
+            let at = body
+                .find(email)
+                .unwrap_or_else(|| panic!("{email} in {body}"));
+            let end = body[at..].find("</tr>").map_or(body.len(), |e| at + e);
+            body[at..end].to_string()
+        };
+        let page = web.get(&format!("{gp}?q=x.org")).await;
+        assert!(
+            row_of(&page.body, "dan@x.org").contains("daily digest"),
+            "{}",
+            page.body
+        );
+        let cleo_row = row_of(&page.body, "cleo@x.org");
+        assert!(cleo_row.contains("every post"), "{cleo_row}");
+        assert!(
+            cleo_row.contains(&format!("paused until {back}")),
+            "{cleo_row}"
+        );
+        assert!(row_of(&page.body, "past@x.org").contains("every post"));
+        let rec = web.get(&format!("{gp}/recipients?q=dan")).await;
+        assert!(
+            row_of(&rec.body, "dan@x.org").contains("daily digest"),
+            "{}",
+            rec.body
+        );
+        web.set_cookie("cm_lang", "sv");
+        let sv = web.get(&format!("{gp}?q=dan")).await;
+        assert!(
+            row_of(&sv.body, "dan@x.org").contains("dagligt sammandrag"),
+            "{}",
+            sv.body
+        );
+        web.set_cookie("cm_lang", "en");
 
         // Paging: 120 more members, 50 a page, searched by the API.
         for i in 0..120 {
@@ -174,7 +253,7 @@ on_both_backends!(
             .await;
         }
         let first = web.get(&gp).await;
-        assert!(first.body.contains("124"), "the total");
+        assert!(first.body.contains("125"), "the total");
         assert!(first.body.contains("rel=\"next\""));
         let third = web.get(&format!("{gp}?page=3")).await;
         assert!(third.body.contains("Page 3 / 3"), "{}", third.body);
@@ -187,6 +266,39 @@ on_both_backends!(
             .await;
         assert_eq!(m["total"], 10);
         assert_eq!(m["members"].as_array().unwrap().len(), 5);
+        // Unsearched pages (from the directory) walk every term once, by address then start.
+        let rows = |m: &serde_json::Value| -> Vec<(String, String)> {
+            m["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["email"].as_str().unwrap().to_lowercase(),
+                        r["valid_from"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        let mut expected = rows(
+            &root
+                .ok("GET", &format!("/groups/{board}/members"), None)
+                .await,
+        );
+        expected.sort();
+        let mut walked = Vec::new();
+        for offset in (0..expected.len() + 7).step_by(7) {
+            let m = root
+                .ok(
+                    "GET",
+                    &format!("/groups/{board}/members?limit=7&offset={offset}"),
+                    None,
+                )
+                .await;
+            assert_eq!(m["total"], 125, "{m}");
+            walked.extend(rows(&m));
+        }
+        assert_eq!(walked, expected);
 
         // Subgroups, and a cycle refused with a sentence.
         let youth_page = format!("/admin/groups/{youth}");
@@ -249,7 +361,6 @@ on_both_backends!(
         let rec = web.get(&format!("{gp}/recipients")).await;
         assert_eq!(rec.status, 200);
         assert!(rec.body.contains("dan@x.org"));
-        let dan = person_id(&root, "dan@x.org").await;
         let why = web.get(&format!("{gp}/recipients?person={dan}")).await;
         assert!(why.body.contains("Receives the list"), "{}", why.body);
 

@@ -70,7 +70,9 @@ pub async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Arc<Caller>>,
 ) -> Result<Json<Value>, ApiError> {
-    state.resolver.directory().await?; // creates standard groups the data calls for
+    // The directory (current: patched with the latest changes, not rebuilt) creates the
+    // standard groups the data calls for, and counts each group's direct members in memory.
+    let dir = state.resolver.directory().await?;
     let visible = caller.access.visible_groups();
     let seen = |id: &i64| visible.as_ref().is_none_or(|v| v.contains(id));
     let mut children: std::collections::HashMap<i64, Vec<Value>> = Default::default();
@@ -84,14 +86,14 @@ pub async fn list(
     }
     let groups: Vec<Value> = state
         .store
-        .list_groups()
+        .groups()
         .await?
         .iter()
-        .filter(|s| seen(&s.group.id))
-        .map(|s| {
-            let mut v = group_json(&s.group);
-            v["direct_members"] = json!(s.members);
-            v["subgroups"] = json!(children.remove(&s.group.id).unwrap_or_default());
+        .filter(|g| seen(&g.id))
+        .map(|g| {
+            let mut v = group_json(g);
+            v["direct_members"] = json!(dir.direct_count(g.id).unwrap_or(0));
+            v["subgroups"] = json!(children.remove(&g.id).unwrap_or_default());
             v
         })
         .collect();
@@ -106,12 +108,12 @@ pub async fn standard(
     let visible = caller.access.visible_groups();
     let groups: Vec<Value> = state
         .store
-        .list_groups()
+        .groups()
         .await?
         .iter()
-        .filter(|s| s.group.standard_key.is_some())
-        .filter(|s| visible.as_ref().is_none_or(|v| v.contains(&s.group.id)))
-        .map(|s| group_json(&s.group))
+        .filter(|g| g.standard_key.is_some())
+        .filter(|g| visible.as_ref().is_none_or(|v| v.contains(&g.id)))
+        .map(group_json)
         .collect();
     Ok(Json(json!({ "groups": groups })))
 }
@@ -301,6 +303,7 @@ pub async fn members(
     if p.limit.is_none() && p.q.is_none() && p.offset.is_none() {
         let members = state.store.members(id).await?;
         let total = members.len();
+        let members = with_delivery(&state, id, members).await?;
         return Ok(Json(json!({ "members": members, "total": total })));
     }
     let limit = p.limit.unwrap_or(100);
@@ -311,13 +314,87 @@ pub async fn members(
     if offset < 0 {
         return Err(ApiError::invalid("offset: 0 or more"));
     }
-    let (members, total) = state
-        .store
-        .members_page(id, p.q.as_deref(), limit, offset)
-        .await?;
+    let searched = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let (members, total) = if searched {
+        state
+            .store
+            .members_page(id, p.q.as_deref(), limit, offset)
+            .await?
+    } else {
+        page_from_directory(&state, id, limit, offset).await?
+    };
+    let members = with_delivery(&state, id, members).await?;
     Ok(Json(
         json!({ "members": members, "total": total, "limit": limit, "offset": offset }),
     ))
+}
+
+/// A page of a group's memberships without a search: which rows, from the in-memory
+/// directory (current with the store: see [`crate::groups::Resolver::directory`]); the rows
+/// themselves (name, role, term) read for that page's people only.
+async fn page_from_directory(
+    state: &ApiState,
+    id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<crate::store::groups::Member>, i64), ApiError> {
+    let dir = state.resolver.directory().await?;
+    let (offset, limit) = (
+        usize::try_from(offset).unwrap_or(0),
+        usize::try_from(limit).unwrap_or(0),
+    );
+    let Some((keys, total)) = dir.direct_page(id, offset, limit) else {
+        return Err(ApiError::not_found(format!("no group with id {id}")));
+    };
+    drop(dir);
+    let mut people: Vec<i64> = keys.iter().map(|(p, _)| *p).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut rows = state.store.members_among(id, &people).await?;
+    // The term start as the directory read it (a date, or none).
+    let start = |m: &crate::store::groups::Member| {
+        m.valid_from
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    };
+    let mut page = Vec::with_capacity(keys.len());
+    for (person, from) in &keys {
+        if let Some(i) = rows
+            .iter()
+            .position(|m| m.person_id == *person && start(m) == *from)
+        {
+            page.push(rows.swap_remove(i));
+        }
+    }
+    Ok((page, i64::try_from(total).unwrap_or(i64::MAX)))
+}
+
+/// Each membership with how the person gets this list (administrators see each member's
+/// mode): `delivery` (every, daily, weekly, none) and `paused_until`, the day their list mail
+/// comes again when they paused all of it (else null). Two reads whatever the page's size: the
+/// list's modes other than every post, and the pauses not over.
+async fn with_delivery(
+    state: &ApiState,
+    id: i64,
+    members: Vec<crate::store::groups::Member>,
+) -> Result<Vec<Value>, ApiError> {
+    let modes = crate::digest::modes_on(&state.store, id).await?;
+    let today = state.resolver.today().format("%Y-%m-%d").to_string();
+    let pauses = state.store.pauses_after(&today).await?;
+    Ok(members
+        .into_iter()
+        .map(|m| {
+            let mode = modes
+                .get(&m.person_id)
+                .map(|(mode, _)| *mode)
+                .unwrap_or_default();
+            let paused = pauses.get(&m.person_id).cloned();
+            let mut v = json!(m);
+            v["delivery"] = json!(mode);
+            v["paused_until"] = json!(paused);
+            v
+        })
+        .collect())
 }
 
 #[derive(Debug, Deserialize)]
@@ -541,11 +618,18 @@ pub async fn copy_members(
     in_scope(&caller, c.from_group, Role::Auditor)?;
     find(&state, c.from_group).await?;
     admin::check_term(c.valid_from.as_deref(), c.valid_until.as_deref())?;
+    // Only the terms current today are copied (this year's board, not last year's).
+    let today = state.resolver.today().format("%Y-%m-%d").to_string();
+    let current = |m: &crate::store::groups::Member| {
+        m.valid_from.as_deref().is_none_or(|f| f <= today.as_str())
+            && m.valid_until.as_deref().is_none_or(|u| u >= today.as_str())
+    };
     let joining: std::collections::HashSet<i64> = state
         .store
         .members(c.from_group)
         .await?
         .iter()
+        .filter(|m| current(m))
         .map(|m| m.person_id)
         .collect();
     admin::accounts::check_cap_for_joining(
@@ -561,6 +645,7 @@ pub async fn copy_members(
         .copy_members(
             c.from_group,
             id,
+            &today,
             c.valid_from.as_deref(),
             c.valid_until.as_deref(),
             state.clock.now_ms(),
@@ -723,11 +808,11 @@ pub async fn recipients(
         if let Some(visible) = caller.access.visible_groups() {
             let names: Vec<String> = state
                 .store
-                .list_groups()
+                .groups()
                 .await?
                 .into_iter()
-                .filter(|g| visible.contains(&g.group.id))
-                .map(|g| format!("{}: ", g.group.name))
+                .filter(|g| visible.contains(&g.id))
+                .map(|g| format!("{}: ", g.name))
                 .collect();
             why.inactive_terms
                 .retain(|t| names.iter().any(|n| t.starts_with(n.as_str())));

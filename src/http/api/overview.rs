@@ -21,14 +21,10 @@ pub async fn overview(
         .store
         .group_counts(state.clock.now_ms() - FAILED_WINDOW_MS)
         .await?;
-    let groups = state.store.list_groups().await?;
+    let groups = state.store.groups().await?;
     let mut lists = Vec::new();
     let mut totals = crate::store::web_admin::GroupCounts::default();
-    let mine: Vec<_> = groups
-        .iter()
-        .map(|s| &s.group)
-        .filter(|g| seen(g.id))
-        .collect();
+    let mine: Vec<_> = groups.iter().filter(|g| seen(g.id)).collect();
     let list_ids: Vec<i64> = mine
         .iter()
         .filter(|g| g.address.is_some())

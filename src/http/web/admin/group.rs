@@ -57,6 +57,12 @@ pub struct Member {
     pub role: String,
     pub valid_from: Option<String>,
     pub valid_until: Option<String>,
+    /// How the member gets this list: every, daily, weekly, none.
+    #[serde(default)]
+    pub delivery: String,
+    /// The day their paused list mail comes again.
+    #[serde(default)]
+    pub paused_until: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

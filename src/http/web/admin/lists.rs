@@ -35,6 +35,15 @@ pub struct Recipient {
     pub email: String,
     #[serde(default)]
     pub paths: Vec<String>,
+    /// How they get the list (from the answer's `delivery_modes`; every post when not there).
+    #[serde(default)]
+    pub mode: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeliveryMode {
+    person_id: i64,
+    mode: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +52,9 @@ struct Recipients {
     #[serde(default)]
     matching: i64,
     recipients: Vec<Recipient>,
+    /// The recipients on this page who take a digest or no mail.
+    #[serde(default)]
+    delivery_modes: Vec<DeliveryMode>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,10 +127,19 @@ pub async fn recipients(
             ("offset", &((page - 1) * PAGE).to_string()),
         ],
     );
-    let r = match api.get::<Recipients>(&path).await {
+    let mut r = match api.get::<Recipients>(&path).await {
         Ok(r) => r,
         Err(f) => return refused(&state, &viewer, f),
     };
+    for d in &r.delivery_modes {
+        for x in r
+            .recipients
+            .iter_mut()
+            .filter(|x| x.person_id == d.person_id)
+        {
+            x.mode = d.mode.clone();
+        }
+    }
     let explained = match q.person {
         Some(p) => {
             let path = format!("/groups/{id}/recipients?person_id={p}");

@@ -61,6 +61,12 @@ crate::texts! {
         role: "Role", "Roll";
         term: "Term", "Period";
         role_member: "member", "medlem";
+        delivery: "Gets the list", "Får listan";
+        mode_every: "every post", "varje inlägg";
+        mode_daily: "daily digest", "dagligt sammandrag";
+        mode_weekly: "weekly digest", "veckosammandrag";
+        mode_none: "no mail (still a member)", "ingen e-post (fortfarande medlem)";
+        paused_until: "paused until {day}", "pausad till {day}";
         role_manager: "manager", "ansvarig";
         from: "From", "Från";
         until: "Until", "Till";
@@ -77,7 +83,7 @@ crate::texts! {
         add: "Add", "Lägg till";
         new_address: "Or a new address", "Eller en ny adress";
         copy_title: "Copy to the next term", "Kopiera till nästa period";
-        copy_help: "Next year's board from this year's: every direct member again, with their role, for the term below.", "Nästa års styrelse från årets: alla direkta medlemmar igen, med sina roller, för perioden nedan.";
+        copy_help: "Next year's board from this year's: every direct member whose term is current today, again with their role, for the term below. Past terms are not copied.", "Nästa års styrelse från årets: alla direkta medlemmar vars period gäller i dag, igen med sina roller, för perioden nedan. Tidigare perioder kopieras inte.";
         copy: "Copy the members", "Kopiera medlemmarna";
         subgroups: "Subgroups", "Undergrupper";
         no_subgroups: "No subgroups.", "Inga undergrupper.";
@@ -163,6 +169,21 @@ crate::texts! {
 }
 
 impl AdminTexts {
+    /// How a member gets a list (`every`, `daily`, `weekly`, `none`: the API's `delivery`).
+    pub fn mode(&self, mode: &str) -> &'static str {
+        match mode {
+            "daily" => self.mode_daily,
+            "weekly" => self.mode_weekly,
+            "none" => self.mode_none,
+            _ => self.mode_every,
+        }
+    }
+
+    /// "paused until {day}".
+    pub fn paused(&self, day: &str) -> String {
+        self.paused_until.replace("{day}", day)
+    }
+
     /// A list setting's label and help text (docs/list-settings.md).
     pub fn setting(&self, name: &str) -> (&'static str, &'static str) {
         let sv = self.save == Self::SV.save;

@@ -132,7 +132,7 @@ pub async fn list(
     let (accounts, grants, names) = tokio::join!(
         api.get::<Accounts>("/accounts"),
         api.get::<Grants>("/grants"),
-        group_names(&api),
+        group_names(&state, &api),
     );
     let accounts = match accounts {
         Ok(a) => a,

@@ -294,7 +294,7 @@ pub async fn queue(
         Err(f) => return refused(&state, &viewer, f),
     };
     let names = if q.in_flight.iter().any(|f| f.group_id.is_some()) {
-        group_names(&api).await
+        group_names(&state, &api).await
     } else {
         Default::default()
     };

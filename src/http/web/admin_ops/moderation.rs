@@ -111,7 +111,7 @@ pub async fn list(
     let names = if held.is_empty() {
         Default::default()
     } else {
-        group_names(&api).await
+        group_names(&state, &api).await
     };
     let rows: Vec<HeldRow> = held
         .into_iter()
@@ -258,7 +258,7 @@ pub async fn show(
         Ok(h) => h,
         Err(f) => return refused(&state, &viewer, f),
     };
-    let names = group_names(&api).await;
+    let names = group_names(&state, &api).await;
     let held = one.held;
     let subject = held
         .subject

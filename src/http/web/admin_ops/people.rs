@@ -258,7 +258,7 @@ pub async fn show(
             .iter()
             .any(|a| a.through.iter().any(|p| p.scope.is_object()));
     let names = if needs_names {
-        group_names(&api).await
+        group_names(&state, &api).await
     } else {
         Default::default()
     };
