@@ -241,6 +241,21 @@ async fn run(n: usize, url: &str) {
         n as f64 / start.elapsed().as_secs_f64()
     );
 
+    // PostgreSQL: what autovacuum does to a table that has grown (the test server runs without
+    // it): statistics for the planner and the visibility map that lets counts and filters read
+    // the indexes only. Without it, right after seeding, the list page took 284 ms and a
+    // common word 336 ms instead of 27 ms and 184 ms.
+    if url.starts_with("postgres") {
+        let pool = sqlx::postgres::PgPool::connect(url)
+            .await
+            .expect("postgres");
+        sqlx::raw_sql("VACUUM ANALYZE archive_messages, archive_refs")
+            .execute(&pool)
+            .await
+            .expect("vacuum");
+        pool.close().await;
+    }
+
     let task = tokio::spawn(async move {
         let _ = app.run_until(std::future::pending::<()>()).await;
     });
