@@ -23,6 +23,88 @@ pub fn search_text(message: &Message<'_>) -> String {
     out
 }
 
+/// A short piece of a message's text around the first word of a search found in it: the
+/// text before, the word as written, the text after (plain text; the page escapes it). The
+/// words compare as the search index compares them: whole words, any case, å ä ö é … as their
+/// base letter. Without a word found (the match was in the subject or the author), the
+/// beginning of the text.
+pub fn snippet(text: &str, words: &str) -> (String, String, String) {
+    const BEFORE: usize = 60;
+    const AFTER: usize = 140;
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let wanted: Vec<String> = words
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(fold)
+        .collect();
+    let mut hit = None;
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if wanted.contains(&fold(&text[s..i])) {
+                    hit = Some((s, i));
+                    break;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let Some((s, e)) = hit else {
+        return (String::new(), String::new(), cut_after(&text, AFTER));
+    };
+    let before: Vec<char> = text[..s].chars().collect();
+    let before = if before.len() > BEFORE {
+        let tail: String = before[before.len() - BEFORE..].iter().collect();
+        // From the first whole word.
+        let tail = tail.split_once(' ').map(|(_, t)| t).unwrap_or(&tail);
+        format!("…{tail}")
+    } else {
+        before.into_iter().collect()
+    };
+    (before, text[s..e].to_string(), cut_after(&text[e..], AFTER))
+}
+
+/// At most `n` characters of `text`, cut at a space, with "…" when cut.
+fn cut_after(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        None => text.to_string(),
+        Some((at, _)) => {
+            let head = &text[..at];
+            let head = head.rsplit_once(' ').map(|(h, _)| h).unwrap_or(head);
+            format!("{head}…")
+        }
+    }
+}
+
+/// A word as the search index compares it: lower case, without diacritics (the common Latin
+/// letters; the index's `remove_diacritics` knows more, and a word it matched but this does
+/// not only costs the snippet its highlight).
+fn fold(word: &str) -> String {
+    word.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' => 'a',
+            'ç' | 'č' => 'c',
+            'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' | 'ń' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' | 'ū' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'š' | 'ś' => 's',
+            'ž' | 'ź' | 'ż' => 'z',
+            'ł' => 'l',
+            c => c,
+        })
+        .collect()
+}
+
 /// A run of lines of a message's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
@@ -284,6 +366,33 @@ pub fn mask_address(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snippet_shows_the_first_word_found_with_some_text_around() {
+        let text = "Hej!\n\nVi ses på årsmötet i lokalen, med räksmörgåsar och Fika efteråt. Ta med nycklarna.";
+        assert_eq!(
+            snippet(text, "FIKA"),
+            (
+                "Hej! Vi ses på årsmötet i lokalen, med räksmörgåsar och ".to_string(),
+                "Fika".to_string(),
+                " efteråt. Ta med nycklarna.".to_string()
+            )
+        );
+        // Diacritics as the index folds them; whole words only.
+        assert_eq!(snippet(text, "arsmotet").1, "årsmötet");
+        assert_eq!(snippet(text, "lokal").1, "");
+        let long = format!("{} budget {}", "a ".repeat(100), "b ".repeat(200));
+        let (before, hit, after) = snippet(&long, "budget");
+        assert!(
+            before.starts_with('…') && before.chars().count() <= 61,
+            "{before}"
+        );
+        assert_eq!(hit, "budget");
+        assert!(
+            after.ends_with('…') && after.chars().count() <= 141,
+            "{after}"
+        );
+    }
 
     #[test]
     fn flowed_lines_are_joined_and_quotes_kept_apart() {

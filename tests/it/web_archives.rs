@@ -662,6 +662,161 @@ on_both_backends!(search_reads_the_decoded_text, async |db: &TestDb| {
     app.stop().await;
 });
 
+// Search results come 20 conversations a page, the latest match first, with a next-page
+// link and a short snippet around the word found: the mail's own markup shown as text.
+on_both_backends!(
+    search_results_are_paged_with_escaped_snippets,
+    async |db: &TestDb| {
+        let (app, sink, root) = start(db).await;
+        let board = list(&root, "Board", "board", &["anna@x.org"]).await;
+        for i in 0..45 {
+            let raw = format!(
+                "From: Bo <bo@x.org>\r\nTo: board@lists.test\r\nSubject: Item {i}\r\nMessage-ID: <item{i}@x.org>\r\nDate: Mon, 23 Nov 2026 10:{i:02}:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA first line.\r\n<script>alert({i})</script> The kassören said <b>yes</b> to item {i}.\r\n"
+            );
+            app.store
+                .archive_import(board, raw.as_bytes(), 0)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let web = WebClient::new(app.http);
+        sign_in(&web, &sink, "anna@x.org").await;
+        let first = web
+            .get(&format!("/archives/{board}/search?q=kass%C3%B6ren"))
+            .await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let body = &first.body;
+        assert_eq!(body.matches("class=\"snippet\"").count(), 20, "{body}");
+        // The newest first.
+        assert!(
+            body.find(">Item 44<").unwrap() < body.find(">Item 25<").unwrap(),
+            "{body}"
+        );
+        assert!(!body.contains(">Item 24<"), "{body}");
+        // The snippet: the word marked, the mail's markup escaped, never raw.
+        assert!(
+            body.contains("<mark>kassören</mark> said &#60;b&#62;yes&#60;/b&#62; to item 44."),
+            "{body}"
+        );
+        assert!(
+            body.contains("&#60;script&#62;alert(44)&#60;/script&#62;"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("<script>alert") && !body.contains("<b>yes"),
+            "{body}"
+        );
+        let next = |page: &str| -> Option<String> {
+            page.split("rel=\"next\"")
+                .next()
+                .filter(|_| page.contains("rel=\"next\""))
+                .and_then(|head| head.rsplit("href=\"").next())
+                .and_then(|href| href.split('"').next())
+                .map(html_unescape)
+        };
+        let second = next(body).expect("a next page");
+        assert!(second.contains("page=2"), "{second}");
+        let page2 = web.get(&second).await;
+        assert_eq!(
+            page2.body.matches("class=\"snippet\"").count(),
+            20,
+            "{}",
+            page2.body
+        );
+        assert!(page2.body.contains(">Item 24<") && page2.body.contains(">Item 5<"));
+        assert!(page2.body.contains("rel=\"prev\""), "{}", page2.body);
+        let third = next(&page2.body).expect("a third page");
+        let page3 = web.get(&third).await;
+        assert_eq!(
+            page3.body.matches("class=\"snippet\"").count(),
+            5,
+            "{}",
+            page3.body
+        );
+        assert!(page3.body.contains(">Item 0<"), "{}", page3.body);
+        assert!(next(&page3.body).is_none(), "{}", page3.body);
+        // A page past the end: nothing found, no next page.
+        let past = web
+            .get(&format!("/archives/{board}/search?q=item&page=9"))
+            .await;
+        assert_eq!(past.status, 200);
+        assert!(past.body.contains("Nothing found.") && next(&past.body).is_none());
+        // The same pages through the store: 20, 20, 5, then nothing.
+        let q = Query {
+            words: "kassören".into(),
+            ..Default::default()
+        };
+        let mut sizes = Vec::new();
+        for page in 0..4 {
+            let (rows, more) = app
+                .store
+                .archive_search_page(board, &q, page)
+                .await
+                .unwrap();
+            sizes.push((rows.len(), more));
+        }
+        assert_eq!(sizes, [(20, true), (20, true), (5, false), (0, false)]);
+        app.stop().await;
+    }
+);
+
+// A month's mbox streams every message of the month in order, read in pieces (more than one
+// piece here), and a thread's mbox holds the thread only.
+on_both_backends!(mbox_downloads_stream_in_pieces, async |db: &TestDb| {
+    let (app, sink, root) = start(db).await;
+    let board = list(&root, "Board", "board", &["anna@x.org"]).await;
+    for i in 0..120 {
+        let refs = if i % 2 == 1 {
+            format!("In-Reply-To: <p{}@x.org>\r\n", i - 1)
+        } else {
+            String::new()
+        };
+        let raw = format!(
+            "From: Bo <bo@x.org>\r\nSubject: Piece {i}\r\nMessage-ID: <p{i}@x.org>\r\n{refs}Date: Mon, 23 Nov 2026 {:02}:{:02}:00 +0000\r\n\r\nBody {i}.\r\n",
+            i / 60,
+            i % 60
+        );
+        app.store
+            .archive_import(board, raw.as_bytes(), 0)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let web = WebClient::new(app.http);
+    sign_in(&web, &sink, "anna@x.org").await;
+    let month = web
+        .get(&format!("/archives/{board}/month/2026-11/mbox"))
+        .await;
+    assert_eq!(month.status, 200);
+    let ids: Vec<&str> = month
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("Message-ID: <"))
+        .collect();
+    let want: Vec<String> = (0..120).map(|i| format!("p{i}@x.org>")).collect();
+    assert_eq!(ids, want);
+    let threads = app.store.archive_month(board, "2026-11").await.unwrap();
+    assert_eq!(threads.len(), 60);
+    let t = threads
+        .iter()
+        .find(|t| t.first.subject == "Piece 10")
+        .unwrap();
+    let thread = web
+        .get(&format!("/archives/{board}/thread/{}/mbox", t.thread_id))
+        .await;
+    let ids: Vec<&str> = thread
+        .body
+        .lines()
+        .filter_map(|l| l.strip_prefix("Message-ID: <"))
+        .collect();
+    assert_eq!(ids, ["p10@x.org>", "p11@x.org>"]);
+    let none = web
+        .get(&format!("/archives/{board}/thread/999999/mbox"))
+        .await;
+    assert_eq!(none.status, 404);
+    app.stop().await;
+});
+
 // A month downloaded as mbox and imported into a new list gives the same messages and
 // threads; importing again changes nothing; unreadable messages are reported by position.
 on_both_backends!(mbox_export_and_import_round_trip, async |db: &TestDb| {

@@ -29,7 +29,7 @@ use super::{
 use crate::archive::{
     self,
     access::{Readable, Reader},
-    store::{Query, Summary, ThreadRow},
+    store::{MboxOf, Query, Summary, ThreadRow},
     text::{self, Attachment, Block},
 };
 use texts::ArchiveTexts;
@@ -204,16 +204,20 @@ pub struct ThreadLine {
     pub last: String,
 }
 
+fn thread_line(t: &ArchiveTexts, r: ThreadRow, public: bool) -> ThreadLine {
+    ThreadLine {
+        id: r.thread_id,
+        subject: subject_or(t, &r.first.subject),
+        author: who(t, &r.first, public),
+        date: when(r.first.at),
+        count: r.count,
+        last: when(r.last_at),
+    }
+}
+
 fn thread_lines(t: &ArchiveTexts, rows: Vec<ThreadRow>, public: bool) -> Vec<ThreadLine> {
     rows.into_iter()
-        .map(|r| ThreadLine {
-            id: r.thread_id,
-            subject: subject_or(t, &r.first.subject),
-            author: who(t, &r.first, public),
-            date: when(r.first.at),
-            count: r.count,
-            last: when(r.last_at),
-        })
+        .map(|r| thread_line(t, r, public))
         .collect()
 }
 
@@ -497,19 +501,31 @@ fn download(body: Body, content_type: &'static str, name: &str) -> Response {
     response
 }
 
-/// An mbox of `ids`, written and sent a few messages at a time.
-fn mbox(state: &WebState, ids: Vec<i64>, public: bool, name: &str) -> Response {
+/// What an mbox download holds (owned: the stream outlives the request).
+enum Download {
+    Month(String),
+    Thread(i64),
+}
+
+/// An mbox of a month or a thread, read and sent 50 messages at a time (after the last one
+/// sent, by time and id), so a download holds one piece in memory however large the month.
+fn mbox(state: &WebState, group_id: i64, of: Download, public: bool, name: &str) -> Response {
     let store = state.api.store.clone();
+    let start = Some((i64::MIN, i64::MIN));
     let stream =
-        futures_util::stream::unfold((store, ids, 0usize), move |(store, ids, pos)| async move {
-            if pos >= ids.len() {
-                return None;
-            }
-            let end = (pos + 50).min(ids.len());
-            match store.archive_raw(&ids[pos..end]).await {
+        futures_util::stream::unfold((store, of, start), move |(store, of, after)| async move {
+            let after = after?;
+            let which = match &of {
+                Download::Month(month) => MboxOf::Month(month),
+                Download::Thread(thread) => MboxOf::Thread(*thread),
+            };
+            match store.archive_mbox_piece(group_id, which, after, 50).await {
+                Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
                     let mut out = Vec::new();
-                    for (sender, at, raw) in rows {
+                    let mut last = after;
+                    for (id, sender, at, raw) in rows {
+                        last = (at, id);
                         if public {
                             let masked = text::mask_addresses(&String::from_utf8_lossy(&raw));
                             archive::mbox::write_message(
@@ -524,15 +540,14 @@ fn mbox(state: &WebState, ids: Vec<i64>, public: bool, name: &str) -> Response {
                     }
                     Some((
                         Ok::<Bytes, std::io::Error>(Bytes::from(out)),
-                        (store, ids, end),
+                        (store, of, Some(last)),
                     ))
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "an mbox download stopped");
-                    let len = ids.len();
                     Some((
                         Err(std::io::Error::other("the archive could not be read")),
-                        (store, ids, len),
+                        (store, of, None),
                     ))
                 }
             }
@@ -563,10 +578,8 @@ pub async fn month_mbox(
         Ok(r) => r,
         Err(page) => return page,
     };
-    match state.api.store.archive_ids(id, Some(&month), None).await {
-        Ok(ids) => mbox(&state, ids, r.public, &file_name(&r, &month)),
-        Err(e) => unavailable(&state, &viewer, e),
-    }
+    let name = file_name(&r, &month);
+    mbox(&state, id, Download::Month(month), r.public, &name)
 }
 
 /// GET /archives/{list}/thread/{thread}/mbox
@@ -579,11 +592,18 @@ pub async fn thread_mbox(
         Ok(r) => r,
         Err(page) => return page,
     };
-    match state.api.store.archive_ids(id, None, Some(thread_id)).await {
-        Ok(ids) if ids.is_empty() => frame::error(&state, viewer.lang, ErrorPage::NotFound),
-        Ok(ids) => mbox(
+    // A thread of another list, or none: the same 404 as an unknown list.
+    match state
+        .api
+        .store
+        .archive_mbox_piece(id, MboxOf::Thread(thread_id), (i64::MIN, i64::MIN), 1)
+        .await
+    {
+        Ok(rows) if rows.is_empty() => frame::error(&state, viewer.lang, ErrorPage::NotFound),
+        Ok(_) => mbox(
             &state,
-            ids,
+            id,
+            Download::Thread(thread_id),
             r.public,
             &file_name(&r, &format!("thread-{thread_id}")),
         ),
@@ -600,6 +620,36 @@ pub struct SearchForm {
     pub subject: String,
     pub from: String,
     pub until: String,
+    /// The page of results, from 1.
+    pub page: Option<u32>,
+}
+
+impl SearchForm {
+    /// This search's address at `page` (from 1).
+    fn page_url(&self, id: i64, page: u32) -> String {
+        super::client::with_query(
+            &format!("/archives/{id}/search"),
+            &[
+                ("q", &self.q),
+                ("author", &self.author),
+                ("subject", &self.subject),
+                ("from", &self.from),
+                ("until", &self.until),
+                ("page", &page.to_string()),
+            ],
+        )
+    }
+}
+
+/// A conversation found: its line, and a piece of its latest matching message around the
+/// first search word in it (three plain strings: the template escapes them, so nothing of a
+/// mail's HTML reaches the page).
+pub struct Hit {
+    pub line: ThreadLine,
+    pub key: String,
+    pub before: String,
+    pub word: String,
+    pub after: String,
 }
 
 fn day_ms(s: &str) -> Result<Option<i64>, ()> {
@@ -624,11 +674,14 @@ struct SearchPage {
     q: SearchForm,
     searched: bool,
     error: Option<&'static str>,
-    threads: Vec<ThreadLine>,
+    hits: Vec<Hit>,
+    page: u32,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
-/// GET /archives/{list}/search?q=&author=&subject=&from=&until=: conversations with matching
-/// messages.
+/// GET /archives/{list}/search?q=&author=&subject=&from=&until=&page=: conversations with
+/// matching messages, [`archive::store::SEARCH_PAGE`] a page, each with a snippet of its latest match.
 pub async fn search(
     State(state): State<WebState>,
     Extension(viewer): Extension<Arc<Viewer>>,
@@ -651,7 +704,12 @@ pub async fn search(
     ]
     .iter()
     .any(|f| !f.trim().is_empty());
-    let (threads, error) = match dates {
+    let page = form
+        .page
+        .unwrap_or(1)
+        .clamp(1, archive::store::SEARCH_MAX_PAGE + 1);
+    let mut more = false;
+    let (hits, error) = match dates {
         Err(()) => (Vec::new(), Some(t.bad_date)),
         Ok(_) if !searched => (Vec::new(), None),
         Ok((from, until)) => {
@@ -662,10 +720,40 @@ pub async fn search(
                 from,
                 until: until.map(|u| u + 24 * 3600 * 1000),
             };
-            match state.api.store.archive_search(id, &query).await {
-                Ok(rows) => (thread_lines(t, rows, r.public), None),
+            let store = &state.api.store;
+            let (rows, has_more) = match store.archive_search_page(id, &query, page - 1).await {
+                Ok(found) => found,
                 Err(e) => return unavailable(&state, &viewer, e),
+            };
+            more = has_more;
+            let hit_ids: Vec<i64> = rows.iter().map(|(_, hit)| *hit).collect();
+            let mut texts = match store.archive_keyed_raw(&hit_ids).await {
+                Ok(texts) => texts,
+                Err(e) => return unavailable(&state, &viewer, e),
+            };
+            let mut hits = Vec::with_capacity(rows.len());
+            for (row, hit) in rows {
+                // Removed since the search (erasure, expiry): the thread's first message.
+                let (key, raw) = texts
+                    .remove(&hit)
+                    .unwrap_or_else(|| (row.first.key.clone(), Vec::new()));
+                let message = mail_parser::MessageParser::new().parse(&raw);
+                let body = message.as_ref().map(text::search_text).unwrap_or_default();
+                let body = if r.public {
+                    text::mask_addresses(&body)
+                } else {
+                    body
+                };
+                let (before, word, after) = text::snippet(&body, &query.words);
+                hits.push(Hit {
+                    line: thread_line(t, row, r.public),
+                    key,
+                    before,
+                    word,
+                    after,
+                });
             }
+            (hits, None)
         }
     };
     render(
@@ -674,10 +762,13 @@ pub async fn search(
             l: Layout::new(&state, &viewer, title),
             t,
             id,
-            q: form,
             searched,
             error,
-            threads,
+            hits,
+            page,
+            previous: (page > 1).then(|| form.page_url(id, page - 1)),
+            next: more.then(|| form.page_url(id, page + 1)),
+            q: form,
         },
     )
 }

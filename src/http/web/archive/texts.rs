@@ -35,6 +35,10 @@ crate::texts! {
         until_date: "Until date", "Till datum";
         results: "Conversations with matching messages", "Samtal med meddelanden som passar";
         no_results: "Nothing found.", "Inget hittades.";
+        matching: "matching messages", "meddelanden som passar";
+        previous: "Previous page", "Föregående sida";
+        next: "Next page", "Nästa sida";
+        page: "Page", "Sida";
         bad_date: "Dates are written 2026-03-31.", "Datum skrivs 2026-03-31.";
         back_to_list: "All months", "Alla månader";
         back_to_lists: "All archives", "Alla arkiv";
