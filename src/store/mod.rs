@@ -104,10 +104,12 @@ impl Store {
             .await?;
         let unflushed = match backend {
             // (An in-memory database exists once per connection: it keeps the one pool.)
-            Backend::Sqlite if !url.contains(":memory:") => sqlite_pragmas(AnyPoolOptions::new(), backend, "NORMAL")
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_lazy_with(options),
+            Backend::Sqlite if !url.contains(":memory:") => {
+                sqlite_pragmas(AnyPoolOptions::new(), backend, "NORMAL")
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_lazy_with(options)
+            }
             _ => pool.clone(),
         };
         Ok(Store {

@@ -555,8 +555,11 @@ on_both_backends!(
         assert!(duplicates().await);
         let me = web.get(r.location().unwrap()).await;
         assert!(
-            me.body.contains("copy also of posts addressed to you directly.")
-                && me.body.contains(r#"id="duplicates" name="duplicates" type="checkbox" checked"#),
+            me.body
+                .contains("copy also of posts addressed to you directly.")
+                && me
+                    .body
+                    .contains(r#"id="duplicates" name="duplicates" type="checkbox" checked"#),
             "{}",
             me.body
         );
