@@ -257,12 +257,21 @@ impl SmtpSink {
             .unwrap()
             .port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        // smtp-sink refuses to run as root without a user to switch to.
+        let root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+        let mut args = vec!["-c".to_string()];
+        if root {
+            args.extend(["-u".to_string(), "nobody".to_string()]);
+        }
+        args.extend([addr.to_string(), "256".to_string()]);
         let child = std::process::Command::new("smtp-sink")
-            .args(["-c", &addr.to_string(), "256"])
+            .args(&args)
             .spawn()
             .or_else(|_| {
                 std::process::Command::new("/usr/sbin/smtp-sink")
-                    .args(["-c", &addr.to_string(), "256"])
+                    .args(&args)
                     .spawn()
             })
             .expect("smtp-sink (Postfix) installed");
