@@ -62,12 +62,13 @@ impl Transport {
 /// A future the transport waits for.
 pub type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Hears the outcomes of copies as soon as their replies are in. The transport runs one copy
-/// ahead of the disk: it hands a copy's outcomes over and sends the next content at once, and
-/// waits for the returned future (those outcomes written durably) before the content after
-/// that. So at any moment each open connection has at most **two** copies whose content went
-/// out and whose outcome is not yet recorded — what a crash can send twice — and the write of
-/// one copy's outcome overlaps the next copy's round trip instead of adding to it.
+/// Hears the outcomes of copies as soon as their replies are in. The transport runs a few
+/// copies ahead of the disk: it hands a copy's outcomes over and sends the next content at
+/// once, waiting for the returned futures (outcomes written) only when more than
+/// `session::AHEAD` (4) writes are outstanding. So at any moment each open connection has at
+/// most **five** copies whose content went out and whose outcome is not yet recorded — what a
+/// crash can send twice — and the writes overlap the next copies' round trips instead of
+/// adding to them.
 pub trait Progress: Sync {
     /// `outcomes`: (copy index, recipient index within that copy, outcome). They are handed
     /// over when this is called, not when the result is first polled; the result ends when

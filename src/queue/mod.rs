@@ -13,9 +13,9 @@
 //!
 //! A crash loses nothing: an unrecorded recipient is sent again once its lease is free. Outcomes
 //! are written copy by copy as the replies arrive ([`recorder`]), and a connection sends a
-//! content only once the outcomes before the previous copy are written (one copy ahead of the
-//! disk), so the only duplicates are the copies in flight at the moment of the crash: two
-//! personal copies per open connection (at most `2 × delivery.workers`), or one batched
+//! content only while at most four copies' outcomes are being written (a few copies ahead of
+//! the disk), so the only duplicates are the copies in flight at the moment of the crash: five
+//! personal copies per open connection (at most `5 × delivery.workers`), or one batched
 //! transaction per connection (at most
 //! `delivery.workers × delivery.max_recipients_per_transaction` recipients).
 

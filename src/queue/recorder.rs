@@ -1,8 +1,8 @@
 //! Writes delivery outcomes as they arrive, many workers' in one transaction (group commit).
 //!
-//! A worker hands over the outcomes of a copy the moment its reply is in; before it sends the
-//! content after the next one on its connection it waits until they are written (the transport
-//! runs one copy ahead of the disk, see `delivery::Progress`). While one write runs, the outcomes
+//! A worker hands over the outcomes of a copy the moment its reply is in; a few copies later it
+//! waits until they are written (the transport runs at most four copies ahead of the disk, see
+//! `delivery::Progress`). While one write runs, the outcomes
 //! that arrive meanwhile gather and go in the next: one write per round of replies, not one per
 //! copy.
 
