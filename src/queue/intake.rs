@@ -43,18 +43,14 @@ pub(super) fn start(store: Store) -> mpsc::UnboundedSender<Accepted> {
 }
 
 async fn write_loop(store: Store, mut queue: mpsc::UnboundedReceiver<Accepted>) {
-    while let Some(first) = queue.recv().await {
-        let mut recipients = first.recipients();
-        let mut batch = vec![first];
-        while batch.len() < MOST_MESSAGES && recipients < MOST_RECIPIENTS {
-            match queue.try_recv() {
-                Ok(next) => {
-                    recipients += next.recipients();
-                    batch.push(next);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = super::gather(
+        &mut queue,
+        MOST_MESSAGES,
+        MOST_RECIPIENTS,
+        Accepted::recipients,
+    )
+    .await
+    {
         write(&store, batch).await;
     }
 }

@@ -35,6 +35,30 @@ use crate::store::{
     posts::{NewBounce, NewPost},
 };
 
+/// Group commit's gathering: waits for the first item, then takes the items already waiting
+/// while the batch has fewer than `most_items` and weighs less than `most_weight` (each item
+/// weighing `weight`). `None` once every sender is gone.
+async fn gather<T>(
+    queue: &mut mpsc::UnboundedReceiver<T>,
+    most_items: usize,
+    most_weight: usize,
+    weight: impl Fn(&T) -> usize,
+) -> Option<Vec<T>> {
+    let first = queue.recv().await?;
+    let mut total = weight(&first);
+    let mut batch = vec![first];
+    while batch.len() < most_items && total < most_weight {
+        match queue.try_recv() {
+            Ok(next) => {
+                total += weight(&next);
+                batch.push(next);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 /// The acceptance side of the queue: cheap to clone, shared by every SMTP session.
 #[derive(Clone)]
 pub struct Queue {

@@ -59,18 +59,9 @@ impl Recorder {
 }
 
 async fn write_loop(store: Store, clock: SharedClock, mut queue: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = queue.recv().await {
-        let mut jobs = vec![first];
-        let mut n = jobs[0].rows.len();
-        while n < MOST_PER_WRITE {
-            match queue.try_recv() {
-                Ok(job) => {
-                    n += job.rows.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(mut jobs) =
+        super::gather(&mut queue, usize::MAX, MOST_PER_WRITE, |j| j.rows.len()).await
+    {
         let rows: Vec<(i64, Recorded)> = jobs.iter_mut().flat_map(|j| j.rows.drain(..)).collect();
         write(&store, &clock, &rows).await;
         for job in jobs {
