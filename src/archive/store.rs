@@ -348,7 +348,7 @@ impl Store {
             "imp-{}",
             super::hash_hex(format!("{group_id} {}", entry.message_id).as_bytes(), 24)
         );
-        let mut tx = self.pool().begin().await.map_err(StoreError::from)?;
+        let mut tx = self.begin_write().await?;
         let id = insert(
             &mut tx,
             self.backend(),
@@ -371,7 +371,7 @@ impl Store {
         group_id: i64,
         items: &[(Entry, Vec<u8>, i64)],
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut added = 0;
         for (entry, raw, at) in items {
             let key = format!(

@@ -168,6 +168,18 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that reads and then writes. On SQLite it takes the write lock at its start
+    /// (`BEGIN IMMEDIATE`), waiting for it under `busy_timeout`; a plain `BEGIN` that reads
+    /// first fails at once with "database is locked" when another connection wrote meanwhile.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// A trivial round trip, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
