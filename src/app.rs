@@ -291,6 +291,7 @@ impl App {
             max_member_data_admins: config.accounts.max_member_data_admins,
             domains: domains.clone(),
             queue_wake: queue.wake_handle(),
+            max_mbox_upload: config.http.max_mbox_upload,
         };
         let ctx = Arc::new(Context {
             hostname: config.server.hostname.clone(),

@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 
-use super::store::{ImportError, Imported};
+use super::store::{Imported, import_entry};
 use crate::store::Store;
 
 /// Appends one message to an mbox: the `From ` line, the message with LF line ends and every
@@ -163,41 +163,99 @@ impl<R: BufRead> Iterator for Reader<R> {
     }
 }
 
+/// How far an import got: messages added, already archived, unreadable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub added: u64,
+    pub duplicates: u64,
+    pub unreadable: u64,
+}
+
+impl Counts {
+    fn of(out: &Imported) -> Counts {
+        Counts {
+            added: out.added,
+            duplicates: out.duplicates,
+            unreadable: out.unreadable.len() as u64,
+        }
+    }
+}
+
+/// Messages archived in one transaction during an import (at most [`BATCH_BYTES`] of them).
+const BATCH: usize = 200;
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
 /// Imports an mbox into a list's archive: each message threaded as if it had been posted,
 /// de-duplicated by Message-ID (a second import changes nothing), unreadable ones reported by
-/// position. `progress` hears the bytes read after each message.
-pub async fn import<R: BufRead>(
+/// position. Messages are written [`BATCH`] to a transaction; `progress` hears the bytes read
+/// and the counts so far after each.
+pub async fn import<R: BufRead, F: Future<Output = ()>>(
     store: &Store,
     group_id: i64,
     input: R,
     now: i64,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, Counts) -> F,
 ) -> Result<Imported, crate::store::StoreError> {
     let mut reader = Reader::new(input);
     let mut out = Imported::default();
-    while let Some(next) = reader.next() {
-        let m = match next {
-            Ok(m) => m,
-            Err(e) => {
+    let mut batch: Vec<(super::Entry, Vec<u8>, i64)> = Vec::new();
+    let mut batch_bytes = 0;
+    // Messages read since `progress` last heard (unreadable ones too: a long unreadable stretch
+    // still shows the import moving).
+    let mut seen = 0;
+    loop {
+        let next = reader.next();
+        let end = next.is_none();
+        seen += 1;
+        match next {
+            None => {}
+            Some(Err(e)) => {
                 out.unreadable
                     .push((reader.position + 1, format!("read error: {e}")));
+                // What follows an unreadable stretch of the file cannot be trusted to start a
+                // message where it seems to: stop, keeping what was read before.
+                write(store, group_id, &mut batch, &mut out).await?;
+                progress(reader.bytes_read, Counts::of(&out)).await;
                 break;
             }
-        };
-        match store
-            .archive_import(group_id, &m.raw, m.from_time.unwrap_or(now))
-            .await
-        {
-            Ok(Some(_)) => out.added += 1,
-            Ok(None) => out.duplicates += 1,
-            Err(ImportError::Unreadable(why)) => out
-                .unreadable
-                .push((m.position, format!("line {}: {why}", m.line))),
-            Err(ImportError::Store(e)) => return Err(e),
+            Some(Ok(m)) => match import_entry(&m.raw) {
+                Ok(entry) => {
+                    let at = entry.date.unwrap_or(m.from_time.unwrap_or(now));
+                    batch_bytes += m.raw.len();
+                    batch.push((entry, m.raw, at));
+                }
+                Err(why) => out
+                    .unreadable
+                    .push((m.position, format!("line {}: {why}", m.line))),
+            },
         }
-        progress(reader.bytes_read);
+        if end || seen >= BATCH || batch_bytes >= BATCH_BYTES {
+            write(store, group_id, &mut batch, &mut out).await?;
+            batch_bytes = 0;
+            seen = 0;
+            progress(reader.bytes_read, Counts::of(&out)).await;
+        }
+        if end {
+            break;
+        }
     }
     Ok(out)
+}
+
+async fn write(
+    store: &Store,
+    group_id: i64,
+    batch: &mut Vec<(super::Entry, Vec<u8>, i64)>,
+    out: &mut Imported,
+) -> Result<(), crate::store::StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let added = store.archive_import_batch(group_id, batch).await?;
+    out.added += added;
+    out.duplicates += batch.len() as u64 - added;
+    batch.clear();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //!   queued post), threading, months, threads, search, erasure, expiry, export;
 //! - [`text`]: what a message says, for search and for the pages (decoding through mail-parser,
 //!   format=flowed, quoted text, HTML sanitised with ammonia);
-//! - [`mbox`]: mboxrd (RFC 4155) out, streamed, and in (`circlemail archive import`).
+//! - [`mbox`]: mboxrd (RFC 4155) out, streamed, and in (`circlemail archive import`);
+//! - [`uploads`]: mbox files administrators upload, imported in the background with progress.
 //!
 //! Who may read is decided in one place, [`access`]: the list's `archive` setting, the people
 //! who receive the list now (the directory's resolution) and administrators per their scopes.
@@ -15,6 +16,7 @@ pub mod access;
 pub mod mbox;
 pub mod store;
 pub mod text;
+pub mod uploads;
 
 use mail_parser::{HeaderValue, Message, MessageParser};
 

@@ -321,6 +321,15 @@ pub enum MboxOf<'a> {
     Thread(i64),
 }
 
+/// An imported message as the archive reads it, or why it cannot be archived.
+pub fn import_entry(raw: &[u8]) -> Result<Entry, &'static str> {
+    let entry = super::entry(raw).ok_or("no header section")?;
+    if entry.author_email.is_empty() && entry.subject.is_empty() && entry.date.is_none() {
+        return Err("no From, Subject or Date");
+    }
+    Ok(entry)
+}
+
 /// The outcome of an import.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Imported {
@@ -339,10 +348,7 @@ impl Store {
         raw: &[u8],
         fallback_at: i64,
     ) -> Result<Option<i64>, ImportError> {
-        let entry = super::entry(raw).ok_or(ImportError::Unreadable("no header section"))?;
-        if entry.author_email.is_empty() && entry.subject.is_empty() && entry.date.is_none() {
-            return Err(ImportError::Unreadable("no From, Subject or Date"));
-        }
+        let entry = import_entry(raw).map_err(ImportError::Unreadable)?;
         let at = entry.date.unwrap_or(fallback_at);
         let key = format!(
             "imp-{}",

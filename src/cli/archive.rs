@@ -20,7 +20,7 @@ pub enum ArchiveCommand {
     Import {
         /// The list: its name or address.
         list: String,
-        /// The mbox file (mboxrd or mboxo).
+        /// The mbox file (mboxrd or mboxo; gzip-compressed, as Mailman 2's .txt.gz, is read as it is).
         file: std::path::PathBuf,
     },
 }
@@ -53,18 +53,18 @@ pub(super) async fn run(config: &Config, command: ArchiveCommand) -> anyhow::Res
         );
         bar
     });
-    let report = crate::archive::mbox::import(
-        &store,
-        group.id,
-        std::io::BufReader::new(handle),
-        SystemClock.now_ms(),
-        |read| {
+    crate::archive::uploads::check(handle.try_clone()?)
+        .map_err(|why| anyhow!("{}: {why}", file.display()))?;
+    let (reader, read) = crate::archive::uploads::open(handle)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let report =
+        crate::archive::mbox::import(&store, group.id, reader, SystemClock.now_ms(), |_, _| {
             if let Some(b) = &bar {
-                b.set_position(read);
+                b.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
             }
-        },
-    )
-    .await?;
+            std::future::ready(())
+        })
+        .await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

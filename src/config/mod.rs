@@ -236,6 +236,9 @@ pub struct HttpConfig {
     /// Reverse proxies in front of us: from these peers the client's address is taken from the
     /// last `X-Forwarded-For` entry (for the sign-in rate limit and the session list).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The largest mbox file taken by an upload into a list's archive (bytes); larger ones are
+    /// imported on the server with `circlemail archive import`.
+    pub max_mbox_upload: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -393,6 +396,7 @@ impl Default for HttpConfig {
             api_token: None,
             link_key_grace: Duration::from_secs(180 * 86_400),
             trusted_proxies: Vec::new(),
+            max_mbox_upload: 1024 * 1024 * 1024,
         }
     }
 }

@@ -152,6 +152,16 @@ const SPEC: &[(&str, &str, Kind, u16)] = &[
     // A made-up import id: allowed callers reach the handler (404), the others are stopped (403).
     ("get", "/import/{id}", Org(ADMIN), 404),
     ("post", "/import/{id}/run", Org(ADMIN), 404),
+    ("get", "/groups/{id}/archive/imports", Scoped(AUDITOR), 200),
+    // The fixture's group has no address: allowed callers reach the handler, which says only
+    // lists have archives (422); a made-up import id is the handler's 404.
+    ("post", "/groups/{id}/archive/imports", Scoped(MANAGER), 422),
+    (
+        "get",
+        "/groups/{id}/archive/imports/{import}",
+        Scoped(AUDITOR),
+        404,
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -321,6 +331,7 @@ impl World {
             .replace("{child}", &f.child.to_string())
             .replace("{group}", &f.group.to_string())
             .replace("{queue_id}", "NOSUCHPOST")
+            .replace("{import}", "987654321")
             .replace(
                 "{action}",
                 if path.starts_with("/queue/") {

@@ -895,9 +895,11 @@ on_both_backends!(mbox_export_and_import_round_trip, async |db: &TestDb| {
 
     let mut file = mbox.body.clone().into_bytes();
     file.extend_from_slice(b"From nobody Mon Jan  1 00:00:00 2024\n\n\n");
-    let report = archive::mbox::import(&app.store, copy, &file[..], chrono_now(), |_| {})
-        .await
-        .unwrap();
+    let report = archive::mbox::import(&app.store, copy, &file[..], chrono_now(), |_, _| {
+        std::future::ready(())
+    })
+    .await
+    .unwrap();
     assert_eq!((report.added, report.duplicates), (4, 0), "{report:?}");
     assert_eq!(report.unreadable.len(), 1, "{report:?}");
     assert_eq!(report.unreadable[0].0, 5, "by position: {report:?}");
@@ -931,9 +933,11 @@ on_both_backends!(mbox_export_and_import_round_trip, async |db: &TestDb| {
         a.iter().map(|r| &r.2).collect::<Vec<_>>(),
         b.iter().map(|r| &r.2).collect::<Vec<_>>()
     );
-    let again = archive::mbox::import(&app.store, copy, &file[..], chrono_now(), |_| {})
-        .await
-        .unwrap();
+    let again = archive::mbox::import(&app.store, copy, &file[..], chrono_now(), |_, _| {
+        std::future::ready(())
+    })
+    .await
+    .unwrap();
     assert_eq!(
         (again.added, again.duplicates),
         (0, 4),
@@ -1252,6 +1256,70 @@ async fn a_board_member_reads_searches_and_downloads_in_chromium() {
     app.stop().await;
 }
 
+// An administrator in Chromium: on the list's archive page chooses Mailman 2's .txt.gz of a
+// month, imports it, follows the progress to the summary, and finds the conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_imports_a_pipermail_month_in_chromium() {
+    use crate::support::{browser::Browser, web::mailed_link};
+    let db = TestDb::new(crate::support::db::Backend::Sqlite, None).await;
+    let (app, sink, root) = start(&db).await;
+    let board = list(&root, "Board", "board", &["anna@x.org", "bo@x.org"]).await;
+    account(
+        &root,
+        &app.store,
+        "anna@x.org",
+        Some("group_manager"),
+        Some(board),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("2024-March.txt.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, pipermail_month().as_bytes()).unwrap();
+    std::fs::write(&file, gz.finish().unwrap()).unwrap();
+
+    let b = Browser::desktop().await;
+    b.open(&format!("http://{}/admin/groups/{board}/archive", app.http))
+        .await;
+    b.wait_for_text("h1", "Sign in").await;
+    b.fill("#address", "anna@x.org").await;
+    b.click("#send").await;
+    b.wait_for_text("h1", "Check your mail").await;
+    let link = mailed_link(&sink, "anna@x.org", 0).await;
+    b.open(&link).await;
+    b.click("#signin").await;
+    b.wait_for_text("main", "Import an mbox file").await;
+    b.attach("#file", &file.display().to_string()).await;
+    b.click("form[enctype] button").await;
+    b.wait_for_text("dl.facts", "done").await;
+    let facts = b.text("dl.facts").await;
+    assert!(
+        facts.contains("Added\n3") || facts.contains("Added 3"),
+        "{facts}"
+    );
+    assert!(b.text("table.bad-lines").await.contains('4'));
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots");
+    b.screenshot_to(docs, "archive-import-desktop").await;
+    b.click(&format!("main a[href=\"/archives/{board}\"]"))
+        .await;
+    b.wait_for_text("main", "2024").await;
+    b.resize(390, 844).await;
+    b.open(&format!("http://{}/admin/groups/{board}/archive", app.http))
+        .await;
+    b.wait_for_text("main", "2024-March.txt.gz").await;
+    b.screenshot_to(docs, "archive-imports-phone").await;
+    // What sticks out, if anything does (for the message).
+    let wide = b
+        .run("return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth).map(e => e.tagName).join(' ');")
+        .await;
+    assert!(
+        b.fits_width().await,
+        "the archive page fits a phone: {wide}"
+    );
+    b.quit().await;
+    app.stop().await;
+}
+
 // `circlemail archive import`: a pipermail-style mbox (one message unreadable, one a duplicate)
 // into a list, out of order; reported by position; a second run changes nothing.
 #[test]
@@ -1342,3 +1410,263 @@ fn the_command_line_imports_an_mbox_and_a_second_run_changes_nothing() {
         assert!(store.archive_months(g.id).await.unwrap().is_empty());
     });
 }
+
+// An mbox as Mailman 2 keeps a month: three messages of one conversation (the third from a
+// client that drops References), Swedish text, and a `From ` line with nothing after it.
+fn pipermail_month() -> String {
+    concat!(
+        "From anna at x.org  Mon Mar  4 10:00:00 2024\n",
+        "From: anna at x.org (Anna Berg)\n",
+        "Date: Mon, 04 Mar 2024 10:00:00 +0100\n",
+        "Subject: [Board] Budget 2024\n",
+        "Message-ID: <budget1@x.org>\n",
+        "\n",
+        "Förslag: smörgåsbord på årsmötet.\n",
+        ">From the treasurer's notes.\n",
+        "\n",
+        "From bo at x.org  Mon Mar  4 11:00:00 2024\n",
+        "From: bo at x.org (Bo Ek)\n",
+        "Date: Mon, 04 Mar 2024 11:00:00 +0100\n",
+        "Subject: Re: [Board] Budget 2024\n",
+        "Message-ID: <budget2@x.org>\n",
+        "In-Reply-To: <budget1@x.org>\n",
+        "References: <budget1@x.org>\n",
+        "\n",
+        "Agreed.\n",
+        "\n",
+        "From cia at x.org  Mon Mar  4 12:00:00 2024\n",
+        "From: cia at x.org (Cia Lund)\n",
+        "Date: Mon, 04 Mar 2024 12:00:00 +0100\n",
+        "Subject: Re: [Board] Budget 2024\n",
+        "Message-ID: <budget3@x.org>\n",
+        "\n",
+        "Me too.\n",
+        "\n",
+        "From nobody Mon Mar  4 13:00:00 2024\n",
+        "\n",
+        "\n",
+    )
+    .to_string()
+}
+
+/// A multipart upload of `file` named `name` as the archive page's form sends it.
+async fn upload_mbox(
+    web: &WebClient,
+    list: i64,
+    csrf: &str,
+    name: &str,
+    file: &[u8],
+) -> crate::support::web::Page {
+    let boundary = "cmboundaryQ2x9mbox";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    web.send(
+        "POST",
+        &format!("/admin/groups/{list}/archive?csrf={csrf}"),
+        Some(&body),
+        &[(
+            "Content-Type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )],
+    )
+    .await
+}
+
+// A list manager uploads Mailman 2's .txt.gz of a month on the list's archive page: the import
+// runs in the background with a progress page, then says what came of it (three added, the
+// empty message unreadable, by position); the conversation is threaded and searchable; the
+// same file again (plain, over the API) adds nothing; a file that is no mbox is refused with
+// why; another list, out of the manager's scope, is the 404 of an unknown page; the audit log
+// names the import without keeping the file; and the archive stays the members' only.
+on_both_backends!(
+    an_administrator_uploads_an_mbox_into_a_lists_archive,
+    async |db: &TestDb| {
+        let (app, sink, root) = start(db).await;
+        let board = list(&root, "Board", "board", &["anna@x.org", "bo@x.org"]).await;
+        let chat = list(&root, "Chat", "chat", &["carl@x.org"]).await;
+        let (_, _, gm) = account(
+            &root,
+            &app.store,
+            "gm@x.org",
+            Some("group_manager"),
+            Some(board),
+        )
+        .await;
+        let web = WebClient::new(app.http);
+        sign_in(&web, &sink, "gm@x.org").await;
+
+        let page = web.get(&format!("/admin/groups/{board}/archive")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("enctype=\"multipart/form-data\""));
+        assert!(page.body.contains("Nothing has been imported"));
+        let csrf = page.csrf();
+
+        let plain = pipermail_month();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, plain.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        let sent = upload_mbox(&web, board, &csrf, "2024-March.txt.gz", &gz).await;
+        assert_eq!(sent.status, 303, "{}", sent.body);
+        let job = sent.location().unwrap().to_string();
+        assert!(
+            job.starts_with(&format!("/admin/groups/{board}/archive/imports/")),
+            "{job}"
+        );
+        let mut done = None;
+        for _ in 0..300 {
+            let p = web.get(&job).await;
+            assert_eq!(p.status, 200, "{}", p.body);
+            if !p.body.contains("data-progress") {
+                done = Some(p);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let done = html_unescape(&done.expect("the import ended").body);
+        assert!(done.contains("2024-March.txt.gz"), "{done}");
+        assert!(done.contains("<dt>Added</dt><dd>3</dd>"), "{done}");
+        assert!(
+            done.contains("<dt>Already archived</dt><dd>0</dd>"),
+            "{done}"
+        );
+        assert!(done.contains("<dt>Unreadable</dt><dd>1</dd>"), "{done}");
+        assert!(
+            done.contains(">4</td>"),
+            "the empty message by position: {done}"
+        );
+        let progress = web.get(&format!("{job}/progress")).await;
+        assert_eq!(progress.status, 200);
+        let p: serde_json::Value = serde_json::from_str(&progress.body).unwrap();
+        assert_eq!(p["state"], "done");
+        assert_eq!(p["read_bytes"], p["total_bytes"]);
+        assert_eq!(p["total_bytes"], gz.len());
+
+        // Threaded (the third by its subject) and searchable, Swedish included.
+        let month = app.store.archive_month(board, "2024-03").await.unwrap();
+        assert_eq!(month.len(), 1, "one conversation: {month:?}");
+        let thread = app
+            .store
+            .archive_thread(board, month[0].thread_id)
+            .await
+            .unwrap();
+        assert_eq!(thread.len(), 3);
+        let found = web
+            .get(&format!("/archives/{board}/search?q=sm%C3%B6rg%C3%A5sbord"))
+            .await;
+        assert_eq!(found.status, 200);
+        assert!(
+            html_unescape(&found.body).contains("Budget 2024"),
+            "{}",
+            found.body
+        );
+        let page = web.get(&format!("/admin/groups/{board}/archive")).await;
+        assert!(page.body.contains("2024-March.txt.gz"), "{}", page.body);
+
+        // Again, plain, through the API with the manager's token: nothing new.
+        let again = crate::support::http::send(
+            app.http,
+            "POST",
+            &format!("/api/v1/groups/{board}/archive/imports?wait=true&name=2024-March.txt"),
+            Some(&gm.token),
+            "application/mbox",
+            Some(&plain),
+        )
+        .await;
+        assert_eq!(again.status, 202, "{}", again.body);
+        let again = again.json();
+        assert_eq!(again["state"], "done", "{again}");
+        assert_eq!(
+            (again["added"].as_i64(), again["duplicates"].as_i64()),
+            (Some(0), Some(3))
+        );
+        assert_eq!(again["unreadable"][0]["position"], 4, "{again}");
+        let listed = gm
+            .ok("GET", &format!("/groups/{board}/archive/imports"), None)
+            .await;
+        assert_eq!(listed["imports"].as_array().unwrap().len(), 2, "{listed}");
+        assert_eq!(listed["imports"][0]["unreadable"], 1, "a count in the list");
+
+        // Not an mbox: refused, with why.
+        let csv = upload_mbox(&web, board, &csrf, "people.csv", b"email,name\na@x.org,A\n").await;
+        assert_eq!(csv.status, 422, "{}", csv.body);
+        assert!(csv.body.contains("not an mbox"), "{}", csv.body);
+        let none = upload_mbox(&web, board, &csrf, "", b"").await;
+        assert_eq!(none.status, 422, "{}", none.body);
+        // Without the form token: refused, nothing imported.
+        let forged = web
+            .send(
+                "POST",
+                &format!("/admin/groups/{board}/archive"),
+                Some(b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\nFrom a\n\r\n--b--\r\n"),
+                &[("Content-Type", "multipart/form-data; boundary=b")],
+            )
+            .await;
+        assert_eq!(forged.status, 403, "{}", forged.body);
+
+        // Out of scope: the same 404 as an unknown page, on the web and over the API.
+        let unknown = web.get("/admin/groups/999999/archive").await;
+        let other = web.get(&format!("/admin/groups/{chat}/archive")).await;
+        assert_eq!((other.status, unknown.status), (404, 404));
+        assert_eq!(
+            upload_mbox(&web, chat, &csrf, "x.mbox", plain.as_bytes())
+                .await
+                .status,
+            404
+        );
+        let api = crate::support::http::send(
+            app.http,
+            "POST",
+            &format!("/api/v1/groups/{chat}/archive/imports"),
+            Some(&gm.token),
+            "application/mbox",
+            Some(&plain),
+        )
+        .await;
+        assert_eq!(api.status, 404, "{}", api.body);
+        assert_eq!(
+            app.store.archive_ids(chat, None, None).await.unwrap().len(),
+            0
+        );
+
+        // The audit log names each import, without the file.
+        let audit = root.ok("GET", "/audit?limit=50", None).await;
+        let imports: Vec<&serde_json::Value> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "POST /groups/{id}/archive/imports")
+            .collect();
+        assert_eq!(imports.len(), 2, "{audit}");
+        assert!(imports.iter().all(|e| e["actor"] == "gm@x.org"));
+        assert!(
+            !audit.to_string().contains("Agreed."),
+            "the file is not kept"
+        );
+
+        // Members only, as the list's own posts: someone who is not in the list gets the 404.
+        let outsider = WebClient::new(app.http);
+        sign_in(&outsider, &sink, "carl@x.org").await;
+        let key = &thread[0].0.key;
+        assert_eq!(
+            outsider
+                .get(&format!("/archives/{board}/message/{key}"))
+                .await
+                .status,
+            404
+        );
+        let member = WebClient::new(app.http);
+        sign_in(&member, &sink, "bo@x.org").await;
+        assert_eq!(
+            member
+                .get(&format!("/archives/{board}/message/{key}"))
+                .await
+                .status,
+            200
+        );
+        app.stop().await;
+    }
+);

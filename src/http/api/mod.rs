@@ -6,6 +6,7 @@
 //! `/api/v1/openapi.json` ([`openapi`]).
 
 mod accounts;
+mod archive;
 pub mod authz;
 pub(crate) mod delivery;
 mod gdpr;
@@ -52,6 +53,8 @@ pub struct ApiState {
     pub domains: Vec<String>,
     /// Wakes the delivery loop (queue retry-now).
     pub queue_wake: Arc<tokio::sync::Notify>,
+    /// `http.max_mbox_upload`: the largest mbox file an archive import takes.
+    pub max_mbox_upload: u64,
 }
 
 /// `Json<T>` whose rejections are [`ApiError`]s.
@@ -211,6 +214,13 @@ pub fn router(state: ApiState) -> Router {
     .add("post", "/import", import::check)
     .add("get", "/import/{id}", import::read)
     .add("post", "/import/{id}/run", import::run)
+    .add("get", "/groups/{id}/archive/imports", archive::list)
+    .add("post", "/groups/{id}/archive/imports", archive::upload)
+    .add(
+        "get",
+        "/groups/{id}/archive/imports/{import}",
+        archive::read,
+    )
     .finish()
     .route("/openapi.json", get(openapi::document))
     .with_state(state)

@@ -73,7 +73,10 @@ pub fn spec() -> Value {
                 "default": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
-        if !body.is_empty() {
+        if body.contains('/') {
+            // A file as the body, of this media type.
+            op["requestBody"] = json!({"required": true, "content": {*body: {"schema": {"type": "string", "format": "binary"}}}});
+        } else if !body.is_empty() {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));

@@ -64,13 +64,15 @@ impl RouteSpec {
     }
 
     /// Whether the audit entry may keep the request body. Not an import's: it is a file of
-    /// people (and may be far larger than a JSON request).
+    /// people or of their mail (and may be far larger than a JSON request).
     pub fn keeps_request(&self) -> bool {
         !self.is_import()
     }
 
     fn is_import(&self) -> bool {
-        self.path == "/import" || self.path.starts_with("/import/")
+        self.path == "/import"
+            || self.path.starts_with("/import/")
+            || self.path.contains("/archive/imports")
     }
 }
 
@@ -621,6 +623,30 @@ pub const ROUTES: &[RouteSpec] = &[
         Administrator,
         Org,
         "Import a checked file (in the background; ?wait=true answers when done, with the summary)",
+        "",
+    ),
+    r(
+        "get",
+        "/groups/{id}/archive/imports",
+        Auditor,
+        Group,
+        "The latest mbox imports into the list's archive, newest first: state (running, done, failed, interrupted), bytes read, added, already archived, unreadable (a count)",
+        "",
+    ),
+    r(
+        "post",
+        "/groups/{id}/archive/imports",
+        GroupManager,
+        Group,
+        "Import an mbox file (the body; plain or gzip, as Mailman 2's .txt.gz) into the list's archive, in the background: de-duplicated by Message-ID, under the list's archive setting; ?name= the file's name, ?wait=true answers when it is over",
+        "application/mbox",
+    ),
+    r(
+        "get",
+        "/groups/{id}/archive/imports/{import}",
+        Auditor,
+        Group,
+        "One mbox import: its progress (bytes of the file read) and what came of it, with every unreadable message by position and why",
         "",
     ),
 ];

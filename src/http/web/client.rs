@@ -79,23 +79,43 @@ impl Api {
         self.call(method, path, body).await
     }
 
+    /// `POST /api/v1{path}` with a file as the body (streamed), of `content_type`.
+    pub async fn upload<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Body,
+    ) -> Result<T, ApiFailure> {
+        self.request(Method::POST, path, content_type, body).await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> Result<T, ApiFailure> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"))
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(ext) = request.extensions_mut() {
-            ext.insert(authz::InProcess(self.caller.clone()));
-        }
         let body = match body {
             Some(b) => Body::from(b.to_string()),
             None => Body::empty(),
         };
+        self.request(method, path, "application/json", body).await
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Body,
+    ) -> Result<T, ApiFailure> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(format!("/api/v1{path}"))
+            .header(header::CONTENT_TYPE, content_type);
+        if let Some(ext) = request.extensions_mut() {
+            ext.insert(authz::InProcess(self.caller.clone()));
+        }
         let request = request
             .body(body)
             .map_err(|e| ApiFailure::internal(format!("building the request: {e}")))?;

@@ -205,7 +205,24 @@ pub fn router(state: WebState) -> Router {
         admin::lists::reenable,
     )
     .add("get", "/admin/groups/{id}/settings", admin::settings::show)
-    .add("post", "/admin/groups/{id}/settings", admin::settings::save);
+    .add("post", "/admin/groups/{id}/settings", admin::settings::save)
+    .add("get", "/admin/groups/{id}/archive", admin::archive::show)
+    // An mbox upload is streamed on to the API, which enforces `http.max_mbox_upload`.
+    .add(
+        "post",
+        "/admin/groups/{id}/archive",
+        admin::archive::upload.layer(axum::extract::DefaultBodyLimit::disable()),
+    )
+    .add(
+        "get",
+        "/admin/groups/{id}/archive/imports/{import}",
+        admin::archive::import,
+    )
+    .add(
+        "get",
+        "/admin/groups/{id}/archive/imports/{import}/progress",
+        admin::archive::progress,
+    );
     // Each area adds its pages (its rows of `pages`) here.
     let pages = admin_ops_pages(pages);
     let pages = archive_pages(pages);

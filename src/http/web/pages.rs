@@ -192,6 +192,30 @@ const ADMIN: &[PageSpec] = &[
         "put",
         "/groups/{id}/settings",
     ),
+    admin(
+        "get",
+        "/admin/groups/{id}/archive",
+        "get",
+        "/groups/{id}/archive/imports",
+    ),
+    admin(
+        "post",
+        "/admin/groups/{id}/archive",
+        "post",
+        "/groups/{id}/archive/imports",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/archive/imports/{import}",
+        "get",
+        "/groups/{id}/archive/imports/{import}",
+    ),
+    admin(
+        "get",
+        "/admin/groups/{id}/archive/imports/{import}/progress",
+        "get",
+        "/groups/{id}/archive/imports/{import}",
+    ),
 ];
 
 /// The administrators' pages: moderation, people, import, accounts and grants, audit, queue.

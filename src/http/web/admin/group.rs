@@ -129,6 +129,7 @@ impl Tabs {
                 ("/settings", t.tab_settings),
                 ("/opt-outs", t.tab_opt_outs),
                 ("/bounces", t.tab_bounces),
+                ("/archive", t.tab_archive),
             ],
         }
     }

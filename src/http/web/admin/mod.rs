@@ -29,6 +29,7 @@ macro_rules! api_or_404 {
     };
 }
 
+pub mod archive;
 pub mod group;
 pub mod lists;
 pub mod rule;
