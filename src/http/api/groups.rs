@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::{Extension, Json, extract::State, http::StatusCode};
+use axum::{Extension, Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -787,7 +787,7 @@ pub async fn recipients(
     Extension(caller): Extension<Arc<Caller>>,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(p): ApiQuery<RecipientParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     find(&state, id).await?;
     if let Some(person) = p.person_id {
         // A person outside the caller's scopes looks exactly like no person at all.
@@ -817,9 +817,10 @@ pub async fn recipients(
             why.inactive_terms
                 .retain(|t| names.iter().any(|n| t.starts_with(n.as_str())));
         }
-        return Ok(Json(
-            json!({ "group_id": id, "person_id": person, "explanation": why }),
-        ));
+        return Ok(
+            Json(json!({ "group_id": id, "person_id": person, "explanation": why }))
+                .into_response(),
+        );
     }
     let mut people = state.resolver.recipient_people(id).await?;
     let count = people.len();
@@ -840,15 +841,17 @@ pub async fn recipients(
             .take(limit)
             .collect();
     }
-    let list: Vec<Value> = if p.explain {
+    // The addresses are written straight from the list (a `Value` per address cost a copy
+    // and an allocation each: at 100,000 recipients a fifth of the answer's time).
+    let list = if p.explain {
         let mut out = Vec::with_capacity(people.len());
         for (pid, email) in &people {
             let why = state.resolver.explain(id, *pid).await?;
             out.push(json!({ "person_id": pid, "email": email, "paths": why.paths }));
         }
-        out
+        RecipientList::Explained(out)
     } else {
-        people.iter().map(|(_, e)| json!(e)).collect()
+        RecipientList::Addresses(people.iter().map(|(_, e)| e.as_str()).collect())
     };
     // Recipients who get the list another way than every post (digest, no mail).
     let modes = crate::digest::modes_on(&state.store, id).await?;
@@ -860,9 +863,30 @@ pub async fn recipients(
                 .map(|(m, _)| json!({ "person_id": pid, "email": email, "mode": m }))
         })
         .collect();
-    Ok(Json(
-        json!({ "group_id": id, "count": count, "matching": matching, "recipients": list, "delivery_modes": delivery }),
-    ))
+    Ok(Json(RecipientsAnswer {
+        group_id: id,
+        count,
+        matching,
+        recipients: list,
+        delivery_modes: delivery,
+    })
+    .into_response())
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum RecipientList<'a> {
+    Addresses(Vec<&'a str>),
+    Explained(Vec<Value>),
+}
+
+#[derive(serde::Serialize)]
+struct RecipientsAnswer<'a> {
+    group_id: i64,
+    count: usize,
+    matching: usize,
+    recipients: RecipientList<'a>,
+    delivery_modes: Vec<Value>,
 }
 
 /// The group's opt-outs, of people in the caller's scopes (someone who left the group keeps

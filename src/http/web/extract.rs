@@ -89,3 +89,21 @@ impl<T: DeserializeOwned + Send> FromRequestParts<WebState> for WebPath<T> {
         }
     }
 }
+
+/// The page for an uploaded form (multipart) that cannot be read.
+pub fn unreadable_form(
+    state: &WebState,
+    lang: Lang,
+    e: axum::extract::multipart::MultipartRejection,
+) -> Response {
+    frame::error(state, lang, ErrorPage::Refused(e.status(), e.body_text()))
+}
+
+/// The page for a form that broke off while it was read.
+pub fn broken_form(
+    state: &WebState,
+    lang: Lang,
+    e: axum::extract::multipart::MultipartError,
+) -> Response {
+    frame::error(state, lang, ErrorPage::Refused(e.status(), e.body_text()))
+}

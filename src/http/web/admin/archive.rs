@@ -25,7 +25,7 @@ use super::{
 use crate::http::web::{
     WebState,
     client::{Api, with_query},
-    extract::WebPath,
+    extract::{WebPath, broken_form, unreadable_form},
     frame::{self, ErrorPage, Layout, render, when},
     gate::Viewer,
 };
@@ -189,17 +189,12 @@ pub async fn upload(
     let t = AdminTexts::get(viewer.lang);
     let mut multipart = match multipart {
         Ok(m) => m,
-        Err(e) => {
-            return frame::error(
-                &state,
-                viewer.lang,
-                ErrorPage::Refused(e.status(), e.body_text()),
-            );
-        }
+        Err(e) => return unreadable_form(&state, viewer.lang, e),
     };
     loop {
         match multipart.next_field().await {
             Ok(Some(field)) if field.name() == Some("file") => {
+                // A file input left empty sends a field without a file name.
                 let name = field.file_name().unwrap_or("").to_string();
                 if name.is_empty() {
                     break;
@@ -208,13 +203,7 @@ pub async fn upload(
             }
             Ok(Some(_)) => {}
             Ok(None) => break,
-            Err(e) => {
-                return frame::error(
-                    &state,
-                    viewer.lang,
-                    ErrorPage::Refused(e.status(), e.body_text()),
-                );
-            }
+            Err(e) => return broken_form(&state, viewer.lang, e),
         }
     }
     draw(

@@ -18,7 +18,7 @@ use super::{fill, see_other, texts::OpsTexts};
 use crate::http::web::{
     WebState,
     admin::{may, refused},
-    extract::WebPath,
+    extract::{WebPath, broken_form, unreadable_form},
     frame::{self, ErrorPage, Layout, render, when},
     gate::Viewer,
 };
@@ -168,36 +168,18 @@ pub async fn upload(
     let t = OpsTexts::get(viewer.lang);
     let mut multipart = match multipart {
         Ok(m) => m,
-        Err(e) => {
-            return frame::error(
-                &state,
-                viewer.lang,
-                ErrorPage::Refused(e.status(), e.body_text()),
-            );
-        }
+        Err(e) => return unreadable_form(&state, viewer.lang, e),
     };
     let mut file: Option<Vec<u8>> = None;
     loop {
         match multipart.next_field().await {
             Ok(Some(f)) if f.name() == Some("file") => match f.bytes().await {
                 Ok(b) => file = Some(b.to_vec()),
-                Err(e) => {
-                    return frame::error(
-                        &state,
-                        viewer.lang,
-                        ErrorPage::Refused(e.status(), e.body_text()),
-                    );
-                }
+                Err(e) => return broken_form(&state, viewer.lang, e),
             },
             Ok(Some(_)) => {}
             Ok(None) => break,
-            Err(e) => {
-                return frame::error(
-                    &state,
-                    viewer.lang,
-                    ErrorPage::Refused(e.status(), e.body_text()),
-                );
-            }
+            Err(e) => return broken_form(&state, viewer.lang, e),
         }
     }
     let Some(file) = file.filter(|f| !f.is_empty()) else {
