@@ -190,6 +190,18 @@ pub(crate) async fn insert(
         parent = Some((row.try_get(0)?, row.try_get(1)?));
     }
     let author_text = format!("{} {}", entry.author_name, entry.author_email);
+    // On PostgreSQL a message that starts a thread takes its id first, so the row is written
+    // once with its thread: updating it afterwards wrote a second row version and indexed all
+    // its words again.
+    let own_id: Option<i64> = match (backend, parent) {
+        (Backend::Postgres, None) => Some(
+            sqlx::query("SELECT nextval(pg_get_serial_sequence('archive_messages', 'id')) AS id")
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("id")?,
+        ),
+        _ => None,
+    };
     let sql = match backend {
         Backend::Sqlite => {
             "INSERT INTO archive_messages (group_id, key, message_id, thread_id, parent_id, subject,
@@ -198,10 +210,11 @@ pub(crate) async fn insert(
         }
         Backend::Postgres => {
             "INSERT INTO archive_messages (group_id, key, message_id, thread_id, parent_id, subject,
-                norm_subject, author_name, author_email, at, month, size, raw, imported, search)
+                norm_subject, author_name, author_email, at, month, size, raw, imported, search, id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                      setweight(to_tsvector('simple', $6), 'A') || setweight(to_tsvector('simple', $15), 'B')
-                     || to_tsvector('simple', $16))
+                     || to_tsvector('simple', $16),
+                     COALESCE($17, nextval(pg_get_serial_sequence('archive_messages', 'id'))))
              RETURNING id"
         }
     };
@@ -209,7 +222,7 @@ pub(crate) async fn insert(
         .bind(group_id)
         .bind(key)
         .bind(&entry.message_id)
-        .bind(parent.map(|p| p.1).unwrap_or(0))
+        .bind(parent.map(|p| p.1).or(own_id).unwrap_or(0))
         .bind(parent.map(|p| p.0))
         .bind(&entry.subject)
         .bind(&entry.norm_subject)
@@ -221,12 +234,13 @@ pub(crate) async fn insert(
         .bind(raw)
         .bind(imported as i64);
     if backend == Backend::Postgres {
-        q = q.bind(&author_text).bind(pg_text(&entry.text));
+        q = q.bind(&author_text).bind(pg_text(&entry.text)).bind(own_id);
     }
     let id: i64 = q.fetch_one(&mut **tx).await?.try_get("id")?;
-    let thread_id = match parent {
-        Some((_, t)) => t,
-        None => {
+    let thread_id = match (parent, own_id) {
+        (Some((_, t)), _) => t,
+        (None, Some(own)) => own,
+        (None, None) => {
             sqlx::query("UPDATE archive_messages SET thread_id = $1 WHERE id = $1")
                 .bind(id)
                 .execute(&mut **tx)
