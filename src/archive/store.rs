@@ -96,24 +96,45 @@ pub struct Query {
     pub until: Option<i64>,
 }
 
+/// Which lists keep an archive, as read in one transaction: each list's settings are read once
+/// per transaction, not once per post (a group commit stores many posts to the same list).
+#[derive(Default)]
+pub(crate) struct Archiving(std::collections::HashMap<i64, bool>);
+
+impl Archiving {
+    async fn keeps(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        group_id: i64,
+    ) -> Result<bool, StoreError> {
+        if let Some(&keeps) = self.0.get(&group_id) {
+            return Ok(keeps);
+        }
+        let settings: Option<String> = sqlx::query("SELECT settings FROM groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()?
+            .flatten();
+        let keeps = ListSettings::from_stored(settings.as_deref()).archive != ArchivePolicy::None;
+        self.0.insert(group_id, keeps);
+        Ok(keeps)
+    }
+}
+
 /// Archives a queued list post (kind `post`) in the transaction that queues it, unless its
 /// list keeps no archive. The key is the queue id, which the copy's `Archived-At` names.
 pub(crate) async fn archive_post(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     post: &NewPost,
+    archiving: &mut Archiving,
 ) -> Result<(), StoreError> {
     let Some(group_id) = post.group_id.filter(|_| post.kind == "post") else {
         return Ok(());
     };
-    let settings: Option<String> = sqlx::query("SELECT settings FROM groups WHERE id = $1")
-        .bind(group_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get::<Option<String>, _>(0))
-        .transpose()?
-        .flatten();
-    if ListSettings::from_stored(settings.as_deref()).archive == ArchivePolicy::None {
+    if !archiving.keeps(tx, group_id).await? {
         return Ok(());
     }
     let Some(entry) = super::entry(&post.list_copy) else {
@@ -146,15 +167,8 @@ pub(crate) async fn insert(
     at: i64,
     imported: bool,
 ) -> Result<Option<i64>, StoreError> {
-    let exists =
-        sqlx::query("SELECT id FROM archive_messages WHERE group_id = $1 AND message_id = $2")
-            .bind(group_id)
-            .bind(&entry.message_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if exists.is_some() {
-        return Ok(None);
-    }
+    // A message the list has already is found by the insert itself (ON CONFLICT … DO NOTHING:
+    // no row comes back), one statement fewer per post in the transaction that queues it.
     // The nearest ancestor archived: In-Reply-To, then References from the last.
     let mut parent: Option<(i64, i64)> = None;
     for r in &entry.refs {
@@ -206,7 +220,8 @@ pub(crate) async fn insert(
         Backend::Sqlite => {
             "INSERT INTO archive_messages (group_id, key, message_id, thread_id, parent_id, subject,
                 norm_subject, author_name, author_email, at, month, size, raw, imported)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (group_id, message_id) DO NOTHING RETURNING id"
         }
         Backend::Postgres => {
             "INSERT INTO archive_messages (group_id, key, message_id, thread_id, parent_id, subject,
@@ -215,7 +230,7 @@ pub(crate) async fn insert(
                      setweight(to_tsvector('simple', $6), 'A') || setweight(to_tsvector('simple', $15), 'B')
                      || to_tsvector('simple', $16),
                      COALESCE($17, nextval(pg_get_serial_sequence('archive_messages', 'id'))))
-             RETURNING id"
+             ON CONFLICT (group_id, message_id) DO NOTHING RETURNING id"
         }
     };
     let mut q = sqlx::query(sql)
@@ -236,7 +251,10 @@ pub(crate) async fn insert(
     if backend == Backend::Postgres {
         q = q.bind(&author_text).bind(pg_text(&entry.text)).bind(own_id);
     }
-    let id: i64 = q.fetch_one(&mut **tx).await?.try_get("id")?;
+    let Some(row) = q.fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get("id")?;
     let thread_id = match (parent, own_id) {
         (Some((_, t)), _) => t,
         (None, Some(own)) => own,

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Backend, Store, StoreError};
+use crate::archive::store::Archiving;
 
 /// A post for one group, with its recipients frozen at acceptance.
 #[derive(Debug, Clone)]
@@ -83,6 +84,7 @@ impl Store {
         accepted: &[(&[NewPost], &[NewBounce], &[super::held::NewHeld])],
     ) -> Result<Vec<Vec<i64>>, StoreError> {
         let mut tx = self.pool().begin().await?;
+        let mut archiving = Archiving::default();
         let mut all_held = Vec::with_capacity(accepted.len());
         for (posts, bounces, held) in accepted {
             let mut held_ids = Vec::with_capacity(held.len());
@@ -90,7 +92,7 @@ impl Store {
                 held_ids.push(super::held::insert_held(&mut tx, h).await?);
             }
             for post in posts.iter() {
-                insert_post(&mut tx, self.backend, post).await?;
+                insert_post_in(&mut tx, self.backend, post, &mut archiving).await?;
             }
             for bounce in bounces.iter() {
                 sqlx::query(
@@ -176,6 +178,17 @@ pub(crate) async fn insert_post(
     backend: Backend,
     post: &NewPost,
 ) -> Result<(), StoreError> {
+    insert_post_in(tx, backend, post, &mut Archiving::default()).await
+}
+
+/// [`insert_post`] for one of several posts stored in one transaction: `archiving` remembers
+/// which lists keep an archive, read once per list and transaction.
+async fn insert_post_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    post: &NewPost,
+    archiving: &mut Archiving,
+) -> Result<(), StoreError> {
     let post_id: i64 = sqlx::query(
         "INSERT INTO posts (queue_id, group_id, author_envelope, envelope_from, message_id,
                                 received_at, size, original, list_copy, kind, author, personal_to)
@@ -212,6 +225,6 @@ pub(crate) async fn insert_post(
         .await?;
     // A list post goes into its list's archive in the same transaction: archived exactly when
     // it is queued (at acceptance, or when a moderator approves it).
-    crate::archive::store::archive_post(tx, backend, post).await?;
+    crate::archive::store::archive_post(tx, backend, post, archiving).await?;
     Ok(())
 }
