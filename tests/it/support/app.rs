@@ -71,9 +71,25 @@ impl TestApp {
         config: Config,
         clock: circlemail::clock::SharedClock,
     ) -> TestApp {
-        let app = App::build_with_clock(config, clock)
-            .await
-            .expect("app builds");
+        // A web test's port was chosen free and let go (its public URL must name it before
+        // the server binds it); something else may take it meanwhile: then choose again.
+        let mut config = config;
+        let mut tries = 0;
+        let app = loop {
+            match App::build_with_clock(config.clone(), clock.clone()).await {
+                Err(e)
+                    if tries < 5
+                        && format!("{e:?}").contains("AddrInUse")
+                        && config.http.public_url == format!("http://{}", config.http.listen) =>
+                {
+                    tries += 1;
+                    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    config.http.listen = free.local_addr().unwrap();
+                    config.http.public_url = format!("http://{}", config.http.listen);
+                }
+                built => break built.expect("app builds"),
+            }
+        };
         let smtp = app.smtp_addrs()[0];
         let lmtp = app.lmtp_addrs().first().copied();
         let socketmap = app.socketmap_addrs().first().copied();
