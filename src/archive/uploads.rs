@@ -31,6 +31,25 @@ pub const LISTED: i64 = 20;
 /// Unreadable messages kept per import (the count is kept in full).
 const KEPT_UNREADABLE: usize = 1000;
 
+/// Whether messages may be imported into `group`'s archive: it is a list and keeps an archive.
+/// Otherwise why not, for the person importing (the CLI and the API say the same).
+pub fn importable(group: &crate::store::groups::Group) -> Result<(), String> {
+    use crate::model::list_settings::{ArchivePolicy, ListSettings};
+    if group.address.is_none() {
+        return Err(format!(
+            "{} has no address: only lists have archives",
+            group.name
+        ));
+    }
+    if ListSettings::from_stored(group.settings.as_deref()).archive == ArchivePolicy::None {
+        return Err(format!(
+            "{} keeps no archive (its setting archive is \"none\"); set it first",
+            group.name
+        ));
+    }
+    Ok(())
+}
+
 /// A file being read, counting the bytes taken from it (of a gzip file: the compressed bytes,
 /// so progress is measured against the file's size).
 struct Counting<R> {

@@ -29,19 +29,8 @@ pub(super) async fn run(config: &Config, command: ArchiveCommand) -> anyhow::Res
     let ArchiveCommand::Import { list, file } = command;
     let store = open(config).await?;
     let group = find(&store, &list).await?;
-    if group.address.is_none() {
-        return Err(anyhow!(
-            "{} has no address: only lists have archives",
-            group.name
-        ));
-    }
+    crate::archive::uploads::importable(&group).map_err(|why| anyhow!(why))?;
     let settings = ListSettings::from_stored(group.settings.as_deref());
-    if settings.archive == ArchivePolicy::None {
-        return Err(anyhow!(
-            "{} keeps no archive (its setting archive is \"none\"); set it first",
-            group.name
-        ));
-    }
     let handle =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let size = handle.metadata().map(|m| m.len()).unwrap_or(0);

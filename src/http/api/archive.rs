@@ -19,11 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use super::{ApiPath, ApiQuery, ApiState, Caller};
-use crate::{
-    archive::uploads,
-    http::error::ApiError,
-    model::list_settings::{ArchivePolicy, ListSettings},
-};
+use crate::{archive::uploads, http::error::ApiError};
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -50,19 +46,7 @@ async fn archive_of(state: &ApiState, id: i64) -> Result<(), ApiError> {
         .group(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no group {id}")))?;
-    if group.address.is_none() {
-        return Err(ApiError::invalid(format!(
-            "{} has no address: only lists have archives",
-            group.name
-        )));
-    }
-    if ListSettings::from_stored(group.settings.as_deref()).archive == ArchivePolicy::None {
-        return Err(ApiError::invalid(format!(
-            "{} keeps no archive (its setting archive is \"none\"); set it first",
-            group.name
-        )));
-    }
-    Ok(())
+    uploads::importable(&group).map_err(ApiError::invalid)
 }
 
 /// `POST /groups/{id}/archive/imports`: the mbox as the body.
