@@ -9,6 +9,7 @@
 //!     cargo bench --bench groups                 # SQLite
 //!     cargo bench --bench groups -- 20000        # fewer people
 //!     CIRCLEMAIL_TEST_POSTGRES=postgres://postgres@127.0.0.1/test cargo bench --bench groups -- --postgres
+//!     cargo bench --bench groups -- --keep       # keep the database, to profile the last step
 
 use std::{
     sync::Arc,
@@ -42,6 +43,9 @@ fn main() {
     }
     let people: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100_000);
     let postgres = args.iter().any(|a| a == "--postgres");
+    // --keep: the database stays (its URL is printed), to run the last step again under a
+    // profiler: `groups --rss-child URL RECIPIENTS`.
+    let keep = args.iter().any(|a| a == "--keep");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -53,6 +57,10 @@ fn main() {
             format!("sqlite://{}/bench.db", dir.path().display())
         };
         run(&url, people).await;
+        if keep {
+            let _ = dir.keep();
+            println!("kept the database: {url}");
+        }
     });
     println!("peak memory (VmHWM): {}", peak_memory());
 }

@@ -279,7 +279,7 @@ impl SmtpSink {
         let root = std::fs::metadata("/proc/self")
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
             .unwrap_or(false);
-        let mut args = vec!["-c".to_string()];
+        let mut args = Vec::new();
         if root {
             args.extend(["-u".to_string(), "nobody".to_string()]);
         }
