@@ -36,7 +36,7 @@ pub fn member_ids(dir: &Directory, group_id: i64, today: NaiveDate) -> HashSet<i
     let Some(&g) = dir.group_index.get(&group_id) else {
         return HashSet::new();
     };
-    Resolution::new(dir, today)
+    Resolution::single(dir, today)
         .members(g)
         .ones()
         .map(|i| dir.people[i].id)

@@ -107,17 +107,13 @@ pub struct Directory {
     names: super::standard::Names,
 }
 
-fn date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
 /// What a person carries besides their own row (ids and texts as stored).
 #[derive(Default)]
 struct Carried {
     teams: Vec<i64>,
     services: Vec<i64>,
     fields: Vec<(String, String)>,
-    periods: Vec<(String, Option<String>)>,
+    periods: Vec<(NaiveDate, Option<NaiveDate>)>,
 }
 
 /// The attribute keys of a person's own row: status, profile type, membership type.
@@ -154,37 +150,49 @@ fn parse_criteria(json: Option<&str>) -> Option<Criteria> {
 fn direct_rec(m: &MembershipRow, person: u32) -> DirectRec {
     DirectRec {
         person,
-        manager: m.role == "manager",
-        from: m.valid_from.as_deref().and_then(date),
-        until: m.valid_until.as_deref().and_then(date),
+        manager: m.manager,
+        from: m.valid_from,
+        until: m.valid_until,
     }
 }
 
 impl Directory {
+    /// The directory from `rows`, each part of them dropped once it is taken in: the rows of
+    /// 100,000 people weigh more than the directory made of them, and both at once were the
+    /// peak of a fresh server's memory.
     pub fn build(rows: DirectoryRows) -> Directory {
+        let vocabulary = super::standard::Names::of(&rows);
+        let DirectoryRows {
+            version,
+            people: person_rows,
+            person_teams,
+            person_services,
+            field_values,
+            periods: period_rows,
+            groups: group_rows,
+            memberships,
+            subgroups,
+            opt_outs,
+            ..
+        } = rows;
         let mut attributes: HashMap<String, u32> = HashMap::new();
         let mut intern = |key: String| -> u32 {
             let next = attributes.len() as u32;
             *attributes.entry(key).or_insert(next)
         };
-        let names = |list: &[(i64, String)]| list.iter().cloned().collect::<HashMap<i64, String>>();
-        let (types, teams, services) = (
-            names(&rows.membership_types),
-            names(&rows.teams),
-            names(&rows.services),
-        );
+        let (types, teams, services) = (&vocabulary.types, &vocabulary.teams, &vocabulary.services);
 
-        let mut people = Vec::with_capacity(rows.people.len());
-        let mut person_index = HashMap::with_capacity(rows.people.len());
-        for p in &rows.people {
-            let attrs = base_keys(p, |t| types.get(&t).cloned())
+        let mut people = Vec::with_capacity(person_rows.len());
+        let mut person_index = HashMap::with_capacity(person_rows.len());
+        for p in person_rows {
+            let attrs = base_keys(&p, |t| types.get(&t).cloned())
                 .into_iter()
                 .map(&mut intern)
                 .collect();
             person_index.insert(p.id, people.len() as u32);
             people.push(PersonRec {
                 id: p.id,
-                email: p.email.clone(),
+                email: p.email,
                 attributes: attrs,
                 last_joined: None,
                 last_left: None,
@@ -198,46 +206,43 @@ impl Directory {
                 people[i as usize].attributes.push(id);
             }
         };
-        for (p, t) in &rows.person_teams {
-            if let Some(n) = teams.get(t) {
-                add_attr(*p, format!("team:{n}"), &mut people);
+        for (p, t) in person_teams {
+            if let Some(n) = teams.get(&t) {
+                add_attr(p, format!("team:{n}"), &mut people);
             }
         }
-        for (p, s) in &rows.person_services {
-            if let Some(n) = services.get(s) {
-                add_attr(*p, format!("service:{n}"), &mut people);
+        for (p, s) in person_services {
+            if let Some(n) = services.get(&s) {
+                add_attr(p, format!("service:{n}"), &mut people);
             }
         }
-        for (p, field, value) in &rows.field_values {
-            add_attr(*p, format!("field:{field}={value}"), &mut people);
+        for (p, field, value) in field_values {
+            add_attr(p, format!("field:{field}={value}"), &mut people);
         }
         for person in &mut people {
             person.attributes.sort_unstable();
             person.attributes.dedup();
         }
         let mut periods: Vec<Vec<(NaiveDate, Option<NaiveDate>)>> = vec![Vec::new(); people.len()];
-        for (p, joined, left) in &rows.periods {
-            if let (Some(&i), Some(j)) = (person_index.get(p), date(joined)) {
-                periods[i as usize].push((j, left.as_deref().and_then(date)));
+        for (p, joined, left) in period_rows {
+            if let Some(&i) = person_index.get(&p) {
+                periods[i as usize].push((joined, left));
             }
         }
         for (person, periods) in people.iter_mut().zip(&periods) {
             (person.last_joined, person.last_left) = last_dates(periods);
         }
+        drop(periods);
 
-        let vocabulary = super::standard::Names::of(&rows);
-        let group_index: HashMap<i64, usize> = rows
-            .groups
+        let group_ids: Vec<i64> = group_rows.iter().map(|g| g.id).collect();
+        let group_index: HashMap<i64, usize> = group_ids
             .iter()
             .enumerate()
-            .map(|(i, g)| (g.id, i))
+            .map(|(i, &id)| (id, i))
             .collect();
-        let mut groups: Vec<GroupRec> = rows
-            .groups
-            .iter()
+        let mut groups: Vec<GroupRec> = group_rows
+            .into_iter()
             .map(|g| GroupRec {
-                name: g.name.clone(),
-                active: g.active,
                 standard: g
                     .standard_key
                     .as_deref()
@@ -246,27 +251,29 @@ impl Directory {
                     let compiled = compile(&c, &attributes);
                     (c, compiled)
                 }),
+                name: g.name,
+                active: g.active,
                 direct: Vec::new(),
                 children: Vec::new(),
                 opted_out: Vec::new(),
             })
             .collect();
-        for m in &rows.memberships {
+        for m in memberships {
             if let (Some(&g), Some(&p)) =
                 (group_index.get(&m.group_id), person_index.get(&m.person_id))
             {
-                groups[g].direct.push(direct_rec(m, p));
+                groups[g].direct.push(direct_rec(&m, p));
             }
         }
-        for (parent, child, as_manager) in &rows.subgroups {
-            if let (Some(&p), Some(&c)) = (group_index.get(parent), group_index.get(child)) {
-                groups[p].children.push((c, *as_manager));
+        for (parent, child, as_manager) in subgroups {
+            if let (Some(&p), Some(&c)) = (group_index.get(&parent), group_index.get(&child)) {
+                groups[p].children.push((c, as_manager));
             }
         }
-        for (person, group) in &rows.opt_outs {
+        for (person, group) in opt_outs {
             if let (Some(g), Some(&p)) = (
                 group.and_then(|g| group_index.get(&g)),
-                person_index.get(person),
+                person_index.get(&person),
             ) {
                 groups[*g].opted_out.push(p);
             }
@@ -304,11 +311,11 @@ impl Directory {
         let mut live = FixedBitSet::with_capacity(n);
         live.insert_range(..);
         Directory {
-            version: rows.version,
+            version,
             people,
             person_index,
             email_index,
-            group_ids: rows.groups.iter().map(|g| g.id).collect(),
+            group_ids,
             groups,
             group_index,
             attributes,
@@ -682,12 +689,7 @@ impl Directory {
         let mut attrs: Vec<u32> = keys.into_iter().map(|k| self.intern(k)).collect();
         attrs.sort_unstable();
         attrs.dedup();
-        let periods: Vec<(NaiveDate, Option<NaiveDate>)> = carried
-            .periods
-            .iter()
-            .filter_map(|(j, l)| Some((date(j)?, l.as_deref().and_then(date))))
-            .collect();
-        let (last_joined, last_left) = last_dates(&periods);
+        let (last_joined, last_left) = last_dates(&carried.periods);
         let i = match self.person_index.get(&row.id) {
             Some(&i) => {
                 let i = i as usize;
@@ -973,9 +975,10 @@ mod tests {
             if i % 5 < 2 {
                 rows.person_teams.push((i, 1 + i % 2));
             }
-            let left = (i % 3 == 0).then(|| format!("2026-{:02}-10", 1 + i % 12));
+            let day = |s: String| crate::store::directory::day(&s).unwrap();
+            let left = (i % 3 == 0).then(|| day(format!("2026-{:02}-10", 1 + i % 12)));
             rows.periods
-                .push((i, format!("20{:02}-01-01", 10 + i % 15), left));
+                .push((i, day(format!("20{:02}-01-01", 10 + i % 15)), left));
         }
         let dir = Directory::build(rows);
         let today = NaiveDate::from_ymd_opt(2026, 6, 15).unwrap();

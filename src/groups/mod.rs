@@ -289,7 +289,7 @@ impl Resolver {
         let Some(&g) = dir.group_index.get(&group_id) else {
             return Ok(None);
         };
-        let set = resolve::Resolution::new(&dir, self.today()).recipients(g);
+        let set = resolve::Resolution::single(&dir, self.today()).recipients(g);
         Ok(Some((dir, set)))
     }
 
@@ -418,7 +418,7 @@ pub fn recipients_in(dir: &Directory, group_id: i64, today: NaiveDate) -> Vec<St
     let Some(&g) = dir.group_index.get(&group_id) else {
         return Vec::new();
     };
-    let set = resolve::Resolution::new(dir, today).recipients(g);
+    let set = resolve::Resolution::single(dir, today).recipients(g);
     set.ones().map(|i| dir.people[i].email.clone()).collect()
 }
 

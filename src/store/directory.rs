@@ -2,6 +2,7 @@
 //! snapshot; and the change log (`directory_changes`, written by triggers in the same transaction
 //! as every change) with the rows a change names, so an in-memory copy is patched in place.
 
+use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use sqlx::{Executor, Row};
 
@@ -28,13 +29,21 @@ pub struct GroupRow {
     pub criteria: Option<String>,
 }
 
+/// A membership as the resolver needs it: the role as "is a manager", the term as days (a
+/// day that does not parse counts as no bound, as before). Compact on purpose: a directory of
+/// 100,000 people reads 150,000 of these at once.
 #[derive(Debug, Clone)]
 pub struct MembershipRow {
     pub group_id: i64,
     pub person_id: i64,
-    pub role: String,
-    pub valid_from: Option<String>,
-    pub valid_until: Option<String>,
+    pub manager: bool,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+}
+
+/// A stored day (`YYYY-MM-DD`).
+pub fn day(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
 /// Everything the resolver needs, read in one transaction.
@@ -47,8 +56,8 @@ pub struct DirectoryRows {
     pub person_services: Vec<(i64, i64)>,
     /// (person, field name, value)
     pub field_values: Vec<(i64, String, String)>,
-    /// (person, joined_on, left_on)
-    pub periods: Vec<(i64, String, Option<String>)>,
+    /// (person, joined_on, left_on); a period whose start does not parse is left out.
+    pub periods: Vec<(i64, NaiveDate, Option<NaiveDate>)>,
     pub groups: Vec<GroupRow>,
     pub memberships: Vec<MembershipRow>,
     /// (parent, child, as_manager)
@@ -84,9 +93,9 @@ fn membership(r: &sqlx::any::AnyRow) -> Result<MembershipRow, StoreError> {
     Ok(MembershipRow {
         group_id: r.try_get(0)?,
         person_id: r.try_get(1)?,
-        role: r.try_get(2)?,
-        valid_from: r.try_get(3)?,
-        valid_until: r.try_get(4)?,
+        manager: r.try_get::<&str, _>(2)? == "manager",
+        valid_from: r.try_get::<Option<&str>, _>(3)?.and_then(day),
+        valid_until: r.try_get::<Option<&str>, _>(4)?.and_then(day),
     })
 }
 
@@ -169,8 +178,10 @@ async fn read_people(
         );
         let mut rows = bound(&sql, ids).fetch(&mut **tx);
         while let Some(r) = rows.try_next().await? {
-            d.periods
-                .push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+            if let Some(joined) = day(r.try_get(1)?) {
+                let left = r.try_get::<Option<&str>, _>(2)?.and_then(day);
+                d.periods.push((r.try_get(0)?, joined, left));
+            }
         }
     }
     Ok(())

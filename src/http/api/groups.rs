@@ -430,21 +430,18 @@ pub async fn update_member(
     let from = c.valid_from.as_deref().filter(|t| !t.is_empty());
     let until = c.valid_until.as_deref().filter(|t| !t.is_empty());
     admin::check_term(from, until)?;
-    let (r, f, u) = (
-        role.clone(),
-        from.map(str::to_string),
-        until.map(str::to_string),
-    );
-    let old_from = term.map(str::to_string);
+    use crate::store::directory::day;
+    let (manager, f, u) = (role == "manager", from.and_then(day), until.and_then(day));
+    let old_from = term.and_then(day);
     keep_an_owner(&state, move |rows| {
         for m in rows
             .memberships
             .iter_mut()
             .filter(|m| m.group_id == id && m.person_id == person && m.valid_from == old_from)
         {
-            m.role = r.clone();
-            m.valid_from = f.clone();
-            m.valid_until = u.clone();
+            m.manager = manager;
+            m.valid_from = f;
+            m.valid_until = u;
         }
     })
     .await?;
