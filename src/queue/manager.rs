@@ -110,6 +110,7 @@ impl QueueManager {
         let workers = Arc::new(Semaphore::new(self.settings.workers));
         let tracker = TaskTracker::new();
         let this = Arc::new(self);
+        let mut tidy = Tidy::default();
         loop {
             let permit = tokio::select! {
                 p = workers.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -123,6 +124,7 @@ impl QueueManager {
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
+                    tidy.claimed(&this.store, batch.len());
                     let this = this.clone();
                     tracker.spawn(async move {
                         this.deliver(batch).await;
@@ -357,6 +359,45 @@ impl QueueManager {
 }
 
 /// Hears a batch's outcomes copy by copy from the transport and writes each at once.
+/// Recipients claimed between two vacuums of the delivery table (PostgreSQL; see
+/// [`Store::tidy_deliveries`]), one at a time: a 100,000-member post gets a few.
+const TIDY_EVERY: usize = 25_000;
+
+/// Starts [`Store::tidy_deliveries`] every [`TIDY_EVERY`] claimed recipients, one at a time.
+#[derive(Default)]
+struct Tidy {
+    claimed: usize,
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Tidy {
+    fn claimed(&mut self, store: &Store, n: usize) {
+        use std::sync::atomic::Ordering;
+        self.claimed += n;
+        if self.claimed < TIDY_EVERY || store.backend() != Backend::Postgres {
+            return;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.claimed = 0;
+        let (store, running) = (store.clone(), self.running.clone());
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            match store.tidy_deliveries().await {
+                Ok(()) => tracing::debug!(
+                    ms = start.elapsed().as_millis() as u64,
+                    "delivery table vacuumed"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot vacuum the delivery table (it only grows slower to claim from)")
+                }
+            }
+            running.store(false, Ordering::Release);
+        });
+    }
+}
+
 struct Reporter<'a> {
     manager: &'a QueueManager,
     batch: &'a [Claimed],
