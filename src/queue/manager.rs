@@ -358,12 +358,12 @@ impl QueueManager {
     }
 }
 
-/// Hears a batch's outcomes copy by copy from the transport and writes each at once.
 /// Recipients claimed between two vacuums of the delivery table (PostgreSQL; see
 /// [`Store::tidy_deliveries`]), one at a time: a 100,000-member post gets a few.
 const TIDY_EVERY: usize = 25_000;
 
-/// Starts [`Store::tidy_deliveries`] every [`TIDY_EVERY`] claimed recipients, one at a time.
+/// Starts [`Store::tidy_deliveries`] every [`TIDY_EVERY`] claimed recipients, one at a time
+/// (the store knows which backend needs it).
 #[derive(Default)]
 struct Tidy {
     claimed: usize,
@@ -374,7 +374,7 @@ impl Tidy {
     fn claimed(&mut self, store: &Store, n: usize) {
         use std::sync::atomic::Ordering;
         self.claimed += n;
-        if self.claimed < TIDY_EVERY || store.backend() != Backend::Postgres {
+        if self.claimed < TIDY_EVERY {
             return;
         }
         if self.running.swap(true, Ordering::AcqRel) {
@@ -398,6 +398,7 @@ impl Tidy {
     }
 }
 
+/// Hears a batch's outcomes copy by copy from the transport and writes each at once.
 struct Reporter<'a> {
     manager: &'a QueueManager,
     batch: &'a [Claimed],

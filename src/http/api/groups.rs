@@ -13,7 +13,7 @@ use crate::{
     groups::criteria::Criteria,
     http::error::ApiError,
     model::address::EmailAddress,
-    store::groups::Group,
+    store::{directory::day, groups::Group},
 };
 
 fn group_json(g: &Group) -> Value {
@@ -352,11 +352,7 @@ async fn page_from_directory(
     people.dedup();
     let mut rows = state.store.members_among(id, &people).await?;
     // The term start as the directory read it (a date, or none).
-    let start = |m: &crate::store::groups::Member| {
-        m.valid_from
-            .as_deref()
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-    };
+    let start = |m: &crate::store::groups::Member| m.valid_from.as_deref().and_then(day);
     let mut page = Vec::with_capacity(keys.len());
     for (person, from) in &keys {
         if let Some(i) = rows
@@ -430,7 +426,6 @@ pub async fn update_member(
     let from = c.valid_from.as_deref().filter(|t| !t.is_empty());
     let until = c.valid_until.as_deref().filter(|t| !t.is_empty());
     admin::check_term(from, until)?;
-    use crate::store::directory::day;
     let (manager, f, u) = (role == "manager", from.and_then(day), until.and_then(day));
     let old_from = term.and_then(day);
     keep_an_owner(&state, move |rows| {
