@@ -39,9 +39,14 @@ async fn list(root: &Client, name: &str, local: &str, members: &[&str]) -> i64 {
 }
 
 // A message; `refs`: References, the last also In-Reply-To (none: a client that drops them).
+// Dated now: the archive files a post by when it arrived and an imported one by its Date, and
+// the round trip compares the two in this month's archive.
 fn mail(from: &str, to: &str, subject: &str, id: &str, refs: &[&str], body: &str) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(chrono_now())
+        .expect("now is a date")
+        .to_rfc2822();
     let mut m = format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: {date}\r\n"
     );
     if let Some(last) = refs.last() {
         m.push_str(&format!("In-Reply-To: <{last}>\r\n"));
