@@ -10,6 +10,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     Queue,
+    claims::Claimer,
     prepared::{Content, Prepared, PreparedPosts},
     recorder::Recorder,
     schedule::RetrySchedule,
@@ -110,7 +111,7 @@ impl QueueManager {
         let workers = Arc::new(Semaphore::new(self.settings.workers));
         let tracker = TaskTracker::new();
         let this = Arc::new(self);
-        let mut tidy = Tidy::default();
+        let mut claims = Claimer::default();
         loop {
             let permit = tokio::select! {
                 p = workers.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -118,13 +119,17 @@ impl QueueManager {
             };
             let now = this.clock.now_ms();
             let lease_until = now + this.settings.lease.as_millis() as i64;
-            match this
-                .store
-                .claim_batch(&this.owner, now, lease_until, this.settings.batch_size)
+            match claims
+                .next(
+                    &this.store,
+                    &this.owner,
+                    now,
+                    lease_until,
+                    this.settings.batch_size,
+                )
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
-                    tidy.claimed(&this.store, batch.len());
                     let this = this.clone();
                     tracker.spawn(async move {
                         this.deliver(batch).await;
@@ -355,46 +360,6 @@ impl QueueManager {
         let prepared = Arc::new(Prepared::make(post, &self.signers, self.links.as_ref()).await?);
         self.prepared.keep(post_id, prepared.clone());
         Ok(prepared)
-    }
-}
-
-/// Recipients claimed between two vacuums of the delivery table (PostgreSQL; see
-/// [`Store::tidy_deliveries`]), one at a time: a 100,000-member post gets a few.
-const TIDY_EVERY: usize = 25_000;
-
-/// Starts [`Store::tidy_deliveries`] every [`TIDY_EVERY`] claimed recipients, one at a time
-/// (the store knows which backend needs it).
-#[derive(Default)]
-struct Tidy {
-    claimed: usize,
-    running: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Tidy {
-    fn claimed(&mut self, store: &Store, n: usize) {
-        use std::sync::atomic::Ordering;
-        self.claimed += n;
-        if self.claimed < TIDY_EVERY {
-            return;
-        }
-        if self.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.claimed = 0;
-        let (store, running) = (store.clone(), self.running.clone());
-        tokio::spawn(async move {
-            let start = std::time::Instant::now();
-            match store.tidy_deliveries().await {
-                Ok(()) => tracing::debug!(
-                    ms = start.elapsed().as_millis() as u64,
-                    "delivery table vacuumed"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot vacuum the delivery table (it only grows slower to claim from)")
-                }
-            }
-            running.store(false, Ordering::Release);
-        });
     }
 }
 

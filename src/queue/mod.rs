@@ -19,6 +19,7 @@
 //! transaction per connection (at most
 //! `delivery.workers × delivery.max_recipients_per_transaction` recipients).
 
+mod claims;
 mod intake;
 pub mod manager;
 mod prepared;

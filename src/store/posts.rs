@@ -110,6 +110,12 @@ impl Store {
             all_held.push(held_ids);
         }
         tx.commit().await?;
+        let recipients = accepted
+            .iter()
+            .flat_map(|(posts, _, _)| posts.iter())
+            .map(|post| post.recipients.len())
+            .sum();
+        self.added_deliveries(recipients).await;
         Ok(all_held)
     }
 
@@ -136,6 +142,7 @@ impl Store {
         }
         insert_post(&mut tx, self.backend, post).await?;
         tx.commit().await?;
+        self.added_deliveries(post.recipients.len()).await;
         Ok(true)
     }
 

@@ -2,7 +2,11 @@
 
 use circlemail::{
     model::address::EmailAddress,
-    store::{Store, deliveries::Recorded, posts::NewPost},
+    store::{
+        Store,
+        deliveries::{ClaimCursor, Recorded, STATISTICS_FROM},
+        posts::NewPost,
+    },
 };
 
 use crate::on_both_backends;
@@ -113,6 +117,111 @@ on_both_backends!(
         assert_eq!(counts.failed, 1);
     }
 );
+
+on_both_backends!(
+    claims_that_follow_a_cursor_take_each_recipient_once,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        let members: Vec<String> = (0..23).map(|i| format!("m{i}@x.org")).collect();
+        let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+        post_with(&store, &refs).await;
+        let now = 2_000;
+
+        // Two delivery loops, each following its own cursor through the same post.
+        let (mut a, mut b): (Option<ClaimCursor>, Option<ClaimCursor>) = (None, None);
+        let mut seen: Vec<i64> = Vec::new();
+        for turn in 0..20 {
+            let cursor = if turn % 2 == 0 { &mut a } else { &mut b };
+            let batch = match *cursor {
+                Some(after) => store
+                    .claim_batch_after("L", now, now + 1_000, 4, after)
+                    .await
+                    .unwrap(),
+                None => store.claim_batch("L", now, now + 1_000, 4).await.unwrap(),
+            };
+            assert!(batch.iter().all(|c| c.due == 1_000), "due when posted");
+            *cursor = ClaimCursor::after(&batch).or(*cursor);
+            seen.extend(batch.iter().map(|c| c.id));
+        }
+        let claimed = seen.len();
+        seen.sort();
+        seen.dedup();
+        assert_eq!((claimed, seen.len()), (23, 23), "everyone once");
+        let after = a.unwrap();
+        assert!(
+            store
+                .claim_batch_after("L", now, now + 1_000, 4, after)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // A lease runs out unrecorded: the recipients come back due at the lease's end, ahead
+        // of any cursor taken before; a full claim finds them too.
+        let later = now + 1_001;
+        let back = store
+            .claim_batch_after("L", later, later + 1_000, 50, after)
+            .await
+            .unwrap();
+        assert_eq!(back.len(), 23);
+        assert!(back.iter().all(|c| c.due == now + 1_000));
+        let done: Vec<_> = back[..20]
+            .iter()
+            .map(|c| (c.id, Recorded::Delivered))
+            .collect();
+        store.record_outcomes(&done, later).await.unwrap();
+
+        // One is deferred to a time before the cursor's: only a full claim finds it.
+        let retry = Recorded::Deferred {
+            error: "451 later".into(),
+            next_attempt_at: 1_500,
+        };
+        store
+            .record_outcomes(&[(back[20].id, retry)], later)
+            .await
+            .unwrap();
+        let cursor = ClaimCursor::after(&back).unwrap();
+        let at = later + 2_000;
+        assert!(
+            store
+                .claim_batch_after("L", at, at + 1_000, 1, cursor)
+                .await
+                .unwrap()
+                .iter()
+                .all(|c| c.id != back[20].id)
+        );
+        let full = store.claim_batch("L", at, at + 1_000, 1).await.unwrap();
+        assert_eq!(full.len(), 1);
+        assert_eq!((full[0].id, full[0].due), (back[20].id, 1_500));
+    }
+);
+
+/// PostgreSQL plans claims from its statistics: a big post refreshes them as it is stored (see
+/// `Store::added_deliveries`), or a million-recipient post is claimed from at 300/s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_post_refreshes_the_postgres_statistics() {
+    use crate::support::db::{Backend, postgres_url};
+    use sqlx::Connection;
+    let Some(url) = postgres_url("a_big_post_refreshes_the_postgres_statistics") else {
+        return;
+    };
+    let db = TestDb::new(Backend::Postgres, Some(&url)).await;
+    let store = open(&db).await;
+    let members: Vec<String> = (0..STATISTICS_FROM)
+        .map(|i| format!("m{i}@x.org"))
+        .collect();
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    post_with(&store, &refs).await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let rows: f32 =
+        sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE relname = 'deliveries'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    drop(conn);
+    db.drop_database().await;
+    assert!(rows >= STATISTICS_FROM as f32, "reltuples {rows}");
+}
 
 on_both_backends!(a_failed_insert_stores_nothing, async |db: &TestDb| {
     let store = open(db).await;
