@@ -46,34 +46,21 @@ impl Claimer {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
         let fresh = self.full_at.is_some_and(|at| at.elapsed() < RECHECK);
-        let batch = match self.cursor.take() {
-            Some(after) if fresh => {
-                let batch = store
+        let mut batch = match self.cursor.take().filter(|_| fresh) {
+            Some(after) => {
+                store
                     .claim_batch_after(owner, now, lease_until, limit, after)
-                    .await?;
-                if batch.is_empty() {
-                    self.full(store, owner, now, lease_until, limit).await?
-                } else {
-                    batch
-                }
+                    .await?
             }
-            _ => self.full(store, owner, now, lease_until, limit).await?,
+            None => Vec::new(),
         };
+        if batch.is_empty() {
+            self.full_at = Some(Instant::now());
+            batch = store.claim_batch(owner, now, lease_until, limit).await?;
+        }
         self.cursor = ClaimCursor::after(&batch);
         self.tidy.claimed(store, batch.len());
         Ok(batch)
-    }
-
-    async fn full(
-        &mut self,
-        store: &Store,
-        owner: &str,
-        now: i64,
-        lease_until: i64,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        self.full_at = Some(Instant::now());
-        store.claim_batch(owner, now, lease_until, limit).await
     }
 }
 

@@ -70,12 +70,12 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
 }
 
-/// Due and not leased. A claim moves `next_attempt_at` to the end of its lease, so leased rows
-/// are outside the due range of the indexes; the lease test stays for leases taken otherwise.
 /// Recipients queued at once from which PostgreSQL's statistics are refreshed
 /// ([`Store::added_deliveries`]).
 pub const STATISTICS_FROM: usize = 10_000;
 
+/// Due and not leased. A claim moves `next_attempt_at` to the end of its lease, so leased rows
+/// are outside the due range of the indexes; the lease test stays for leases taken otherwise.
 const DUE: &str = "status IN ('queued', 'deferred') AND next_attempt_at <= $2
                    AND (lease_until IS NULL OR lease_until < $2)";
 
