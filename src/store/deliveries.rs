@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError, list_of};
+use super::{Backend, Store, StoreError};
 
 /// A recipient claimed for one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,19 +213,18 @@ impl Store {
         ids: &[i64],
         lease_until: i64,
     ) -> Result<u64, StoreError> {
-        let mut renewed = 0;
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "UPDATE deliveries SET lease_until = $1, next_attempt_at = $1
-                 WHERE lease_owner = $2 AND status IN ('queued', 'deferred') AND id IN ({})",
-                list_of(3, chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(lease_until).bind(owner);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            renewed += q.execute(self.pool()).await?.rows_affected();
-        }
+        let sql = format!(
+            "UPDATE deliveries SET lease_until = $1, next_attempt_at = $1
+             WHERE lease_owner = $2 AND status IN ('queued', 'deferred') AND {}",
+            self.backend().id_in_json("id", "$3")
+        );
+        let renewed = sqlx::query(&sql)
+            .bind(lease_until)
+            .bind(owner)
+            .bind(json_ids(ids)?)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         Ok(renewed)
     }
 
@@ -280,18 +279,19 @@ impl Store {
             .filter(|(_, o)| *o == Recorded::Delivered)
             .map(|(id, _)| *id)
             .collect();
-        for chunk in delivered.chunks(500) {
+        if !delivered.is_empty() {
+            // One statement for any number of ids: prepared once per connection.
             let sql = format!(
                 "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
                         updated_at = $1, lease_owner = NULL, lease_until = NULL
-                 WHERE id IN ({})",
-                list_of(2, chunk.len())
+                 WHERE {}",
+                self.backend.id_in_json("id", "$2")
             );
-            let mut q = sqlx::query(&sql).bind(now);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(&sql)
+                .bind(now)
+                .bind(json_ids(&delivered)?)
+                .execute(&mut *tx)
+                .await?;
         }
         for (id, outcome) in outcomes {
             let (status, error, next) = match outcome {
@@ -377,4 +377,9 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// `ids` as a JSON array, for [`super::Backend::id_in_json`].
+pub(super) fn json_ids(ids: &[i64]) -> Result<String, StoreError> {
+    serde_json::to_string(ids).map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))
 }

@@ -46,4 +46,18 @@ impl Backend {
             }
         }
     }
+
+    /// A condition that `column` is one of the ids of a JSON array bound as placeholder `param`:
+    /// one statement whatever the number of ids, so it is prepared once per connection (a list
+    /// of placeholders is another statement for every length, and each new one costs a
+    /// round trip to prepare). On PostgreSQL `= ANY(ARRAY(…))` fetches the rows by primary key.
+    pub(crate) fn id_in_json(self, column: &str, param: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each({param}))"),
+            Backend::Postgres => format!(
+                "{column} = ANY(ARRAY(SELECT CAST(value AS bigint) \
+                 FROM json_array_elements_text(CAST({param} AS json)) AS j(value)))"
+            ),
+        }
+    }
 }
