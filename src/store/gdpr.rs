@@ -178,13 +178,14 @@ impl Store {
                 .await?;
         }
         // Sign-in mail to them (their address, a link) goes with them.
-        sqlx::query(
-            "DELETE FROM posts WHERE kind = 'system'
+        let mail_to_them: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM posts WHERE kind = 'system'
                AND id IN (SELECT post_id FROM deliveries WHERE LOWER(recipient) = $1)",
         )
         .bind(email_key)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        super::posts::delete_posts(&mut tx, self.backend(), &mail_to_them).await?;
         removed.held_posts = sqlx::query("DELETE FROM held_posts WHERE LOWER(author) = $1")
             .bind(email_key)
             .execute(&mut *tx)

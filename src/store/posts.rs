@@ -235,3 +235,25 @@ async fn insert_post_in(
     crate::archive::store::archive_post(tx, backend, post, archiving).await?;
     Ok(())
 }
+
+/// Deletes the posts `ids` and their recipients. The recipients go first and by hand: on
+/// PostgreSQL `deliveries` has no foreign key to `posts` (migration 0021), so nothing would
+/// cascade there.
+pub(super) async fn delete_posts(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = super::deliveries::json_ids(ids)?;
+    for (table, column) in [("deliveries", "post_id"), ("posts", "id")] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE {}",
+            backend.id_in_json(column, "$1")
+        );
+        sqlx::query(&sql).bind(&ids).execute(&mut *conn).await?;
+    }
+    Ok(())
+}

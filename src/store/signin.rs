@@ -329,14 +329,17 @@ impl Store {
             .execute(self.pool())
             .await?;
         // Mail of the server itself (sign-in links) is not kept once delivered or failed.
-        sqlx::query(
-            "DELETE FROM posts WHERE kind = 'system' AND received_at < $1
+        let sent: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM posts WHERE kind = 'system' AND received_at < $1
                AND NOT EXISTS (SELECT 1 FROM deliveries d
                                WHERE d.post_id = posts.id AND d.status IN ('queued', 'deferred'))",
         )
         .bind(ended_before)
-        .execute(self.pool())
+        .fetch_all(self.pool())
         .await?;
+        let mut tx = self.pool().begin().await?;
+        super::posts::delete_posts(&mut tx, self.backend(), &sent).await?;
+        tx.commit().await?;
         sqlx::query(
             "DELETE FROM web_sessions WHERE expires_at < $1 OR revoked_at < $1 OR last_seen_at < $2",
         )

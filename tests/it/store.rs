@@ -445,3 +445,56 @@ on_both_backends!(
         assert_eq!(store.delivery_counts(None).await.unwrap().queued, 60);
     }
 );
+
+on_both_backends!(
+    server_mail_is_pruned_with_its_recipients,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        let sign_in = |to: &str| NewPost {
+            kind: "system",
+            personal: 0,
+            author: None,
+            queue_id: format!("S{}", rand::random::<u64>()),
+            group_id: None,
+            author_envelope: String::new(),
+            envelope_from: "bounces@lists.test".into(),
+            message_id: None,
+            received_at: 1_000,
+            original: b"Subject: Sign in\r\n\r\nlink\r\n".to_vec(),
+            list_copy: b"Subject: Sign in\r\n\r\nlink\r\n".to_vec(),
+            recipients: vec![to.to_string()],
+        };
+        let sent = sign_in("ann@x.org");
+        let waiting = sign_in("bo@x.org");
+        store
+            .insert_accepted(std::slice::from_ref(&sent), &[], &[])
+            .await
+            .unwrap();
+        let claimed = store.claim_batch("A", 2_000, 3_000, 1).await.unwrap();
+        store
+            .record_outcomes(&[(claimed[0].id, Recorded::Delivered)], 2_100)
+            .await
+            .unwrap();
+        store
+            .insert_accepted(std::slice::from_ref(&waiting), &[], &[])
+            .await
+            .unwrap();
+
+        store.prune_signin(0, 5_000, 0).await.unwrap();
+        assert!(
+            store
+                .deliveries_of(&sent.queue_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.deliveries_of(&waiting.queue_id).await.unwrap().len(),
+            1
+        );
+        // Counted over the whole table (no join to the posts): no row of the pruned post is
+        // left behind, and the mail still to be sent is kept.
+        let all = store.delivery_counts(None).await.unwrap();
+        assert_eq!((all.delivered, all.queued), (0, 1));
+    }
+);
