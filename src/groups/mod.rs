@@ -203,7 +203,7 @@ impl Resolver {
         if let Ok(mut current) = self.current.write() {
             *current = Some(dir.clone());
         }
-        self.prune_now_and_then().await;
+        self.prune_now_and_then();
         Ok(dir)
     }
 
@@ -258,8 +258,10 @@ impl Resolver {
         ))
     }
 
-    /// Deletes old change-log rows every few minutes (any instance may; they agree).
-    async fn prune_now_and_then(&self) {
+    /// Deletes old change-log rows every few minutes (any instance may; they agree), in the
+    /// background: the read that triggers it (a post being resolved, an admin request) does
+    /// not wait for a delete of possibly millions of rows after a big import.
+    fn prune_now_and_then(&self) {
         let due = match self.last_prune.lock() {
             Ok(mut last) => {
                 let due = last.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
@@ -270,14 +272,15 @@ impl Resolver {
             }
             Err(_) => false,
         };
-        if due
-            && let Err(e) = self
-                .store
-                .prune_directory_changes(CHANGE_LOG_KEEP_SECS)
-                .await
-        {
-            tracing::warn!(error = %e, "pruning the directory change log failed; trying again later");
+        if !due {
+            return;
         }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.prune_directory_changes(CHANGE_LOG_KEEP_SECS).await {
+                tracing::warn!(error = %e, "pruning the directory change log failed; trying again later");
+            }
+        });
     }
 
     /// The recipient set of a group now, with the directory it indexes into.
