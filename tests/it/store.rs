@@ -498,3 +498,21 @@ on_both_backends!(
         assert_eq!((all.delivered, all.queued), (0, 1));
     }
 );
+
+on_both_backends!(
+    the_directory_change_log_is_pruned_by_age,
+    async |db: &TestDb| {
+        let store = open(db).await;
+        store.create_group("Choir", None, 0).await.unwrap();
+        store.create_group("Board", None, 0).await.unwrap();
+        assert_eq!(
+            store.prune_directory_changes(3_600).await.unwrap(),
+            0,
+            "nothing is an hour old yet"
+        );
+        // A negative age puts the cut-off in the future: every change is older than that.
+        let pruned = store.prune_directory_changes(-10).await.unwrap();
+        assert!(pruned >= 2, "both groups' changes pruned, got {pruned}");
+        assert_eq!(store.prune_directory_changes(-10).await.unwrap(), 0);
+    }
+);
