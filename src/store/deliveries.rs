@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Store, StoreError};
+use super::{Backend, Store, StoreError, dialect::json_param};
 
 /// A recipient claimed for one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +221,7 @@ impl Store {
         let renewed = sqlx::query(&sql)
             .bind(lease_until)
             .bind(owner)
-            .bind(json_ids(ids)?)
+            .bind(json_param(ids)?)
             .execute(self.pool())
             .await?
             .rows_affected();
@@ -289,7 +289,7 @@ impl Store {
             );
             sqlx::query(&sql)
                 .bind(now)
-                .bind(json_ids(&delivered)?)
+                .bind(json_param(&delivered)?)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -377,9 +377,4 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// `ids` as a JSON array, for [`super::Backend::id_in_json`].
-pub(super) fn json_ids(ids: &[i64]) -> Result<String, StoreError> {
-    serde_json::to_string(ids).map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))
 }

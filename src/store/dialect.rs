@@ -61,3 +61,9 @@ impl Backend {
         }
     }
 }
+
+/// `values` as one JSON array parameter, for [`Backend::json_texts`] and [`Backend::id_in_json`].
+pub(crate) fn json_param<T: serde::Serialize>(values: &[T]) -> Result<String, super::StoreError> {
+    serde_json::to_string(values)
+        .map_err(|e| super::StoreError::Sql(sqlx::Error::Encode(Box::new(e))))
+}

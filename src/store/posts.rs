@@ -217,8 +217,7 @@ async fn insert_post_in(
     .await?
     .try_get("id")?;
     // All recipients in one statement, as one JSON array (10,000 members: one parameter).
-    let recipients = serde_json::to_string(&post.recipients)
-        .map_err(|e| StoreError::Sql(sqlx::Error::Encode(Box::new(e))))?;
+    let recipients = super::dialect::json_param(&post.recipients)?;
     let sql = format!(
         "INSERT INTO deliveries (post_id, recipient, next_attempt_at, updated_at)
          SELECT $1, value, $2, $2 FROM {}",
@@ -247,7 +246,7 @@ pub(super) async fn delete_posts(
     if ids.is_empty() {
         return Ok(());
     }
-    let ids = super::deliveries::json_ids(ids)?;
+    let ids = super::dialect::json_param(ids)?;
     for (table, column) in [("deliveries", "post_id"), ("posts", "id")] {
         let sql = format!(
             "DELETE FROM {table} WHERE {}",
