@@ -30,6 +30,10 @@
 //!
 //! `CIRCLEMAIL_BENCH_BATCH=500` sets `delivery.max_recipients_per_transaction` (default: the
 //! configuration's default), to compare batch sizes.
+//!
+//! The sink offers PIPELINING and CHUNKING, as Postfix does, so copies go with BDAT, ten to a
+//! round trip; `CIRCLEMAIL_BENCH_NO_CHUNKING=1` makes it offer no CHUNKING (DATA, one copy per
+//! round trip), to compare.
 
 #[path = "ceiling.rs"]
 mod ceiling;
@@ -103,8 +107,12 @@ async fn bench(
     personal: bool,
     signed: bool,
 ) {
-    let sink = Sink::start().await;
+    let (sink, sink_stat) = sink_on_its_own_thread();
     sink.count_only();
+    let chunking = std::env::var_os("CIRCLEMAIL_BENCH_NO_CHUNKING").is_none();
+    if chunking {
+        sink.chunking();
+    }
     let mut config = Config::default();
     let key_dir = tempfile::tempdir().expect("temp dir");
     if signed {
@@ -196,11 +204,13 @@ async fn bench(
             "batched, no VERP"
         };
         println!(
-            "{label}: {members} members, {instances} instance(s) × {workers} workers, {batch} recipients per batch ({mode})"
+            "{label}: {members} members, {instances} instance(s) × {workers} workers, {batch} recipients per batch ({mode}; {})",
+            if chunking { "BDAT" } else { "DATA" }
         );
         let mut rates = Vec::new();
         for run in 1..=runs {
             let before = sink.recipient_count();
+            let cpu_before = (cpu_seconds("/proc/self/stat"), cpu_seconds(&sink_stat));
             let start = std::time::Instant::now();
             post(smtp, &address.to_string()).await;
             let accepted = start.elapsed();
@@ -208,10 +218,16 @@ async fn bench(
                 .await;
             let total = start.elapsed();
             let rate = members as f64 / total.as_secs_f64();
+            let busy = |before: Option<f64>, after: Option<f64>| match (before, after) {
+                (Some(b), Some(a)) => format!("{:.2}", (a - b) / total.as_secs_f64()),
+                _ => "?".into(),
+            };
             println!(
-                "  run {run}: accepted in {:.1} ms, all {members} delivered in {:.1} ms: {rate:.0} recipients/s",
+                "  run {run}: accepted in {:.1} ms, all {members} delivered in {:.1} ms: {rate:.0} recipients/s (cores busy: {} in all, {} of it the sink)",
                 accepted.as_secs_f64() * 1e3,
-                total.as_secs_f64() * 1e3
+                total.as_secs_f64() * 1e3,
+                busy(cpu_before.0, cpu_seconds("/proc/self/stat")),
+                busy(cpu_before.1, cpu_seconds(&sink_stat)),
             );
             rates.push(rate);
         }
@@ -248,6 +264,44 @@ async fn bench(
             );
         }
     }
+}
+
+/// The sink on a thread of its own with a one-threaded runtime, as a relay process would run
+/// beside the server, so that its share of the cores can be told apart from the server's;
+/// with the path of that thread's `/proc` stat file.
+fn sink_on_its_own_thread() -> (Sink, String) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("sink".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("sink runtime");
+            runtime.block_on(async move {
+                let sink = Sink::start().await;
+                // "/proc/thread-self" links to "<pid>/task/<tid>".
+                let stat = std::fs::read_link("/proc/thread-self")
+                    .map(|t| format!("/proc/{}/stat", t.display()))
+                    .unwrap_or_default();
+                let _ = tx.send((sink, stat));
+                std::future::pending::<()>().await
+            })
+        })
+        .expect("sink thread");
+    rx.recv().expect("the sink started")
+}
+
+/// CPU seconds (user and system) in a `/proc/…/stat` file, at 100 clock ticks a second (Linux's
+/// USER_HZ); `None` where there is no such file.
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // Fields after the command name in parentheses, from the 3rd (state) on: utime is the
+    // 14th field, stime the 15th.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 async fn post(smtp: std::net::SocketAddr, to: &str) {

@@ -283,6 +283,9 @@ pub struct DeliveryConfig {
     /// Relay: transactions one connection carries, across batches, before it is closed and a
     /// new one opened (0: a new connection for every batch).
     pub relay_transactions_per_connection: usize,
+    /// Send messages with BDAT (RFC 3030 CHUNKING) when the server offers it with PIPELINING:
+    /// several copies per round trip, no dot-stuffing.
+    pub chunking: bool,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Longest wait for any one reply from the relay (and for the whole DATA phase).
@@ -423,6 +426,7 @@ impl Default for DeliveryConfig {
             workers: 4,
             max_recipients_per_transaction: 100,
             relay_transactions_per_connection: 1000,
+            chunking: true,
             connect_timeout: Duration::from_secs(30),
             command_timeout: Duration::from_secs(300),
             retry_initial: Duration::from_secs(60),

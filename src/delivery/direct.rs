@@ -42,6 +42,8 @@ pub struct Direct {
     connect_timeout: Duration,
     command_timeout: Duration,
     max_recipients: usize,
+    /// BDAT when offered (`delivery.chunking`).
+    chunking: bool,
     per_domain: usize,
     /// Encrypts without authenticating (RFC 7435).
     tls: TlsConnector,
@@ -61,6 +63,7 @@ impl Direct {
             connect_timeout: config.connect_timeout,
             command_timeout: config.command_timeout,
             max_recipients: config.max_recipients_per_transaction.max(1),
+            chunking: config.chunking,
             per_domain: config.direct_connections_per_domain.max(1),
             tls: mail_send::smtp::tls::build_tls_connector(true)?,
             domains: Mutex::new(HashMap::new()),
@@ -202,7 +205,8 @@ impl Direct {
                         jobs: &jobs[results.len()..],
                         host: &host.name,
                     };
-                    let (done, usable) = send_copies(&mut client, &ehlo, &pending, &places).await;
+                    let (done, usable) =
+                        send_copies(&mut client, &ehlo, self.chunking, &pending, &places).await;
                     let delivered = done.iter().flatten().any(|o| *o == RcptOutcome::Delivered);
                     results.extend(done.into_iter().map(|o| o.into_iter().map(label).collect()));
                     if usable {

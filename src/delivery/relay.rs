@@ -111,6 +111,8 @@ pub struct Relay {
     unverified_tls: TlsConnector,
     /// Transactions on one connection before it is closed (0: one connection per batch).
     transactions_per_connection: usize,
+    /// BDAT when offered (`delivery.chunking`).
+    chunking: bool,
     /// Connections waiting for the next batch.
     idle: Mutex<Vec<Idle>>,
 }
@@ -149,6 +151,7 @@ impl Relay {
             )?,
             unverified_tls: mail_send::smtp::tls::build_tls_connector(true)?,
             transactions_per_connection: config.relay_transactions_per_connection,
+            chunking: config.chunking,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -181,8 +184,14 @@ impl Relay {
                 inner: progress,
                 offset,
             };
-            let (done, usable) =
-                send_copies(&mut client, &ehlo, &copies[offset..], &progress).await;
+            let (done, usable) = send_copies(
+                &mut client,
+                &ehlo,
+                self.chunking,
+                &copies[offset..],
+                &progress,
+            )
+            .await;
             let transactions = transactions + done.len();
             results.extend(done);
             if usable {

@@ -9,8 +9,15 @@
 //! a refused DATA is reset. A reply of an unexpected class (a `3xx` to MAIL, a `250` to DATA)
 //! means client and server are out of step: that copy is temporary and the connection is
 //! dropped.
+//!
+//! When the server offers CHUNKING as well (RFC 3030; Postfix does by default) and
+//! `delivery.chunking` is on, copies go [`GROUP`] (ten) to a write, each as MAIL, its RCPTs and
+//! `BDAT <size> LAST` with the message bytes as they are — no `354` to wait for, no dot
+//! stuffing — and every copy but the first preceded by RSET, so that each transaction is its
+//! own whatever the server made of the one before. One round trip then carries ten copies
+//! instead of one.
 
-use smtp_proto::{EXT_PIPELINING, EhloResponse, Response};
+use smtp_proto::{EXT_CHUNKING, EXT_PIPELINING, EhloResponse, Response};
 
 use super::{
     Copy, Progress, Waiting,
@@ -28,6 +35,7 @@ use super::{
 pub(super) async fn send_copies(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
+    chunking: bool,
     copies: &[&Copy],
     progress: &dyn Progress,
 ) -> (Vec<Vec<RcptOutcome>>, bool) {
@@ -36,32 +44,35 @@ pub(super) async fn send_copies(
         reported: 0,
         pending: Default::default(),
     };
-    let (results, usable) = if ehlo.has_capability(EXT_PIPELINING) {
-        pipelined(client, ehlo, copies, &mut recording).await
-    } else {
-        let mut results = Vec::with_capacity(copies.len());
-        let mut usable = true;
-        for copy in copies {
-            recording.ahead(&results).await;
-            match one_at_a_time(client, ehlo, copy).await {
-                Attempt::Done(outcomes, in_step) => {
-                    results.push(outcomes);
-                    if !in_step {
+    let (results, usable) =
+        if chunking && ehlo.has_capability(EXT_PIPELINING) && ehlo.has_capability(EXT_CHUNKING) {
+            chunked(client, ehlo, copies, &mut recording).await
+        } else if ehlo.has_capability(EXT_PIPELINING) {
+            pipelined(client, ehlo, copies, &mut recording).await
+        } else {
+            let mut results = Vec::with_capacity(copies.len());
+            let mut usable = true;
+            for copy in copies {
+                recording.ahead(&results, AHEAD).await;
+                match one_at_a_time(client, ehlo, copy).await {
+                    Attempt::Done(outcomes, in_step) => {
+                        results.push(outcomes);
+                        if !in_step {
+                            usable = false;
+                            break;
+                        }
+                    }
+                    Attempt::Closing(outcome) => {
+                        if results.is_empty() {
+                            results.push(vec![outcome; copy.recipients.len()]);
+                        }
                         usable = false;
                         break;
                     }
                 }
-                Attempt::Closing(outcome) => {
-                    if results.is_empty() {
-                        results.push(vec![outcome; copy.recipients.len()]);
-                    }
-                    usable = false;
-                    break;
-                }
             }
-        }
-        (results, usable)
-    };
+            (results, usable)
+        };
     recording.all(&results).await;
     (results, usable)
 }
@@ -86,11 +97,11 @@ impl<'p> Recording<'p> {
     /// Hands over the outcomes from `results[reported..]` and waits until at most [`AHEAD`]
     /// writes are outstanding: called before a message content goes out, it lets the newest
     /// outcomes' writes run during the next round trips.
-    async fn ahead(&mut self, results: &[Vec<RcptOutcome>]) {
+    async fn ahead(&mut self, results: &[Vec<RcptOutcome>], writes: usize) {
         if let Some(newest) = self.hand_over(results) {
             self.pending.push_back(newest);
         }
-        while self.pending.len() > AHEAD {
+        while self.pending.len() > writes {
             if let Some(older) = self.pending.pop_front() {
                 older.await;
             }
@@ -218,6 +229,173 @@ fn unexpected(stage: &str, reply: &Response<String>) -> RcptOutcome {
     ))
 }
 
+/// Copies sent in one write when the server offers CHUNKING (see [`chunked`]).
+pub(super) const GROUP: usize = 10;
+
+/// How one copy of a group fared, read from its replies.
+enum Chunked {
+    /// Final outcomes. When none is `Delivered` the server may still hold the transaction
+    /// (MAIL taken, the message refused): the next copy starts with RSET.
+    Done(Vec<RcptOutcome>),
+    /// The server is closing (`421`): nothing was taken and the copy may go on a new connection.
+    Closing(RcptOutcome),
+    /// A reply of the wrong class: the outcomes are final, the rest is not to be trusted.
+    OutOfStep(Vec<RcptOutcome>),
+}
+
+/// Reads one copy's replies: to RSET when one was sent, MAIL, one RCPT per recipient, BDAT.
+/// `replies` may stop early only when the server is closing.
+fn chunk_replies(recipients: usize, reset: bool, replies: &[Response<String>]) -> Chunked {
+    let temporary = |why: &str| vec![RcptOutcome::Temporary(why.into()); recipients];
+    let mut replies = replies.iter();
+    if reset {
+        match replies.next() {
+            Some(r) if r.code == 421 => return Chunked::Closing(from_reply("RSET", r)),
+            Some(r) if r.code / 100 == 2 => {}
+            Some(r) => return Chunked::OutOfStep(vec![unexpected("RSET", r); recipients]),
+            None => return Chunked::OutOfStep(temporary("RSET: no reply")),
+        }
+    }
+    let Some(mail) = replies.next() else {
+        return Chunked::OutOfStep(temporary("MAIL FROM: no reply"));
+    };
+    if mail.code == 421 {
+        return Chunked::Closing(from_reply("MAIL FROM", mail));
+    }
+    let rcpts: Vec<&Response<String>> = replies.by_ref().take(recipients).collect();
+    let (Some(bdat), true) = (replies.next(), rcpts.len() == recipients) else {
+        return Chunked::OutOfStep(temporary("BDAT: no reply"));
+    };
+    match mail.code / 100 {
+        2 => {}
+        // Refused MAIL: the RCPTs and the chunk were refused as well (RFC 3030 §2: the
+        // server reads the chunk and says no).
+        4 | 5 if bdat.code / 100 != 2 => {
+            return Chunked::Done(vec![from_reply("MAIL FROM", mail); recipients]);
+        }
+        _ => return Chunked::OutOfStep(vec![unexpected("MAIL FROM", mail); recipients]),
+    }
+    let mut in_step = true;
+    let outcomes: Vec<Option<RcptOutcome>> = rcpts
+        .iter()
+        .map(|r| match r.code / 100 {
+            2 => None,
+            4 | 5 => Some(RcptOutcome::from_rcpt_reply(r)),
+            _ => {
+                in_step = false;
+                Some(unexpected("RCPT TO", r))
+            }
+        })
+        .collect();
+    let taken = outcomes.iter().any(Option::is_none);
+    let (settled, in_step) = match bdat.code / 100 {
+        _ if !in_step => (unexpected("BDAT", bdat), false),
+        2 if taken => (RcptOutcome::Delivered, true),
+        4 | 5 => (from_reply("BDAT", bdat), true),
+        _ => (unexpected("BDAT", bdat), false),
+    };
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| settled.clone()))
+        .collect();
+    if in_step {
+        Chunked::Done(outcomes)
+    } else {
+        Chunked::OutOfStep(outcomes)
+    }
+}
+
+/// With PIPELINING and CHUNKING (RFC 3030): up to [`GROUP`] copies in one write, each as
+/// MAIL, its RCPTs and one `BDAT <size> LAST` followed by the message as it is (no dot
+/// stuffing, no final dot), and every copy after the first preceded by RSET. No reply is
+/// awaited inside the group: BDAT needs no `354`. The RSET keeps each copy's transaction its
+/// own whatever the server made of the previous one (a refused chunk may leave a
+/// transaction open, and a recipient of one copy must never receive another's).
+async fn chunked(
+    client: &mut Client,
+    ehlo: &EhloResponse<String>,
+    copies: &[&Copy],
+    recording: &mut Recording<'_>,
+) -> (Vec<Vec<RcptOutcome>>, bool) {
+    let mut results: Vec<Vec<RcptOutcome>> = Vec::with_capacity(copies.len());
+    let mut out = Vec::new();
+    // A transaction may be left open by the last copy sent.
+    let mut open = false;
+    for group in copies.chunks(GROUP) {
+        // The outcomes known so far are handed over; those of earlier groups are recorded
+        // before this one goes out.
+        recording.ahead(&results, 0).await;
+        out.clear();
+        let mut expected = 0;
+        for (i, copy) in group.iter().enumerate() {
+            if i > 0 || open {
+                out.extend_from_slice(b"RSET\r\n");
+                expected += 1;
+            }
+            envelope(ehlo, copy, &mut out);
+            out.extend_from_slice(format!("BDAT {} LAST\r\n", copy.message.len()).as_bytes());
+            for part in copy.message.parts() {
+                out.extend_from_slice(part);
+            }
+            expected += copy.recipients.len() + 2;
+        }
+        let (replies, error) = exchange(client, &out, expected).await;
+        let mut replies = replies.as_slice();
+        for (i, copy) in group.iter().enumerate() {
+            let reset = i > 0 || open;
+            let n = copy.recipients.len() + 2 + usize::from(reset);
+            let (mine, rest) = replies.split_at(n.min(replies.len()));
+            replies = rest;
+            // The reply to RSET or MAIL says the server is closing: judged below.
+            let closing = mine
+                .iter()
+                .take(1 + usize::from(reset))
+                .any(|r| r.code == 421);
+            let verdict = if mine.len() < n && !closing {
+                // The message went out but its fate is unknown: it may have arrived, and a
+                // retry can duplicate it (as any MTA's would).
+                let outcome = error
+                    .as_ref()
+                    .map(|e| from_error("BDAT", e))
+                    .unwrap_or_else(|| RcptOutcome::Temporary("BDAT: no reply".into()));
+                Chunked::OutOfStep(vec![outcome; copy.recipients.len()])
+            } else {
+                chunk_replies(copy.recipients.len(), reset, mine)
+            };
+            match verdict {
+                Chunked::Done(outcomes) => {
+                    open = !outcomes.contains(&RcptOutcome::Delivered);
+                    results.push(outcomes);
+                }
+                Chunked::Closing(outcome) => {
+                    // Not attempted; it and the rest go on a new connection, unless it is the
+                    // first here (it must not be tried here forever).
+                    if results.is_empty() {
+                        results.push(vec![outcome; copy.recipients.len()]);
+                    }
+                    return (results, false);
+                }
+                Chunked::OutOfStep(outcomes) => {
+                    // The rest of the group went out too; what became of it is not known
+                    // (a retry may duplicate a copy, as after a lost reply to the final dot).
+                    results.push(outcomes);
+                    let unknown = match &error {
+                        Some(e) => from_error("BDAT", e),
+                        None => RcptOutcome::Temporary(
+                            "BDAT: the replies to an earlier copy were out of step".into(),
+                        ),
+                    };
+                    for later in &group[i + 1..] {
+                        results.push(vec![unknown.clone(); later.recipients.len()]);
+                    }
+                    return (results, false);
+                }
+            }
+        }
+    }
+    (results, true)
+}
+
 async fn pipelined(
     client: &mut Client,
     ehlo: &EhloResponse<String>,
@@ -233,7 +411,7 @@ async fn pipelined(
     for (i, copy) in copies.iter().map(Some).chain([None]).enumerate() {
         // The outcomes known so far are handed over; those before them are recorded before
         // more content goes out.
-        recording.ahead(&results).await;
+        recording.ahead(&results, AHEAD).await;
         out.clear();
         let mut expected = 0;
         if let Some(outcomes) = &sending {
@@ -437,6 +615,57 @@ mod tests {
         assert!(matches!(
             envelope_replies(1, &replies(&[451, 503, 503])),
             Envelope::Done(_, false)
+        ));
+    }
+
+    #[test]
+    fn bdat_replies_are_read_per_copy_after_its_rset() {
+        // RSET, MAIL, two RCPTs (one refused), BDAT taken.
+        match chunk_replies(2, true, &replies(&[250, 250, 550, 250, 250])) {
+            Chunked::Done(o) => {
+                assert!(matches!(o[0], RcptOutcome::Refused { .. }));
+                assert_eq!(o[1], RcptOutcome::Delivered);
+            }
+            _ => panic!("a finished transaction"),
+        }
+        // Greylisted after the chunk: temporary, and nothing delivered (the next copy RSETs).
+        match chunk_replies(1, false, &replies(&[250, 250, 451])) {
+            Chunked::Done(o) => assert!(temporary(&o[0])),
+            _ => panic!("a refused chunk is a final outcome"),
+        }
+        // Refused MAIL: the chunk was read and refused as well.
+        match chunk_replies(1, false, &replies(&[550, 503, 503])) {
+            Chunked::Done(o) => assert!(matches!(o[0], RcptOutcome::Permanent(_))),
+            _ => panic!("a refused MAIL fails its copy"),
+        }
+    }
+
+    #[test]
+    fn a_closing_server_leaves_the_copy_unattempted_and_bdat_out_of_step_is_never_delivered() {
+        assert!(matches!(
+            chunk_replies(1, true, &replies(&[250, 421])),
+            Chunked::Closing(_)
+        ));
+        assert!(matches!(
+            chunk_replies(1, true, &replies(&[421])),
+            Chunked::Closing(_)
+        ));
+        // A 250 to BDAT after a refused MAIL, a 354 anywhere, a failed RSET: out of step.
+        for codes in [
+            &[550, 503, 250][..],
+            &[250, 354, 250],
+            &[250, 250, 354],
+            &[503, 250, 250, 250],
+        ] {
+            match chunk_replies(1, codes.len() == 4, &replies(codes)) {
+                Chunked::OutOfStep(o) => assert!(temporary(&o[0]), "{codes:?}"),
+                _ => panic!("{codes:?} is out of step"),
+            }
+        }
+        // Replies missing without a 421: never taken for delivered.
+        assert!(matches!(
+            chunk_replies(2, false, &replies(&[250, 250])),
+            Chunked::OutOfStep(_)
         ));
     }
 

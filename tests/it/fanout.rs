@@ -198,70 +198,124 @@ on_both_backends!(
     }
 );
 
+/// How the relay (the sink) speaks, and whether our side may use BDAT.
+#[derive(Clone, Copy, PartialEq)]
+enum Speaks {
+    /// No PIPELINING: one command, one reply.
+    OneAtATime,
+    /// PIPELINING (RFC 2920), DATA: one round trip per copy.
+    Pipelining,
+    /// PIPELINING and CHUNKING (RFC 3030): copies in groups, BDAT.
+    Chunking,
+    /// The relay offers CHUNKING but `delivery.chunking = false`: DATA as before.
+    ChunkingTurnedOff,
+}
+
+/// A sink that speaks `speaks`, and an app delivering to it.
+async fn relay_speaking(db: &TestDb, speaks: Speaks) -> (Sink, TestApp) {
+    let sink = Sink::start().await;
+    let mut config = test_config(&db.url, sink.addr);
+    match speaks {
+        Speaks::OneAtATime => sink.without_pipelining(),
+        Speaks::Pipelining => {}
+        Speaks::Chunking => sink.chunking(),
+        Speaks::ChunkingTurnedOff => {
+            sink.chunking();
+            config.delivery.chunking = false;
+        }
+    }
+    (sink, TestApp::spawn(config).await)
+}
+
+/// BDAT was used exactly when it should be.
+fn assert_bdat_used(sink: &Sink, speaks: Speaks) {
+    assert_eq!(
+        sink.bdat_commands() > 0,
+        speaks == Speaks::Chunking,
+        "BDAT commands: {}",
+        sink.bdat_commands()
+    );
+}
+
+/// Five personal copies on one connection: the first MAIL FROM is answered 451, one recipient
+/// is refused. Every reply must be matched to the right copy.
+async fn refusals_in_the_middle(db: &TestDb, speaks: Speaks) {
+    let (sink, app) = relay_speaking(db, speaks).await;
+    sink.fail_temporarily(1);
+    sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
+    let members = [
+        "a@example.org",
+        "b@example.org",
+        "gone@example.net",
+        "c@example.org",
+        "d@example.org",
+    ];
+    let list = app.group("Board", "board", &members).await;
+    // Each copy names its recipient in To:, so a copy in the wrong transaction shows.
+    app.settings("Board", r#"{"to_mode": "recipient"}"#).await;
+    let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
+    let queue_id = queue_id(&reply);
+    sink.wait_for_recipients(4, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = sink.by_recipient();
+    assert_eq!(got.len(), 4, "{:?}", got.keys());
+    for (rcpt, copies) in &got {
+        assert_eq!(copies.len(), 1, "{rcpt}");
+        // The copy in the transaction for `rcpt` is `rcpt`'s own: VERP sender and link.
+        let verp = format!("board-bounces+{}=", rcpt.replace('@', "="));
+        assert!(
+            copies[0].mail_from.starts_with(&verp),
+            "{}",
+            copies[0].mail_from
+        );
+        assert_eq!(copies[0].rcpts, std::slice::from_ref(rcpt));
+        assert!(
+            copies[0].text().contains(&format!("To: <{rcpt}>")),
+            "{rcpt} got someone else's copy"
+        );
+    }
+    let rows = app.store.deliveries_of(&queue_id).await.unwrap();
+    let gone = rows
+        .iter()
+        .find(|r| r.recipient == "gone@example.net")
+        .unwrap();
+    assert_eq!(gone.status, "failed", "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|r| r.status == "delivered").count(),
+        4,
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows.iter().map(|r| r.attempts).sum::<i64>(),
+        6,
+        "one copy was deferred once: {rows:?}"
+    );
+    assert_bdat_used(&sink, speaks);
+    app.stop().await;
+}
+
 on_both_backends!(
     refusals_in_the_middle_of_a_pipelined_connection_keep_the_other_copies_in_step,
     async |db: &TestDb| {
-        // Five personal copies on one pipelined connection: the first MAIL FROM is answered
-        // 451, one recipient is refused. Every reply must be matched to the right copy.
-        let sink = Sink::start().await;
-        sink.fail_temporarily(1);
-        sink.refuse_recipient("gone@example.net", "550 5.1.1 No such user here");
-        let app = TestApp::start(db, &sink).await;
-        let members = [
-            "a@example.org",
-            "b@example.org",
-            "gone@example.net",
-            "c@example.org",
-            "d@example.org",
-        ];
-        let list = app.group("Board", "board", &members).await;
-        let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
-        let queue_id = queue_id(&reply);
-        sink.wait_for_recipients(4, WAIT).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let got = sink.by_recipient();
-        assert_eq!(got.len(), 4, "{:?}", got.keys());
-        for (rcpt, copies) in &got {
-            assert_eq!(copies.len(), 1, "{rcpt}");
-            // The copy in the transaction for `rcpt` is `rcpt`'s own: VERP sender and link.
-            let verp = format!("board-bounces+{}=", rcpt.replace('@', "="));
-            assert!(
-                copies[0].mail_from.starts_with(&verp),
-                "{}",
-                copies[0].mail_from
-            );
-        }
-        let rows = app.store.deliveries_of(&queue_id).await.unwrap();
-        let gone = rows
-            .iter()
-            .find(|r| r.recipient == "gone@example.net")
-            .unwrap();
-        assert_eq!(gone.status, "failed", "{rows:?}");
-        assert_eq!(
-            rows.iter().filter(|r| r.status == "delivered").count(),
-            4,
-            "{rows:?}"
-        );
-        assert_eq!(
-            rows.iter().map(|r| r.attempts).sum::<i64>(),
-            6,
-            "one copy was deferred once: {rows:?}"
-        );
-        app.stop().await;
+        refusals_in_the_middle(db, Speaks::Pipelining).await;
     }
 );
 
-/// Four personal copies through a relay that greylists the first DATA and takes two messages
-/// per connection before answering MAIL with 421 and hanging up: everyone gets exactly one copy.
-async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
-    let sink = Sink::start().await;
-    if !pipelining {
-        sink.without_pipelining();
+on_both_backends!(
+    refusals_in_the_middle_of_a_group_of_bdat_copies_keep_the_other_copies_in_step,
+    async |db: &TestDb| {
+        refusals_in_the_middle(db, Speaks::Chunking).await;
     }
+);
+
+/// Four personal copies through a relay that greylists the first message (at DATA, or after
+/// the last BDAT chunk) and takes two messages per connection before answering MAIL with 421
+/// and hanging up: everyone gets exactly one copy, their own, with a dot line intact.
+async fn greylisting_and_connection_limits(db: &TestDb, speaks: Speaks) {
+    let (sink, app) = relay_speaking(db, speaks).await;
     // The greylisted transaction stays open (a nested MAIL is refused): the client must RSET.
     sink.refuse_data(1);
     sink.messages_per_connection(2);
-    let app = TestApp::start(db, &sink).await;
     let members = [
         "a@example.org",
         "b@example.org",
@@ -269,7 +323,9 @@ async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
         "d@example.org",
     ];
     let list = app.group("Board", "board", &members).await;
-    let reply = post(&app, &list, &message("a@example.org", &list, "Hi", "hello")).await;
+    app.settings("Board", r#"{"to_mode": "recipient"}"#).await;
+    let body = "hello\r\n.dot line\r\n..two dots";
+    let reply = post(&app, &list, &message("a@example.org", &list, "Hi", body)).await;
     let queue_id = queue_id(&reply);
     sink.wait_for_recipients(4, WAIT).await;
     let rows = app
@@ -281,6 +337,11 @@ async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
     for (rcpt, copies) in &got {
         assert_eq!(copies.len(), 1, "{rcpt} got {} copies", copies.len());
         assert_eq!(copies[0].rcpts, std::slice::from_ref(rcpt));
+        let text = copies[0].text();
+        assert!(text.contains(&format!("To: <{rcpt}>")), "{text}");
+        // Dot-stuffed for DATA and unstuffed by the relay, or sent as it is by BDAT: the
+        // member reads the lines as written.
+        assert!(text.contains("\r\n.dot line\r\n..two dots"), "{text}");
     }
     assert!(rows.iter().all(|r| r.status == "delivered"), "{rows:?}");
     assert_eq!(
@@ -289,19 +350,31 @@ async fn greylisting_and_connection_limits(db: &TestDb, pipelining: bool) {
         "only the greylisted copy needed a second attempt: {rows:?}"
     );
     assert_eq!(sink.pipelined_anyway(), 0);
+    assert_bdat_used(&sink, speaks);
     app.stop().await;
 }
 
 on_both_backends!(
     greylisting_at_data_and_a_message_limit_per_connection_cost_no_copy_and_duplicate_none,
     async |db: &TestDb| {
-        greylisting_and_connection_limits(db, true).await;
+        greylisting_and_connection_limits(db, Speaks::Pipelining).await;
     }
 );
 
 on_both_backends!(the_same_without_pipelining, async |db: &TestDb| {
-    greylisting_and_connection_limits(db, false).await;
+    greylisting_and_connection_limits(db, Speaks::OneAtATime).await;
 });
+
+on_both_backends!(the_same_with_bdat, async |db: &TestDb| {
+    greylisting_and_connection_limits(db, Speaks::Chunking).await;
+});
+
+on_both_backends!(
+    the_same_with_bdat_offered_but_turned_off,
+    async |db: &TestDb| {
+        greylisting_and_connection_limits(db, Speaks::ChunkingTurnedOff).await;
+    }
+);
 
 on_both_backends!(
     a_relay_without_pipelining_gets_one_command_at_a_time,

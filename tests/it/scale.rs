@@ -29,6 +29,9 @@ use crate::support::{
 const MEMBERS: usize = 10_000;
 /// delivery.workers (the default, 4) × 5: five personal copies per open connection.
 const IN_FLIGHT_BOUND: usize = 20;
+/// With BDAT (a relay offering CHUNKING): delivery.workers × 10, one group of ten copies per
+/// open connection.
+const IN_FLIGHT_BOUND_BDAT: usize = 40;
 const WAIT: Duration = Duration::from_secs(240);
 
 /// A group `big@lists.test` of `n` members anyone may post to, with personal copies.
@@ -113,39 +116,61 @@ fn config(dir: &Path, db: &TestDb, sink: &Sink) -> std::path::PathBuf {
     write_config(dir, &db.url, sink.addr)
 }
 
+/// A 10,000-recipient fan-out, SIGKILLed a quarter of the way: after a restart everyone has
+/// the post and at most `bound` recipients have it twice. `chunking`: the relay offers BDAT,
+/// and copies go ten to a round trip.
+async fn killed_midway(db: &TestDb, chunking: bool, bound: usize) {
+    let sink = Sink::start().await;
+    if chunking {
+        sink.chunking();
+    }
+    let config = config(db.dir.path(), db, &sink);
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    big_group(&store, MEMBERS).await;
+
+    let server = Server::start(&config);
+    post(&server, "Crash").await;
+    wait_for_copies(&sink, MEMBERS / 4).await;
+    server.kill();
+    let before_restart = sink.recipient_count();
+    assert!(
+        before_restart < MEMBERS,
+        "killed mid fan-out: {before_restart} copies had arrived"
+    );
+
+    let server = Server::start(&config);
+    let copies = wait_complete(&sink, "Crash").await;
+    let dups = duplicates(&copies);
+    eprintln!(
+        "crash test ({:?}, BDAT {chunking}): {before_restart} copies before SIGKILL, {} copies in all, {dups} duplicates (bound {bound})",
+        db.url.split(':').next(),
+        sink.recipient_count()
+    );
+    assert_eq!(copies.len(), MEMBERS, "every recipient got the post");
+    assert!(dups <= bound, "{dups} duplicates");
+    assert_eq!(
+        sink.bdat_commands() > 0,
+        chunking,
+        "BDAT used exactly when offered"
+    );
+    let counts = store.delivery_counts(None).await.unwrap();
+    assert_eq!(counts.delivered, MEMBERS as i64, "{counts:?}");
+    server.kill();
+    store.close().await;
+}
+
 on_both_backends!(
     a_10000_recipient_fan_out_killed_midway_reaches_everyone_within_the_duplicate_bound,
     async |db: &TestDb| {
-        let sink = Sink::start().await;
-        let config = config(db.dir.path(), db, &sink);
-        let store = Store::connect(&db.url, 2).await.unwrap();
-        store.migrate().await.unwrap();
-        big_group(&store, MEMBERS).await;
+        killed_midway(db, false, IN_FLIGHT_BOUND).await;
+    }
+);
 
-        let server = Server::start(&config);
-        post(&server, "Crash").await;
-        wait_for_copies(&sink, MEMBERS / 4).await;
-        server.kill();
-        let before_restart = sink.recipient_count();
-        assert!(
-            before_restart < MEMBERS,
-            "killed mid fan-out: {before_restart} copies had arrived"
-        );
-
-        let server = Server::start(&config);
-        let copies = wait_complete(&sink, "Crash").await;
-        let dups = duplicates(&copies);
-        eprintln!(
-            "crash test ({:?}): {before_restart} copies before SIGKILL, {} copies in all, {dups} duplicates (bound {IN_FLIGHT_BOUND})",
-            db.url.split(':').next(),
-            sink.recipient_count()
-        );
-        assert_eq!(copies.len(), MEMBERS, "every recipient got the post");
-        assert!(dups <= IN_FLIGHT_BOUND, "{dups} duplicates");
-        let counts = store.delivery_counts(None).await.unwrap();
-        assert_eq!(counts.delivered, MEMBERS as i64, "{counts:?}");
-        server.kill();
-        store.close().await;
+on_both_backends!(
+    the_same_with_bdat_within_its_bound_of_ten_copies_per_connection,
+    async |db: &TestDb| {
+        killed_midway(db, true, IN_FLIGHT_BOUND_BDAT).await;
     }
 );
 

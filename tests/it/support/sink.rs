@@ -13,7 +13,7 @@ use std::{
 
 use smtp_proto::{
     Request,
-    request::receiver::{DataReceiver, RequestReceiver},
+    request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver, RequestReceiver},
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -71,7 +71,10 @@ struct Behaviour {
     broken_tls: AtomicBool,
     /// Do not offer PIPELINING (RFC 2920).
     no_pipelining: AtomicBool,
-    /// Answer this many DATA commands `451` (greylisting at DATA), keeping the transaction open.
+    /// Offer CHUNKING (RFC 3030: BDAT), as Postfix does.
+    chunking: AtomicBool,
+    /// Answer this many DATA commands (or last BDAT chunks, once the chunk is read) `451`
+    /// (greylisting at DATA), keeping the transaction open.
     refuse_data: AtomicUsize,
     /// After this many messages on one connection, answer MAIL `421` and close (0: no limit),
     /// as Exim's `smtp_accept_max_per_connection` does.
@@ -81,6 +84,16 @@ struct Behaviour {
     pipelined_anyway: AtomicUsize,
     /// Keep only the last message (benchmarks of a million copies): counts stay exact.
     count_only: AtomicBool,
+    /// BDAT commands received.
+    bdat_commands: AtomicUsize,
+}
+
+/// Message data being read: DATA up to its final dot, a BDAT chunk by its size, or a chunk
+/// that is swallowed and answered with an error (RFC 3030 §2: the data is read either way).
+enum Incoming {
+    Data(DataReceiver),
+    Chunk(BdatReceiver),
+    Discard(DummyDataReceiver, &'static [u8]),
 }
 
 #[derive(Clone)]
@@ -191,6 +204,17 @@ impl Sink {
         self.behaviour.no_pipelining.store(true, Ordering::SeqCst);
     }
 
+    /// Offers CHUNKING: clients may send the message with BDAT instead of DATA.
+    pub fn chunking(&self) {
+        self.behaviour.chunking.store(true, Ordering::SeqCst);
+    }
+
+    /// BDAT commands received so far.
+    #[allow(dead_code)] // for some tests
+    pub fn bdat_commands(&self) -> usize {
+        self.behaviour.bdat_commands.load(Ordering::SeqCst)
+    }
+
     /// Commands sent before the previous command's reply while PIPELINING was not offered.
     pub fn pipelined_anyway(&self) -> usize {
         self.behaviour.pipelined_anyway.load(Ordering::SeqCst)
@@ -257,7 +281,7 @@ impl Sink {
         stream.write_all(b"220 sink.test ESMTP\r\n").await?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut parser = RequestReceiver::default();
-        let mut data: Option<DataReceiver> = None;
+        let mut data: Option<Incoming> = None;
         let mut body = Vec::new();
         let mut from = String::new();
         let mut rcpts: Vec<String> = Vec::new();
@@ -273,31 +297,59 @@ impl Sink {
             let mut it = buf[..n].iter();
             let mut out = Vec::<u8>::new();
             loop {
-                if let Some(rx) = data.as_mut() {
-                    if rx.ingest(&mut it, &mut body) {
-                        data = None;
-                        self.transactions.fetch_add(1, Ordering::SeqCst);
-                        let count = rcpts.len();
-                        in_tx = false;
-                        taken += 1;
-                        let delivered = Delivered {
-                            mail_from: from.clone(),
-                            rcpts: std::mem::take(&mut rcpts),
-                            data: std::mem::take(&mut body),
-                        };
-                        {
-                            let mut messages = self.messages.lock().unwrap();
-                            if self.behaviour.count_only.load(Ordering::Relaxed) {
-                                messages.clear();
+                if let Some(incoming) = data.as_mut() {
+                    let chunked = matches!(incoming, Incoming::Chunk(_));
+                    let last = match incoming {
+                        Incoming::Data(rx) => rx.ingest(&mut it, &mut body).then_some(true),
+                        Incoming::Chunk(rx) => rx.ingest(&mut it, &mut body).then_some(rx.is_last),
+                        Incoming::Discard(rx, reply) => {
+                            if rx.ingest(&mut it) {
+                                out.extend_from_slice(reply);
+                                data = None;
+                                continue;
                             }
-                            messages.push(delivered);
+                            None
                         }
-                        // After the push: whoever sees the count also sees the message.
-                        self.recipients.fetch_add(count, Ordering::SeqCst);
-                        out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");
+                    };
+                    match last {
+                        None => break,
+                        Some(false) => {
+                            data = None;
+                            out.extend_from_slice(b"250 2.0.0 Chunk received\r\n");
+                            continue;
+                        }
+                        Some(true) => data = None,
+                    }
+                    let refuse = self.behaviour.refuse_data.load(Ordering::SeqCst);
+                    if chunked && refuse > 0 {
+                        // Greylisting after the last chunk: the transaction stays open.
+                        self.behaviour
+                            .refuse_data
+                            .store(refuse - 1, Ordering::SeqCst);
+                        body.clear();
+                        out.extend_from_slice(b"451 4.7.1 Greylisted, try again later\r\n");
                         continue;
                     }
-                    break;
+                    self.transactions.fetch_add(1, Ordering::SeqCst);
+                    let count = rcpts.len();
+                    in_tx = false;
+                    taken += 1;
+                    let delivered = Delivered {
+                        mail_from: from.clone(),
+                        rcpts: std::mem::take(&mut rcpts),
+                        data: std::mem::take(&mut body),
+                    };
+                    {
+                        let mut messages = self.messages.lock().unwrap();
+                        if self.behaviour.count_only.load(Ordering::Relaxed) {
+                            messages.clear();
+                        }
+                        messages.push(delivered);
+                    }
+                    // After the push: whoever sees the count also sees the message.
+                    self.recipients.fetch_add(count, Ordering::SeqCst);
+                    out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");
+                    continue;
                 }
                 let replied = !out.is_empty();
                 match parser.ingest(&mut it) {
@@ -317,6 +369,9 @@ impl Sink {
                             out.extend_from_slice(b"250-sink.test\r\n");
                             if !self.behaviour.no_pipelining.load(Ordering::SeqCst) {
                                 out.extend_from_slice(b"250-PIPELINING\r\n");
+                            }
+                            if self.behaviour.chunking.load(Ordering::SeqCst) {
+                                out.extend_from_slice(b"250-CHUNKING\r\n");
                             }
                             out.extend_from_slice(
                                 b"250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
@@ -382,10 +437,34 @@ impl Sink {
                             } else if rcpts.is_empty() {
                                 out.extend_from_slice(b"554 5.5.1 No valid recipients\r\n");
                             } else {
-                                data = Some(DataReceiver::new());
+                                data = Some(Incoming::Data(DataReceiver::new()));
                                 body.clear();
                                 out.extend_from_slice(b"354 Go ahead\r\n");
                             }
+                        }
+                        Request::Bdat {
+                            chunk_size,
+                            is_last,
+                        } => {
+                            self.behaviour.bdat_commands.fetch_add(1, Ordering::SeqCst);
+                            data = Some(if !self.behaviour.chunking.load(Ordering::SeqCst) {
+                                Incoming::Discard(
+                                    DummyDataReceiver::new_bdat(chunk_size),
+                                    b"502 5.5.1 CHUNKING was not offered\r\n",
+                                )
+                            } else if !in_tx || refuse_tx {
+                                Incoming::Discard(
+                                    DummyDataReceiver::new_bdat(chunk_size),
+                                    b"503 5.5.1 Error: need MAIL command\r\n",
+                                )
+                            } else if rcpts.is_empty() {
+                                Incoming::Discard(
+                                    DummyDataReceiver::new_bdat(chunk_size),
+                                    b"554 5.5.1 Error: no valid recipients\r\n",
+                                )
+                            } else {
+                                Incoming::Chunk(BdatReceiver::new(chunk_size, is_last))
+                            });
                         }
                         Request::Rset => {
                             rcpts.clear();
