@@ -29,7 +29,8 @@
 //! fan-out against the bare signing rate measured right after it (target ≥ 95%).
 //!
 //! `CIRCLEMAIL_BENCH_BATCH=500` sets `delivery.max_recipients_per_transaction` (default: the
-//! configuration's default), to compare batch sizes.
+//! configuration's default), to compare batch sizes; `CIRCLEMAIL_BENCH_WORKERS=8` sets
+//! `delivery.workers` (default 4).
 //!
 //! The sink offers PIPELINING and CHUNKING, as Postfix does, so copies go with BDAT, ten to a
 //! round trip; `CIRCLEMAIL_BENCH_NO_CHUNKING=1` makes it offer no CHUNKING (DATA, one copy per
@@ -138,6 +139,12 @@ async fn bench(
         .and_then(|b| b.parse().ok())
     {
         config.delivery.max_recipients_per_transaction = batch;
+    }
+    if let Some(workers) = std::env::var("CIRCLEMAIL_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        config.delivery.workers = workers;
     }
     let workers = config.delivery.workers;
     let batch = config.delivery.max_recipients_per_transaction;

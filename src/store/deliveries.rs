@@ -268,28 +268,39 @@ impl Store {
         // Outcomes are committed without waiting for the disk flush (see `Store::unflushed`):
         // a killed circlemail loses none of them, and what a power failure could lose is only
         // copies sent again, never mail.
+        let delivered: Vec<i64> = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Recorded::Delivered)
+            .map(|(id, _)| *id)
+            .collect();
+        // One statement for any number of ids: prepared once per connection.
+        let sql = format!(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
+                    updated_at = $1, lease_owner = NULL, lease_until = NULL
+             WHERE {}",
+            self.backend.id_in_json("id", "$2")
+        );
+        let ids = json_param(&delivered)?;
+        if self.backend == Backend::Sqlite && delivered.len() == outcomes.len() {
+            // Only deliveries (the usual write): one statement is its own transaction, without
+            // the round trips of BEGIN and COMMIT to the connection's thread.
+            sqlx::query(&sql)
+                .bind(now)
+                .bind(ids)
+                .execute(&self.unflushed)
+                .await?;
+            return Ok(());
+        }
         let mut tx = self.unflushed.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *tx)
                 .await?;
         }
-        let delivered: Vec<i64> = outcomes
-            .iter()
-            .filter(|(_, o)| *o == Recorded::Delivered)
-            .map(|(id, _)| *id)
-            .collect();
         if !delivered.is_empty() {
-            // One statement for any number of ids: prepared once per connection.
-            let sql = format!(
-                "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_error = NULL,
-                        updated_at = $1, lease_owner = NULL, lease_until = NULL
-                 WHERE {}",
-                self.backend.id_in_json("id", "$2")
-            );
             sqlx::query(&sql)
                 .bind(now)
-                .bind(json_param(&delivered)?)
+                .bind(ids)
                 .execute(&mut *tx)
                 .await?;
         }

@@ -57,21 +57,25 @@ fn sqlite_pragmas(
     backend: Backend,
     synchronous: &'static str,
 ) -> AnyPoolOptions {
-    options.after_connect(move |conn, _| {
-        Box::pin(async move {
-            if backend == Backend::Sqlite {
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute(match synchronous {
-                    "NORMAL" => "PRAGMA synchronous = NORMAL",
-                    _ => "PRAGMA synchronous = FULL",
-                })
-                .await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-            }
-            Ok(())
+    options
+        // A connection to a local SQLite file does not go stale: checking it before each use
+        // (a round trip to its worker thread) only costs, on every outcome write and claim.
+        .test_before_acquire(backend != Backend::Sqlite)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute(match synchronous {
+                        "NORMAL" => "PRAGMA synchronous = NORMAL",
+                        _ => "PRAGMA synchronous = FULL",
+                    })
+                    .await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                }
+                Ok(())
+            })
         })
-    })
 }
 
 /// A handle on the database; cheap to clone.
