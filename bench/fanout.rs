@@ -32,7 +32,7 @@
 //! configuration's default), to compare batch sizes; `CIRCLEMAIL_BENCH_WORKERS=8` sets
 //! `delivery.workers` (default 4).
 //!
-//! The sink offers PIPELINING and CHUNKING, as Postfix does, so copies go with BDAT, ten to a
+//! The sink offers PIPELINING and CHUNKING, as Postfix does, so copies go with BDAT, twenty to a
 //! round trip; `CIRCLEMAIL_BENCH_NO_CHUNKING=1` makes it offer no CHUNKING (DATA, one copy per
 //! round trip), to compare.
 

@@ -11,11 +11,11 @@
 //! dropped.
 //!
 //! When the server offers CHUNKING as well (RFC 3030; Postfix does by default) and
-//! `delivery.chunking` is on, copies go [`GROUP`] (ten) to a write, each as MAIL, its RCPTs and
+//! `delivery.chunking` is on, copies for up to [`GROUP`] (twenty) recipients go in one write, each as MAIL, its RCPTs and
 //! `BDAT <size> LAST` with the message bytes as they are — no `354` to wait for, no dot
 //! stuffing — and every copy but the first preceded by RSET, so that each transaction is its
-//! own whatever the server made of the one before. One round trip then carries ten copies
-//! instead of one.
+//! own whatever the server made of the one before. One round trip then carries twenty
+//! personal copies instead of one.
 
 use smtp_proto::{EXT_CHUNKING, EXT_PIPELINING, EhloResponse, Response};
 
@@ -229,8 +229,25 @@ fn unexpected(stage: &str, reply: &Response<String>) -> RcptOutcome {
     ))
 }
 
-/// Copies sent in one write when the server offers CHUNKING (see [`chunked`]).
-pub(super) const GROUP: usize = 10;
+/// Recipients in one write when the server offers CHUNKING (see [`chunked`]): twenty personal
+/// copies, or one copy of more recipients alone. It bounds what a crash can send twice, and
+/// the replies the server writes before the client reads any.
+pub(super) const GROUP: usize = 20;
+
+/// The first copies of `copies` that go in one write: as many as fit in [`GROUP`]
+/// recipients, at least one.
+fn next_group(copies: &[&Copy]) -> usize {
+    let mut recipients = 0;
+    let mut n = 0;
+    for copy in copies {
+        recipients += copy.recipients.len();
+        if n > 0 && recipients > GROUP {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
 
 /// How one copy of a group fared, read from its replies.
 enum Chunked {
@@ -305,7 +322,8 @@ fn chunk_replies(recipients: usize, reset: bool, replies: &[Response<String>]) -
     }
 }
 
-/// With PIPELINING and CHUNKING (RFC 3030): up to [`GROUP`] copies in one write, each as
+/// With PIPELINING and CHUNKING (RFC 3030): copies for up to [`GROUP`] recipients in one
+/// write, each as
 /// MAIL, its RCPTs and one `BDAT <size> LAST` followed by the message as it is (no dot
 /// stuffing, no final dot), and every copy after the first preceded by RSET. No reply is
 /// awaited inside the group: BDAT needs no `354`. The RSET keeps each copy's transaction its
@@ -321,7 +339,10 @@ async fn chunked(
     let mut out = Vec::new();
     // A transaction may be left open by the last copy sent.
     let mut open = false;
-    for group in copies.chunks(GROUP) {
+    let mut rest = copies;
+    while !rest.is_empty() {
+        let (group, later) = rest.split_at(next_group(rest));
+        rest = later;
         // The outcomes known so far are handed over; those of earlier groups are recorded
         // before this one goes out.
         recording.ahead(&results, 0).await;
@@ -616,6 +637,25 @@ mod tests {
             envelope_replies(1, &replies(&[451, 503, 503])),
             Envelope::Done(_, false)
         ));
+    }
+
+    #[test]
+    fn a_write_holds_twenty_recipients_or_one_bigger_copy() {
+        let copy = |n: usize| Copy {
+            envelope_from: "l-bounces@lists.test".into(),
+            recipients: (0..n).map(|i| format!("m{i}@x.org")).collect(),
+            message: crate::model::message::CopyBytes::whole(b"x".as_slice()),
+        };
+        let personal: Vec<Copy> = (0..45).map(|_| copy(1)).collect();
+        let refs: Vec<&Copy> = personal.iter().collect();
+        assert_eq!(next_group(&refs), GROUP);
+        assert_eq!(next_group(&refs[40..]), 5);
+        let batched = [copy(100), copy(100)];
+        let refs: Vec<&Copy> = batched.iter().collect();
+        assert_eq!(next_group(&refs), 1);
+        let mixed = [copy(15), copy(5), copy(1)];
+        let refs: Vec<&Copy> = mixed.iter().collect();
+        assert_eq!(next_group(&refs), 2);
     }
 
     #[test]

@@ -29,9 +29,9 @@ use crate::support::{
 const MEMBERS: usize = 10_000;
 /// delivery.workers (the default, 4) × 5: five personal copies per open connection.
 const IN_FLIGHT_BOUND: usize = 20;
-/// With BDAT (a relay offering CHUNKING): delivery.workers × 10, one group of ten copies per
-/// open connection.
-const IN_FLIGHT_BOUND_BDAT: usize = 40;
+/// With BDAT (a relay offering CHUNKING): delivery.workers × 20, one write of twenty copies
+/// per open connection.
+const IN_FLIGHT_BOUND_BDAT: usize = 80;
 const WAIT: Duration = Duration::from_secs(240);
 
 /// A group `big@lists.test` of `n` members anyone may post to, with personal copies.
@@ -118,7 +118,7 @@ fn config(dir: &Path, db: &TestDb, sink: &Sink) -> std::path::PathBuf {
 
 /// A 10,000-recipient fan-out, SIGKILLed a quarter of the way: after a restart everyone has
 /// the post and at most `bound` recipients have it twice. `chunking`: the relay offers BDAT,
-/// and copies go ten to a round trip.
+/// and copies go twenty to a round trip.
 async fn killed_midway(db: &TestDb, chunking: bool, bound: usize) {
     let sink = Sink::start().await;
     if chunking {
@@ -168,7 +168,7 @@ on_both_backends!(
 );
 
 on_both_backends!(
-    the_same_with_bdat_within_its_bound_of_ten_copies_per_connection,
+    the_same_with_bdat_within_its_bound_of_twenty_copies_per_connection,
     async |db: &TestDb| {
         killed_midway(db, true, IN_FLIGHT_BOUND_BDAT).await;
     }
