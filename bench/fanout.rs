@@ -28,6 +28,8 @@
 //! linear fan-out is ≥ 80% at 100,000 and 1,000,000 against 10,000. `personal` then prints the
 //! fan-out against the bare signing rate measured right after it (target ≥ 95%).
 //!
+//! The server runs with the default configuration (its `delivery.poll_interval` of 5 s too: a
+//! new post wakes delivery at once); `CIRCLEMAIL_BENCH_POLL_MS=20` sets the poll interval.
 //! `CIRCLEMAIL_BENCH_BATCH=500` sets `delivery.max_recipients_per_transaction` (default: the
 //! configuration's default), to compare batch sizes; `CIRCLEMAIL_BENCH_WORKERS=8` sets
 //! `delivery.workers` (default 4).
@@ -133,7 +135,12 @@ async fn bench(
     config.database.url = Secret::new(db_url);
     config.delivery.relay = format!("smtp://{}", sink.addr);
     config.delivery.relay_tls = RelayTls::None;
-    config.delivery.poll_interval = Duration::from_millis(20);
+    if let Some(ms) = std::env::var("CIRCLEMAIL_BENCH_POLL_MS")
+        .ok()
+        .and_then(|m| m.parse().ok())
+    {
+        config.delivery.poll_interval = Duration::from_millis(ms);
+    }
     if let Some(batch) = std::env::var("CIRCLEMAIL_BENCH_BATCH")
         .ok()
         .and_then(|b| b.parse().ok())
