@@ -178,18 +178,7 @@ fn envelope_replies(recipients: usize, replies: &[Response<String>]) -> Envelope
         }
         _ => return Envelope::OutOfStep(vec![unexpected("MAIL FROM", mail); recipients]),
     }
-    let mut in_step = true;
-    let outcomes: Vec<Option<RcptOutcome>> = rcpts
-        .iter()
-        .map(|r| match r.code / 100 {
-            2 => None,
-            4 | 5 => Some(RcptOutcome::from_rcpt_reply(r)),
-            _ => {
-                in_step = false;
-                Some(unexpected("RCPT TO", r))
-            }
-        })
-        .collect();
+    let (outcomes, in_step) = rcpt_outcomes(rcpts);
     let settle = |outcome: RcptOutcome| {
         outcomes
             .iter()
@@ -202,6 +191,26 @@ fn envelope_replies(recipients: usize, replies: &[Response<String>]) -> Envelope
         400..=599 => Envelope::Done(settle(from_reply("DATA", data)), true),
         _ => Envelope::OutOfStep(settle(unexpected("DATA", data))),
     }
+}
+
+/// Per RCPT reply: `None` for a recipient the server took, its refusal otherwise; and false
+/// when a reply was of the wrong class (client and server out of step).
+fn rcpt_outcomes<'r>(
+    replies: impl IntoIterator<Item = &'r Response<String>>,
+) -> (Vec<Option<RcptOutcome>>, bool) {
+    let mut in_step = true;
+    let outcomes = replies
+        .into_iter()
+        .map(|r| match r.code / 100 {
+            2 => None,
+            4 | 5 => Some(RcptOutcome::from_rcpt_reply(r)),
+            _ => {
+                in_step = false;
+                Some(unexpected("RCPT TO", r))
+            }
+        })
+        .collect();
+    (outcomes, in_step)
 }
 
 /// The outcomes once the reply to the final dot is in; false when it was out of step.
@@ -292,18 +301,7 @@ fn chunk_replies(recipients: usize, reset: bool, replies: &[Response<String>]) -
         }
         _ => return Chunked::OutOfStep(vec![unexpected("MAIL FROM", mail); recipients]),
     }
-    let mut in_step = true;
-    let outcomes: Vec<Option<RcptOutcome>> = rcpts
-        .iter()
-        .map(|r| match r.code / 100 {
-            2 => None,
-            4 | 5 => Some(RcptOutcome::from_rcpt_reply(r)),
-            _ => {
-                in_step = false;
-                Some(unexpected("RCPT TO", r))
-            }
-        })
-        .collect();
+    let (outcomes, in_step) = rcpt_outcomes(rcpts);
     let taken = outcomes.iter().any(Option::is_none);
     let (settled, in_step) = match bdat.code / 100 {
         _ if !in_step => (unexpected("BDAT", bdat), false),
