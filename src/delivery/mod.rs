@@ -68,9 +68,9 @@ pub type Waiting<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// `session::AHEAD` (4) writes are outstanding. So at any moment each open connection has at
 /// most **five** copies whose content went out and whose outcome is not yet recorded — what a
 /// crash can send twice — and the writes overlap the next copies' round trips instead of
-/// adding to them. With BDAT (`session::GROUP`) a write of twenty personal copies goes out only once
-/// the outcomes of the writes before it are recorded: at most **twenty** such copies per
-/// connection (or one copy of more recipients).
+/// adding to them. With BDAT (`session::GROUP`) a write of twenty personal copies goes out
+/// only once the outcomes of the writes before it are recorded: at most **twenty** such copies
+/// per connection (or one copy of more recipients).
 pub trait Progress: Sync {
     /// `outcomes`: (copy index, recipient index within that copy, outcome). They are handed
     /// over when this is called, not when the result is first polled; the result ends when

@@ -11,11 +11,13 @@
 //! dropped.
 //!
 //! When the server offers CHUNKING as well (RFC 3030; Postfix does by default) and
-//! `delivery.chunking` is on, copies for up to [`GROUP`] (twenty) recipients go in one write, each as MAIL, its RCPTs and
-//! `BDAT <size> LAST` with the message bytes as they are — no `354` to wait for, no dot
-//! stuffing — and every copy but the first preceded by RSET, so that each transaction is its
-//! own whatever the server made of the one before. One round trip then carries twenty
-//! personal copies instead of one.
+//! `delivery.chunking` is on, copies for up to [`GROUP`] (twenty) recipients go in one write,
+//! each as MAIL, its RCPTs and `BDAT <size> LAST` with the message bytes as they are — no `354`
+//! to wait for, no dot stuffing — and every copy but the first preceded by RSET, so that each
+//! transaction is its own whatever the server made of the one before. One round trip then
+//! carries twenty personal copies instead of one.
+
+use std::io::Write;
 
 use smtp_proto::{EXT_CHUNKING, EXT_PIPELINING, EhloResponse, Response};
 
@@ -321,9 +323,8 @@ fn chunk_replies(recipients: usize, reset: bool, replies: &[Response<String>]) -
 }
 
 /// With PIPELINING and CHUNKING (RFC 3030): copies for up to [`GROUP`] recipients in one
-/// write, each as
-/// MAIL, its RCPTs and one `BDAT <size> LAST` followed by the message as it is (no dot
-/// stuffing, no final dot), and every copy after the first preceded by RSET. No reply is
+/// write, each as MAIL, its RCPTs and one `BDAT <size> LAST` followed by the message as it is
+/// (no dot stuffing, no final dot), and every copy after the first preceded by RSET. No reply is
 /// awaited inside the group: BDAT needs no `354`. The RSET keeps each copy's transaction its
 /// own whatever the server made of the previous one (a refused chunk may leave a
 /// transaction open, and a recipient of one copy must never receive another's).
@@ -352,7 +353,8 @@ async fn chunked(
                 expected += 1;
             }
             envelope(ehlo, copy, &mut out);
-            out.extend_from_slice(format!("BDAT {} LAST\r\n", copy.message.len()).as_bytes());
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "BDAT {} LAST\r\n", copy.message.len());
             for part in copy.message.parts() {
                 out.extend_from_slice(part);
             }
@@ -363,23 +365,20 @@ async fn chunked(
         for (i, copy) in group.iter().enumerate() {
             let reset = i > 0 || open;
             let n = copy.recipients.len() + 2 + usize::from(reset);
-            let (mine, rest) = replies.split_at(n.min(replies.len()));
-            replies = rest;
-            // The reply to RSET or MAIL says the server is closing: judged below.
-            let closing = mine
-                .iter()
-                .take(1 + usize::from(reset))
-                .any(|r| r.code == 421);
-            let verdict = if mine.len() < n && !closing {
-                // The message went out but its fate is unknown: it may have arrived, and a
-                // retry can duplicate it (as any MTA's would).
-                let outcome = error
-                    .as_ref()
-                    .map(|e| from_error("BDAT", e))
-                    .unwrap_or_else(|| RcptOutcome::Temporary("BDAT: no reply".into()));
-                Chunked::OutOfStep(vec![outcome; copy.recipients.len()])
-            } else {
-                chunk_replies(copy.recipients.len(), reset, mine)
+            let (mine, after) = replies.split_at(n.min(replies.len()));
+            replies = after;
+            let verdict = match chunk_replies(copy.recipients.len(), reset, mine) {
+                // Replies missing (a server that is closing said so first: `Closing`): the
+                // message went out but its fate is unknown; it may have arrived, and a retry
+                // can duplicate it (as any MTA's would).
+                Chunked::OutOfStep(_) if mine.len() < n => {
+                    let outcome = error
+                        .as_ref()
+                        .map(|e| from_error("BDAT", e))
+                        .unwrap_or_else(|| RcptOutcome::Temporary("BDAT: no reply".into()));
+                    Chunked::OutOfStep(vec![outcome; copy.recipients.len()])
+                }
+                verdict => verdict,
             };
             match verdict {
                 Chunked::Done(outcomes) => {
