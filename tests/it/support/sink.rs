@@ -18,6 +18,7 @@ use smtp_proto::{
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
+    sync::Notify,
 };
 
 /// One message as the sink received it.
@@ -106,6 +107,10 @@ pub struct Sink {
     pub connections: Arc<AtomicUsize>,
     /// Recipient copies received so far (kept beside `messages` so waiting costs nothing).
     recipients: Arc<AtomicUsize>,
+    /// The count [`Sink::wait_for_recipients`] waits for, and how the copy that reaches it
+    /// wakes the waiter (at once: a benchmark's end is when the last copy arrives).
+    wanted: Arc<AtomicUsize>,
+    arrived: Arc<Notify>,
 }
 
 impl Sink {
@@ -126,6 +131,8 @@ impl Sink {
             transactions: Arc::default(),
             connections: Arc::default(),
             recipients: Arc::default(),
+            wanted: Arc::new(AtomicUsize::new(usize::MAX)),
+            arrived: Arc::default(),
         };
         let s = sink.clone();
         tokio::spawn(async move {
@@ -252,14 +259,18 @@ impl Sink {
     /// Waits until at least `n` recipient copies arrived; panics after `limit`.
     pub async fn wait_for_recipients(&self, n: usize, limit: Duration) {
         let start = tokio::time::Instant::now();
+        self.wanted.store(n, Ordering::SeqCst);
         while self.recipient_count() < n {
             assert!(
                 start.elapsed() < limit,
                 "the sink got {} recipient copies in {limit:?}, expected {n}",
                 self.recipient_count()
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Woken by the copy that reaches `n` (a wake-up given before this wait started is
+            // kept for it); the time-out only covers a second waiter that took the wake-up.
+            let _ = tokio::time::timeout(Duration::from_millis(50), self.arrived.notified()).await;
         }
+        self.wanted.store(usize::MAX, Ordering::SeqCst);
     }
 
     async fn session(&self, mut stream: TcpStream) -> std::io::Result<()> {
@@ -347,7 +358,10 @@ impl Sink {
                         messages.push(delivered);
                     }
                     // After the push: whoever sees the count also sees the message.
-                    self.recipients.fetch_add(count, Ordering::SeqCst);
+                    let received = self.recipients.fetch_add(count, Ordering::SeqCst) + count;
+                    if received >= self.wanted.load(Ordering::SeqCst) {
+                        self.arrived.notify_one();
+                    }
                     out.extend_from_slice(b"250 2.0.0 Ok: queued\r\n");
                     continue;
                 }
