@@ -33,11 +33,11 @@ fn signed_headers() -> impl Iterator<Item = &'static str> {
 }
 
 /// One post's personal copies, ready for signing: the split copy and, per key of its
-/// domain, the body hash.
+/// domain, what every copy's signature shares (body hash, shared header fields).
 pub struct PreparedPost {
     pub copy: Personaliser,
     domain: String,
-    body_hashes: Vec<Vec<u8>>,
+    shared: Vec<personal::SharedPart>,
 }
 
 /// The signers of each domain.
@@ -100,20 +100,21 @@ impl Signers {
     }
 
     /// A post's personal copies made ready for signing with the keys of `domain`: the body is
-    /// hashed here, once per key and post, for every batch of the post.
+    /// hashed and the shared header fields canonicalised here, once per key and post, for every
+    /// batch of the post.
     pub fn prepare(&self, domain: &str, copy: Personaliser) -> PreparedPost {
         let domain = domain.to_ascii_lowercase();
-        let body_hashes = self
+        let shared = self
             .by_domain
             .get(&domain)
             .into_iter()
             .flatten()
-            .map(|s| personal::body_hash(s, copy.body()))
+            .map(|s| personal::shared_part(s, copy.shared_fields(), copy.body()))
             .collect();
         PreparedPost {
             copy,
             domain,
-            body_hashes,
+            shared,
         }
     }
 
@@ -125,8 +126,8 @@ impl Signers {
             .get(domain)
             .into_iter()
             .flatten()
-            .zip(&post.body_hashes)
-            .map(|(s, hash)| personal::BodySigner::new(s, hash.clone()))
+            .zip(&post.shared)
+            .map(|(s, shared)| personal::BodySigner::new(s, shared))
             .collect();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -139,7 +140,7 @@ impl Signers {
                 let fields = copy.fields_for(r);
                 let mut headers = String::new();
                 for signer in &signers {
-                    match signer.sign(&[fields.as_bytes(), copy.shared_fields()], now) {
+                    match signer.sign(fields.as_bytes(), now) {
                         Ok(sig) => headers.push_str(&sig),
                         Err(e) => {
                             tracing::error!(domain, error = %e, "DKIM signing failed; sending unsigned")
