@@ -346,6 +346,13 @@ async fn chunked(
         // before this one goes out.
         recording.ahead(&results, 0).await;
         out.clear();
+        // The group's messages and their commands, without growing the buffer on the way.
+        out.reserve(
+            group
+                .iter()
+                .map(|c| c.message.len() + 64 * (c.recipients.len() + 3))
+                .sum(),
+        );
         let mut expected = 0;
         for (i, copy) in group.iter().enumerate() {
             if i > 0 || open {

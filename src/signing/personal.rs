@@ -22,8 +22,8 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 /// What one key's signatures of one post's copies share.
 pub(super) struct SharedPart {
-    /// The `bh=` value of the shared body.
-    body_hash: Vec<u8>,
+    /// The signer's template with the `bh=` value of the shared body, and no `h=` yet.
+    signature: mail_auth::dkim::Signature,
     /// The shared header fields the key signs, canonicalised in the order they are hashed:
     /// mail-auth hashes a message's signed fields from the last up, and the shared ones come
     /// after each recipient's own, so they are hashed first, and the same for every copy.
@@ -43,9 +43,11 @@ pub(super) fn shared_part(
 ) -> SharedPart {
     let template = &signer.template;
     let canonical_body = template.cb.canonical_body(body, u64::MAX);
-    let body_hash = B64
+    let mut signature = template.clone();
+    signature.bh = B64
         .encode(signer.key.hash(canonical_body).as_ref())
         .into_bytes();
+    signature.h = Vec::new();
     let mut found = vec![false; template.h.len()];
     let fields = signed_fields(template, shared_fields, &mut found);
     let mut canonical = Vec::new();
@@ -53,7 +55,7 @@ pub(super) fn shared_part(
         .ch
         .canonicalize_headers(fields.iter().rev().copied(), &mut canonical);
     SharedPart {
-        body_hash,
+        signature,
         canonical,
         names: fields.iter().rev().map(|(n, _)| name(n)).collect(),
         found,
@@ -118,8 +120,7 @@ impl<'a> BodySigner<'a> {
         if names.is_empty() {
             return Err(mail_auth::Error::NoHeadersFound);
         }
-        let mut signature = template.clone();
-        signature.bh = self.shared.body_hash.clone();
+        let mut signature = self.shared.signature.clone();
         signature.t = now;
         signature.h = names;
         let b = self.signer.key.sign(Signable {
