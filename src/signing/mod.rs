@@ -121,13 +121,13 @@ impl Signers {
     /// Each recipient's personal copy, signed with every key of the post's domain.
     pub fn sign_personal(&self, post: &PreparedPost, recipients: &[String]) -> Vec<CopyBytes> {
         let domain = post.domain.as_str();
-        let signers: Vec<personal::BodySigner<'_>> = self
+        let signers: Vec<personal::PostSigner<'_>> = self
             .by_domain
             .get(domain)
             .into_iter()
             .flatten()
             .zip(&post.shared)
-            .map(|(s, shared)| personal::BodySigner::new(s, shared))
+            .map(|(s, shared)| personal::PostSigner::new(s, shared))
             .collect();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

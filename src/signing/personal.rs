@@ -1,4 +1,4 @@
-//! Signing personal copies with the body hashed once.
+//! Signing personal copies with what they share prepared once per post.
 //!
 //! A personalised fan-out sends one copy per recipient that differs only in a few header
 //! fields. mail-auth's `sign()` canonicalises and hashes the whole message every time; here the
@@ -11,7 +11,7 @@ use base64::Engine;
 use mail_auth::{
     common::{
         crypto::{DkimKey, SigningKey},
-        headers::{HeaderStream, HeaderWriter, Writable, Writer},
+        headers::{HeaderWriter, Writable, Writer},
     },
     dkim::{Canonicalization, DkimSigner, Done},
 };
@@ -69,8 +69,7 @@ fn signed_fields<'x>(
     found: &mut [bool],
 ) -> Vec<(&'x [u8], &'x [u8])> {
     let mut fields = Vec::new();
-    let mut stream = Fields::new(&[block]);
-    while let Some((name, value)) = stream.next_header() {
+    for (name, value) in Fields::new(block) {
         if let Some(pos) = template
             .h
             .iter()
@@ -90,14 +89,14 @@ fn name(bytes: &[u8]) -> String {
 }
 
 /// One key's signer with what one post's copies share.
-pub(super) struct BodySigner<'a> {
+pub(super) struct PostSigner<'a> {
     signer: &'a DkimSigner<DkimKey, Done>,
     shared: &'a SharedPart,
 }
 
-impl<'a> BodySigner<'a> {
+impl<'a> PostSigner<'a> {
     pub(super) fn new(signer: &'a DkimSigner<DkimKey, Done>, shared: &'a SharedPart) -> Self {
-        BodySigner { signer, shared }
+        PostSigner { signer, shared }
     }
 
     /// A `DKIM-Signature:` field for the copy made of `personal` (one recipient's own whole
@@ -152,45 +151,32 @@ impl Writable for Signable<'_> {
     }
 }
 
-/// Header fields read from several blocks in turn: `(name, value after the colon with its
-/// folded lines and final CRLF)`, as mail-auth's canonicaliser expects.
+/// The header fields of a block of whole fields: `(name, value after the colon with its folded
+/// lines and final CRLF)`, as mail-auth's canonicaliser takes them.
 struct Fields<'x> {
-    blocks: Vec<&'x [u8]>,
-    block: usize,
-    pos: usize,
+    rest: &'x [u8],
 }
 
 impl<'x> Fields<'x> {
-    fn new(blocks: &[&'x [u8]]) -> Self {
-        Fields {
-            blocks: blocks.to_vec(),
-            block: 0,
-            pos: 0,
-        }
+    fn new(block: &'x [u8]) -> Self {
+        Fields { rest: block }
     }
 }
 
-impl<'x> HeaderStream<'x> for Fields<'x> {
-    fn next_header(&mut self) -> Option<(&'x [u8], &'x [u8])> {
-        loop {
-            let block: &'x [u8] = self.blocks.get(self.block).copied()?;
-            let rest = &block[self.pos.min(block.len())..];
-            if rest.is_empty() {
-                self.block += 1;
-                self.pos = 0;
-                continue;
-            }
-            let len = field_len(rest);
-            self.pos += len;
-            let field = &rest[..len];
+impl<'x> Iterator for Fields<'x> {
+    type Item = (&'x [u8], &'x [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() {
+            let (field, rest) = self
+                .rest
+                .split_at(field_len(self.rest).min(self.rest.len()));
+            self.rest = rest;
             if let Some(colon) = field.iter().position(|&b| b == b':') {
                 return Some((&field[..colon], &field[colon + 1..]));
             }
         }
-    }
-
-    fn body(&mut self) -> &'x [u8] {
-        b""
+        None
     }
 }
 
@@ -218,7 +204,7 @@ mod tests {
                 .headers(crate::signing::signed_headers());
             let whole = signer.sign(&copy).unwrap();
             let shared = shared_part(&signer, shared, body);
-            let ours = BodySigner::new(&signer, &shared)
+            let ours = PostSigner::new(&signer, &shared)
                 .sign(personal, whole.t)
                 .unwrap();
             // RSA PKCS#1 v1.5 and Ed25519 are deterministic: the same input, the same bytes.
@@ -227,12 +213,10 @@ mod tests {
     }
 
     #[test]
-    fn fields_are_read_across_blocks_with_their_folded_lines() {
-        let a: &[u8] = b"To: <k@x.org>\r\n";
-        let b: &[u8] = b"From: a@x.org\r\nSubject: one\r\n two\r\nX: y";
-        let mut f = Fields::new(&[a, b]);
+    fn fields_are_read_with_their_folded_lines() {
+        let block: &[u8] = b"To: <k@x.org>\r\nFrom: a@x.org\r\nSubject: one\r\n two\r\nX: y";
         let mut seen = Vec::new();
-        while let Some((n, v)) = f.next_header() {
+        for (n, v) in Fields::new(block) {
             seen.push((
                 String::from_utf8_lossy(n).to_string(),
                 String::from_utf8_lossy(v).to_string(),

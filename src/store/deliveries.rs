@@ -157,12 +157,12 @@ impl Store {
         if let Some(after) = after {
             query = query.bind(after.post_id).bind(after.due).bind(after.id);
         }
-        // On the connection of the outcomes, without waiting for the disk flush (see
-        // `Store::unflushed`): a claim is only a lease, and one lost to a power failure makes
-        // its recipients due again, as a lost outcome does. On SQLite the claims and the
-        // outcome writes then take turns on one connection instead of colliding on the write
-        // lock (the loser sleeps in SQLite's busy handler, a millisecond at least) and each
-        // claim no longer waits for an fsync of the WAL.
+        // On the connection of the outcomes (`Store::unflushed`). On SQLite that commit does
+        // not wait for the disk flush — a claim is only a lease, and one lost to a power
+        // failure makes its recipients due again, as a lost outcome does — and claims and
+        // outcome writes take turns on one connection instead of colliding on the write lock
+        // (the loser sleeps in SQLite's busy handler, a millisecond at least). On PostgreSQL
+        // it is the pool, and the claim commits as any statement does.
         let rows = query.fetch_all(&self.unflushed).await?;
         let mut claimed = rows
             .iter()

@@ -85,9 +85,8 @@ pub struct Store {
     /// Where delivery claims and outcomes are written: commits that need not wait for the disk
     /// flush. SQLite: one connection of its own with `synchronous = NORMAL` (in WAL mode its
     /// commits reach the disk with the next flushed commit or checkpoint; a killed process
-    /// loses none);
-    /// PostgreSQL: the pool, each such transaction with `synchronous_commit = off`. Everything
-    /// else, above all an accepted message before its `250`, waits for the flush.
+    /// loses none). PostgreSQL: the pool, outcome transactions with `synchronous_commit = off`.
+    /// Everything else, above all an accepted message before its `250`, waits for the flush.
     unflushed: AnyPool,
     backend: Backend,
 }
